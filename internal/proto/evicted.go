@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package proto
+
+import "fmt"
+
+// Evicted reports pieces the peer no longer serves (stream-mode window
+// eviction, or garbage collection). The scheduler stops offering the peer as
+// a parent for them; the peer still counts as having received them.
+// Answered with [Ack].
+//
+//	Evicted: peer [16] | task [32] | count u16 | index u32*count
+type Evicted struct {
+	Peer    PeerID
+	Task    TaskID
+	Indices []uint32 // 1 to MaxBatch
+}
+
+func (*Evicted) message() {}
+
+// Type returns [TypeEvicted].
+func (*Evicted) Type() Type { return TypeEvicted }
+
+// Len returns the encoded length.
+func (m *Evicted) Len() int { return HeaderLen + 16 + 32 + 2 + 4*len(m.Indices) }
+
+// Append appends the encoding of m to b.
+func (m *Evicted) Append(b []byte) ([]byte, error) {
+	if len(m.Indices) == 0 || len(m.Indices) > MaxBatch {
+		return b, fmt.Errorf("evicted: %w: %d pieces outside [1, %d]", ErrLimit, len(m.Indices), MaxBatch)
+	}
+	b = appendHeader(b, TypeEvicted)
+	b = append(b, m.Peer[:]...)
+	b = append(b, m.Task[:]...)
+	b = appendU16(b, uint16(len(m.Indices)))
+	for _, i := range m.Indices {
+		b = appendU32(b, i)
+	}
+	return b, nil
+}
+
+func parseEvicted(b []byte) (Evicted, int, error) {
+	d := decoder{b: b}
+	var m Evicted
+	m.Peer = d.peer()
+	m.Task = d.task()
+	if k := d.count(2, 1, MaxBatch, 4, "pieces"); k > 0 {
+		m.Indices = make([]uint32, k)
+		for i := range m.Indices {
+			m.Indices[i] = d.u32()
+		}
+	}
+	n, err := d.done()
+	return m, n, err
+}

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package proto
+
+// GetPiece asks a parent for one piece. The parent answers with [Piece]
+// followed by the piece bytes, or with [Miss].
+//
+//	GetPiece: task [32] | index u32 | peer [16] (the requester)
+type GetPiece struct {
+	Task  TaskID
+	Index uint32
+	Peer  PeerID
+}
+
+func (*GetPiece) message() {}
+
+// Type returns [TypeGetPiece].
+func (*GetPiece) Type() Type { return TypeGetPiece }
+
+// Len returns the encoded length.
+func (*GetPiece) Len() int { return HeaderLen + 32 + 4 + 16 }
+
+// Append appends the encoding of m to b.
+func (m *GetPiece) Append(b []byte) ([]byte, error) {
+	b = appendHeader(b, TypeGetPiece)
+	b = append(b, m.Task[:]...)
+	b = appendU32(b, m.Index)
+	return append(b, m.Peer[:]...), nil
+}
+
+func parseGetPiece(b []byte) (GetPiece, int, error) {
+	d := decoder{b: b}
+	m := GetPiece{Task: d.task(), Index: d.u32(), Peer: d.peer()}
+	n, err := d.done()
+	return m, n, err
+}

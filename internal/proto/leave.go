@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package proto
+
+// Leave takes the peer out of one task, or with All out of every task and
+// the scheduler's peer table (a daemon shutting down). Pieces assigned to
+// or from the peer are re-scheduled. Answered with [Ack].
+//
+//	Leave: peer [16] | task [32] | all u8 (0 or 1)
+type Leave struct {
+	Peer PeerID
+	Task TaskID // ignored when All
+	All  bool
+}
+
+func (*Leave) message() {}
+
+// Type returns [TypeLeave].
+func (*Leave) Type() Type { return TypeLeave }
+
+// Len returns the encoded length.
+func (*Leave) Len() int { return HeaderLen + 16 + 32 + 1 }
+
+// Append appends the encoding of m to b.
+func (m *Leave) Append(b []byte) ([]byte, error) {
+	b = appendHeader(b, TypeLeave)
+	b = append(b, m.Peer[:]...)
+	b = append(b, m.Task[:]...)
+	if m.All {
+		return append(b, 1), nil
+	}
+	return append(b, 0), nil
+}
+
+func parseLeave(b []byte) (Leave, int, error) {
+	d := decoder{b: b}
+	m := Leave{Peer: d.peer(), Task: d.task(), All: d.flag("all")}
+	n, err := d.done()
+	return m, n, err
+}

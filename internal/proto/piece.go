@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package proto
+
+import "fmt"
+
+// Piece is the header of a [GetPiece] reply that carries the piece. The
+// Length piece bytes follow the header in the same wire message; the parent
+// sends them with sendfile and the requester may splice them into its piece
+// file. Use [Parse] to find where the header ends.
+//
+//	Piece: task [32] | index u32 | length u32, then length bytes of piece data
+type Piece struct {
+	Task   TaskID
+	Index  uint32
+	Length uint32 // at most MaxPieceSize
+}
+
+func (*Piece) message() {}
+
+// Type returns [TypePiece].
+func (*Piece) Type() Type { return TypePiece }
+
+// Len returns the encoded length of the header (without the piece bytes).
+func (*Piece) Len() int { return HeaderLen + 32 + 4 + 4 }
+
+// Append appends the encoding of the header to b.
+func (m *Piece) Append(b []byte) ([]byte, error) {
+	if m.Length > MaxPieceSize {
+		return b, fmt.Errorf("piece: %w: length %d, limit %d", ErrLimit, m.Length, MaxPieceSize)
+	}
+	b = appendHeader(b, TypePiece)
+	b = append(b, m.Task[:]...)
+	b = appendU32(b, m.Index)
+	return appendU32(b, m.Length), nil
+}
+
+func parsePiece(b []byte) (Piece, int, error) {
+	d := decoder{b: b}
+	m := Piece{Task: d.task(), Index: d.u32(), Length: d.u32()}
+	if d.err == nil && m.Length > MaxPieceSize {
+		d.fail(fmt.Errorf("%w: length %d, limit %d", ErrLimit, m.Length, MaxPieceSize))
+	}
+	n, err := d.done()
+	return m, n, err
+}

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package proto
+
+import "fmt"
+
+// PieceDone reports pieces the peer has fetched and verified, one or a batch.
+// Each carries the digest the peer verified (or, for a source fetch,
+// computed); the scheduler keeps the first digest reported for a source
+// fetch and hands it to later fetchers. Reporting a piece acknowledges it:
+// in stream mode it advances the peer's window. Answered with [Ack].
+//
+//	PieceDone: peer [16] | task [32] | count u16 | (index u32 | digest [32])*count
+type PieceDone struct {
+	Peer   PeerID
+	Task   TaskID
+	Pieces []DonePiece // 1 to MaxBatch
+}
+
+// DonePiece is one completed piece.
+type DonePiece struct {
+	Index  uint32
+	Digest Digest
+}
+
+func (*PieceDone) message() {}
+
+// Type returns [TypePieceDone].
+func (*PieceDone) Type() Type { return TypePieceDone }
+
+// Len returns the encoded length.
+func (m *PieceDone) Len() int { return HeaderLen + 16 + 32 + 2 + 36*len(m.Pieces) }
+
+// Append appends the encoding of m to b.
+func (m *PieceDone) Append(b []byte) ([]byte, error) {
+	if len(m.Pieces) == 0 || len(m.Pieces) > MaxBatch {
+		return b, fmt.Errorf("piece done: %w: %d pieces outside [1, %d]", ErrLimit, len(m.Pieces), MaxBatch)
+	}
+	b = appendHeader(b, TypePieceDone)
+	b = append(b, m.Peer[:]...)
+	b = append(b, m.Task[:]...)
+	b = appendU16(b, uint16(len(m.Pieces)))
+	for _, p := range m.Pieces {
+		b = appendU32(b, p.Index)
+		b = append(b, p.Digest[:]...)
+	}
+	return b, nil
+}
+
+func parsePieceDone(b []byte) (PieceDone, int, error) {
+	d := decoder{b: b}
+	var m PieceDone
+	m.Peer = d.peer()
+	m.Task = d.task()
+	if k := d.count(2, 1, MaxBatch, 36, "pieces"); k > 0 {
+		m.Pieces = make([]DonePiece, k)
+		for i := range m.Pieces {
+			m.Pieces[i] = DonePiece{Index: d.u32(), Digest: d.digest()}
+		}
+	}
+	n, err := d.done()
+	return m, n, err
+}

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package proto
+
+import "fmt"
+
+// RequestPieces asks which pieces of a task the peer should fetch next, and
+// from whom. Max is how many the peer can start now (its free download
+// slots). If nothing can be assigned at once, the scheduler holds the
+// request for up to WaitMillis and answers as soon as something can be
+// assigned (a long poll); WaitMillis 0 answers at once. Answered with
+// [Schedule].
+//
+//	RequestPieces: peer [16] | task [32] | max u16 | waitMillis u32
+type RequestPieces struct {
+	Peer       PeerID
+	Task       TaskID
+	Max        uint16 // in [1, MaxBatch]
+	WaitMillis uint32 // at most MaxRetryMilli
+}
+
+func (*RequestPieces) message() {}
+
+// Type returns [TypeRequestPieces].
+func (*RequestPieces) Type() Type { return TypeRequestPieces }
+
+// Len returns the encoded length.
+func (*RequestPieces) Len() int { return HeaderLen + 16 + 32 + 2 + 4 }
+
+func (m *RequestPieces) validate() error {
+	if m.Max == 0 || m.Max > MaxBatch {
+		return fmt.Errorf("%w: max %d outside [1, %d]", ErrLimit, m.Max, MaxBatch)
+	}
+	if m.WaitMillis > MaxRetryMilli {
+		return fmt.Errorf("%w: wait %d ms, limit %d", ErrLimit, m.WaitMillis, MaxRetryMilli)
+	}
+	return nil
+}
+
+// Append appends the encoding of m to b.
+func (m *RequestPieces) Append(b []byte) ([]byte, error) {
+	if err := m.validate(); err != nil {
+		return b, fmt.Errorf("request pieces: %w", err)
+	}
+	b = appendHeader(b, TypeRequestPieces)
+	b = append(b, m.Peer[:]...)
+	b = append(b, m.Task[:]...)
+	b = appendU16(b, m.Max)
+	return appendU32(b, m.WaitMillis), nil
+}
+
+func parseRequestPieces(b []byte) (RequestPieces, int, error) {
+	d := decoder{b: b}
+	m := RequestPieces{Peer: d.peer(), Task: d.task(), Max: d.u16(), WaitMillis: d.u32()}
+	if d.err == nil {
+		d.fail(m.validate())
+	}
+	n, err := d.done()
+	return m, n, err
+}

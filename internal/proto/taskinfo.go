@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package proto
+
+// TaskInfo answers [Join] with what the scheduler knows of the task.
+//
+//	TaskInfo: task [32] | size u64 | pieceSize u32 | peers u32 | seeds u32
+type TaskInfo struct {
+	Task      TaskID
+	Size      uint64
+	PieceSize uint32
+	Peers     uint32 // peers in the task, the requester included
+	Seeds     uint32 // peers that hold every piece
+}
+
+func (*TaskInfo) message() {}
+
+// Type returns [TypeTaskInfo].
+func (*TaskInfo) Type() Type { return TypeTaskInfo }
+
+// Len returns the encoded length.
+func (*TaskInfo) Len() int { return HeaderLen + 32 + 8 + 4 + 4 + 4 }
+
+// Append appends the encoding of m to b.
+func (m *TaskInfo) Append(b []byte) ([]byte, error) {
+	b = appendHeader(b, TypeTaskInfo)
+	b = append(b, m.Task[:]...)
+	b = appendU64(b, m.Size)
+	b = appendU32(b, m.PieceSize)
+	b = appendU32(b, m.Peers)
+	return appendU32(b, m.Seeds), nil
+}
+
+func parseTaskInfo(b []byte) (TaskInfo, int, error) {
+	d := decoder{b: b}
+	m := TaskInfo{Task: d.task(), Size: d.u64(), PieceSize: d.u32(), Peers: d.u32(), Seeds: d.u32()}
+	n, err := d.done()
+	return m, n, err
+}
