@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package piece
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
+
+// Task is one stored object: a data file written at piece offsets and a
+// journal. Get one from [Store.Create] or [Store.Acquire], which pin it, and
+// call [Task.Release] once per pin. It is safe for concurrent use; pieces
+// may be written concurrently, each by one [PieceWriter].
+type Task struct {
+	st   *Store
+	hdr  *header // immutable after creation
+	dir  string
+	data File // pread/pwrite only, so goroutines share it
+	done chan struct{}
+
+	// Guarded by st.mu.
+	pins    int
+	lastUse time.Time
+	deleted bool
+
+	jmu     sync.Mutex // guards the following fields
+	journal File
+	jsize   int64 // bytes of valid records; the next record goes here
+	jerr    error // once set, the journal may be inconsistent: no more appends
+
+	mu       sync.Mutex // guards the following fields
+	present  bitmap
+	writing  bitmap // pieces with an open PieceWriter
+	digests  []core.Digest
+	complete bool
+	sum      core.Digest
+	failed   error // whole-file digest mismatch
+	closed   bool
+
+	hmu    sync.Mutex // guards the following fields: the running whole-file hash
+	hash   sha256State
+	hashed int // pieces [0, hashed) are in hash
+}
+
+// sha256State is the running hash: a hash.Hash whose state can be saved
+// and restored (crypto/sha256 implements both interfaces).
+type sha256State interface {
+	io.Writer
+	Sum(b []byte) []byte
+	MarshalBinary() ([]byte, error)
+	UnmarshalBinary(b []byte) error
+}
+
+func newSHA256() sha256State { return sha256.New().(sha256State) }
+
+func newTask(st *Store, dir string, data, journal File, jsize int64, js *journalState) *Task {
+	n := js.hdr.layout.Pieces()
+	t := &Task{
+		st: st, hdr: js.hdr, dir: dir, data: data, done: make(chan struct{}),
+		journal: journal, jsize: jsize,
+		present: js.present, writing: newBitmap(n), digests: js.digests,
+		complete: js.complete, sum: js.sum,
+		hash: newSHA256(),
+	}
+	if len(js.hashed.state) > 0 && t.hash.UnmarshalBinary(js.hashed.state) == nil {
+		t.hashed = int(js.hashed.prefix)
+	} else {
+		t.hash = newSHA256() // no usable checkpoint: rehash from piece 0
+	}
+	if t.complete {
+		close(t.done)
+	}
+	return t
+}
+
+// ID returns the task's id.
+func (t *Task) ID() core.TaskID { return t.hdr.id }
+
+// Meta returns the metadata the task was created with.
+func (t *Task) Meta() Meta {
+	return Meta{
+		ID: t.hdr.id, URL: t.hdr.url, Layout: t.hdr.layout, Digest: t.hdr.digest,
+		PieceDigests: append([]core.Digest(nil), t.hdr.pieceDigests...),
+	}
+}
+
+// Layout returns the task's size and piece size.
+func (t *Task) Layout() core.Layout { return t.hdr.layout }
+
+// Release drops a pin taken by [Store.Create] or [Store.Acquire]. Releasing
+// more often than pinning panics.
+func (t *Task) Release() { t.st.unpin(t) }
+
+// Has reports whether piece i is present and verified.
+func (t *Task) Has(i core.PieceIndex) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.hdr.layout.Contains(i) && t.present.has(int(i))
+}
+
+// Bitmap returns which pieces are present, indexed by piece.
+func (t *Task) Bitmap() []bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.present.bools()
+}
+
+// Present returns how many pieces are present.
+func (t *Task) Present() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.present.count()
+}
+
+// PieceDigest returns the SHA-256 of piece i as verified when it was
+// stored, and false if the piece is not present.
+func (t *Task) PieceDigest(i core.PieceIndex) (core.Digest, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.hdr.layout.Contains(i) || !t.present.has(int(i)) {
+		return core.Digest{}, false
+	}
+	return t.digests[i], true
+}
+
+// Complete reports whether every piece is present and the whole-file
+// digest is verified.
+func (t *Task) Complete() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.complete
+}
+
+// Sum returns the whole-file SHA-256, and false before completion.
+func (t *Task) Sum() (core.Digest, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sum, t.complete
+}
+
+// Done returns a channel closed when the task completes.
+func (t *Task) Done() <-chan struct{} { return t.done }
+
+// Err returns the task's terminal error: a [*DigestMismatchError] for the
+// whole file if every piece arrived but the result did not match the
+// expected digest. Such a task never completes; delete it.
+func (t *Task) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failed
+}
+
+// expected returns the digest piece i must have: want if given, else the
+// one from the task's metadata, else zero (unknown).
+func (t *Task) expected(i core.PieceIndex, want core.Digest) core.Digest {
+	if want.IsZero() && len(t.hdr.pieceDigests) > 0 {
+		return t.hdr.pieceDigests[i]
+	}
+	return want
+}
+
+// commit makes a written piece durable and present: fsync the data, append
+// and fsync the journal record, then set the bit. The order is the crash
+// safety argument: a record is durable only after the bytes it vouches for.
+// tee, if not nil, is the running hash continued over this piece.
+func (t *Task) commit(i core.PieceIndex, d core.Digest, tee *teeHash) error {
+	if err := t.data.Sync(); err != nil {
+		return diskErr(fmt.Sprintf("piece: sync data of %s", t.hdr.id.Short()), err)
+	}
+	if err := t.appendJournal(true, pieceRecord{index: i, digest: d}); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.present.set(int(i))
+	t.digests[i] = d
+	t.mu.Unlock()
+	return t.advanceHash(tee)
+}
+
+// appendJournal appends records at the end of the valid journal, with one
+// write, and fsyncs if sync is set. A failed write is truncated away so the
+// next record follows the last valid one. A failed fsync leaves the page
+// cache in an unknown state, so it stops all further appends: the task
+// fails until the store is reopened and replays what reached the disk.
+func (t *Task) appendJournal(sync bool, recs ...record) error {
+	t.jmu.Lock()
+	defer t.jmu.Unlock()
+	if t.jerr != nil {
+		return t.jerr
+	}
+	var b []byte
+	for _, r := range recs {
+		b = appendRecord(b, r)
+	}
+	op := fmt.Sprintf("piece: append journal of %s", t.hdr.id.Short())
+	if _, err := t.journal.WriteAt(b, t.jsize); err != nil {
+		if terr := t.journal.Truncate(t.jsize); terr != nil {
+			t.jerr = diskErr(op, terr)
+		}
+		return diskErr(op, err)
+	}
+	if sync {
+		if err := t.journal.Sync(); err != nil {
+			t.jerr = diskErr(op, err)
+			return t.jerr
+		}
+	}
+	t.jsize += int64(len(b))
+	return nil
+}
+
+// teeHash is the running whole-file hash continued over the bytes of piece
+// index as they were written, so that the piece at the head of the prefix
+// is hashed without reading it back.
+type teeHash struct {
+	index core.PieceIndex
+	h     sha256State
+}
+
+// startTee returns a tee for piece i if i is the next piece the whole-file
+// hash needs, nil otherwise. While i is being written it cannot become
+// present by another path (the writing bit excludes other writers), so the
+// hash cannot move past i before this writer commits.
+func (t *Task) startTee(i core.PieceIndex) *teeHash {
+	t.hmu.Lock()
+	defer t.hmu.Unlock()
+	if t.hashed != int(i) {
+		return nil
+	}
+	state, err := t.hash.MarshalBinary()
+	if err != nil {
+		return nil
+	}
+	h := newSHA256()
+	if h.UnmarshalBinary(state) != nil {
+		return nil
+	}
+	return &teeHash{index: i, h: h}
+}
+
+// advanceHash extends the whole-file hash over the contiguous present
+// prefix, checkpoints it in the journal, and completes the task when the
+// prefix covers every piece. Pieces that arrived out of order are read back
+// from the data file once (usually from the page cache); the piece tee
+// covers is not read at all.
+func (t *Task) advanceHash(tee *teeHash) error {
+	t.hmu.Lock()
+	defer t.hmu.Unlock()
+	n := t.hdr.layout.Pieces()
+	start := t.hashed
+	var buf []byte
+	for t.hashed < n {
+		i := core.PieceIndex(t.hashed)
+		t.mu.Lock()
+		ok := t.present.has(t.hashed)
+		t.mu.Unlock()
+		if !ok {
+			break
+		}
+		if tee != nil && tee.index == i {
+			t.hash = tee.h
+		} else {
+			r := t.hdr.layout.Piece(i)
+			if buf == nil {
+				buf = make([]byte, min(t.hdr.layout.PieceSize, 1<<20))
+			}
+			if err := copyRange(t.hash, t.data, r, buf); err != nil {
+				return fmt.Errorf("piece: hash piece %d of %s: %w", i, t.hdr.id.Short(), err)
+			}
+		}
+		t.hashed++
+	}
+	if t.hashed < n {
+		if t.hashed == start {
+			return nil
+		}
+		state, err := t.hash.MarshalBinary()
+		if err != nil || len(state) > maxHashState {
+			return nil // no checkpoint: a restart rehashes, nothing is lost
+		}
+		// Not fsynced: a lost checkpoint only costs rehashing on restart,
+		// and the next piece record's fsync makes it durable anyway.
+		return t.appendJournal(false, hashRecord{prefix: uint32(t.hashed), state: state})
+	}
+	var sum core.Digest
+	t.hash.Sum(sum[:0])
+	return t.finish(sum)
+}
+
+// finish completes the task with whole-file digest sum, or fails it if sum
+// is not the expected digest. Called with hmu held, once.
+func (t *Task) finish(sum core.Digest) error {
+	t.mu.Lock()
+	if t.complete || t.failed != nil {
+		t.mu.Unlock()
+		return t.failed
+	}
+	t.mu.Unlock()
+	if want := t.hdr.digest; !want.IsZero() && want != sum {
+		err := &DigestMismatchError{Task: t.hdr.id, Piece: WholeFile, Want: want, Got: sum}
+		t.mu.Lock()
+		t.failed = err
+		t.mu.Unlock()
+		return err
+	}
+	if err := t.appendJournal(true, completeRecord{digest: sum}); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.complete, t.sum = true, sum
+	t.mu.Unlock()
+	close(t.done)
+	return nil
+}
+
+// copyRange writes the bytes of r in f to w through buf.
+func copyRange(w io.Writer, f io.ReaderAt, r core.Range, buf []byte) error {
+	_, err := io.CopyBuffer(w, io.NewSectionReader(f, r.Off, r.Len), buf)
+	return err
+}
+
+// closeFiles closes the task's files; later operations fail with ErrClosed.
+func (t *Task) closeFiles() {
+	t.mu.Lock()
+	already := t.closed
+	t.closed = true
+	t.mu.Unlock()
+	if already {
+		return
+	}
+	t.jmu.Lock()
+	t.journal.Close()
+	t.jerr = ErrClosed
+	t.jmu.Unlock()
+	t.data.Close()
+}
