@@ -3,7 +3,11 @@
 
 package proto
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
 
 // Evicted reports pieces the peer no longer serves (stream-mode window
 // eviction, or garbage collection). The scheduler stops offering the peer as
@@ -12,8 +16,8 @@ import "fmt"
 //
 //	Evicted: peer [16] | task [32] | count u16 | index u32*count
 type Evicted struct {
-	Peer    PeerID
-	Task    TaskID
+	Peer    core.PeerID
+	Task    core.TaskID
 	Indices []uint32 // 1 to MaxBatch
 }
 
@@ -32,7 +36,10 @@ func (m *Evicted) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypeEvicted)
 	b = append(b, m.Peer[:]...)
-	b = append(b, m.Task[:]...)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
 	b = appendU16(b, uint16(len(m.Indices)))
 	for _, i := range m.Indices {
 		b = appendU32(b, i)

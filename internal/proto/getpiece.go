@@ -3,14 +3,16 @@
 
 package proto
 
+import "github.com/pollen-dev/pollen/internal/core"
+
 // GetPiece asks a parent for one piece. The parent answers with [Piece]
 // followed by the piece bytes, or with [Miss].
 //
 //	GetPiece: task [32] | index u32 | peer [16] (the requester)
 type GetPiece struct {
-	Task  TaskID
-	Index uint32
-	Peer  PeerID
+	Task  core.TaskID
+	Index core.PieceIndex
+	Peer  core.PeerID
 }
 
 func (*GetPiece) message() {}
@@ -24,14 +26,17 @@ func (*GetPiece) Len() int { return HeaderLen + 32 + 4 + 16 }
 // Append appends the encoding of m to b.
 func (m *GetPiece) Append(b []byte) ([]byte, error) {
 	b = appendHeader(b, TypeGetPiece)
-	b = append(b, m.Task[:]...)
-	b = appendU32(b, m.Index)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
+	b = appendU32(b, uint32(m.Index))
 	return append(b, m.Peer[:]...), nil
 }
 
 func parseGetPiece(b []byte) (GetPiece, int, error) {
 	d := decoder{b: b}
-	m := GetPiece{Task: d.task(), Index: d.u32(), Peer: d.peer()}
+	m := GetPiece{Task: d.task(), Index: core.PieceIndex(d.u32()), Peer: d.peer()}
 	n, err := d.done()
 	return m, n, err
 }

@@ -3,13 +3,15 @@
 
 package proto
 
+import "github.com/pollen-dev/pollen/internal/core"
+
 // Heartbeat keeps a peer registered and reports its load. A peer that sends
 // nothing for the scheduler's peer timeout is dropped as if it had left.
 // Answered with [Ack].
 //
 //	Heartbeat: peer [16] | uploads u16 | downloads u16 | uploadRate u64 | downloadRate u64
 type Heartbeat struct {
-	Peer         PeerID
+	Peer         core.PeerID
 	Uploads      uint16 // pieces being uploaded now
 	Downloads    uint16 // pieces being downloaded now
 	UploadRate   uint64 // measured over the last interval, bytes per second

@@ -3,27 +3,30 @@
 
 package proto
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
 
 // Join adds the sending peer to a task, creating the task on first use. The
-// first Join fixes the task's size and piece size; a later Join that differs
-// is refused. Have lists the pieces the peer already holds (a restarted
-// daemon, or a seed); it is empty or exactly [Join.Pieces] bits long, piece
-// 0 in the most significant bit of the first byte, unused bits zero.
-// Window > 0 asks for stream mode: the scheduler hands out only pieces in
-// the peer's window [una, una+Window), where una is the first piece the peer
-// has not acknowledged with [PieceDone]. Answered with [TaskInfo].
+// first Join fixes the task's layout; a later Join with another layout is
+// refused. Have lists the pieces the peer already holds (a restarted
+// daemon, or a seed): empty, or exactly Layout.Pieces() bits, piece 0 in the
+// most significant bit of the first byte, unused bits zero. Window > 0 asks
+// for stream mode: the scheduler hands out only pieces in the peer's window
+// [una, una+Window), where una is the first piece the peer has not
+// acknowledged with [PieceDone]. Answered with [TaskInfo].
 //
 //	Join: peer [16] | task [32] | size u64 | pieceSize u32 | window u16 |
 //	      urlLen u16 | url [urlLen] | haveLen u32 | have [haveLen]
 type Join struct {
-	Peer      PeerID
-	Task      TaskID
-	Size      uint64 // bytes in the object; at most MaxPieces*PieceSize
-	PieceSize uint32 // in [MinPieceSize, MaxPieceSize]
-	Window    uint16 // 0: file mode; otherwise the stream window in pieces, at most MaxWindow
-	URL       string // the source; at most MaxURLLen bytes
-	Have      []byte // bitmap of held pieces, or empty
+	Peer   core.PeerID
+	Task   core.TaskID // never empty
+	Layout core.Layout // must be valid
+	Window uint16      // 0: file mode; otherwise the stream window in pieces, at most MaxWindow
+	URL    string      // the source; at most MaxURLLen bytes
+	Have   []byte      // bitmap of held pieces, or empty
 }
 
 func (*Join) message() {}
@@ -34,41 +37,21 @@ func (*Join) Type() Type { return TypeJoin }
 // Len returns the encoded length.
 func (m *Join) Len() int { return HeaderLen + 16 + 32 + 8 + 4 + 2 + 2 + len(m.URL) + 4 + len(m.Have) }
 
-// Pieces is the number of pieces: Size/PieceSize rounded up.
-func (m *Join) Pieces() int { return PieceCount(m.Size, m.PieceSize) }
-
-// PieceCount is the number of pieces of size pieceSize that cover size
-// bytes, or -1 if pieceSize is 0.
-func PieceCount(size uint64, pieceSize uint32) int {
-	if pieceSize == 0 {
-		return -1
-	}
-	c := size / uint64(pieceSize)
-	if size%uint64(pieceSize) != 0 {
-		c++
-	}
-	if c > MaxPieces {
-		return MaxPieces + 1
-	}
-	return int(c)
-}
-
 // validate checks the fields both codecs depend on.
 func (m *Join) validate() error {
 	if m.Peer.IsZero() {
 		return fmt.Errorf("%w: zero peer id", ErrMalformed)
 	}
-	if m.PieceSize < MinPieceSize || m.PieceSize > MaxPieceSize {
-		return fmt.Errorf("%w: piece size %d outside [%d, %d]", ErrLimit, m.PieceSize, MinPieceSize, MaxPieceSize)
+	if m.Task == "" {
+		return fmt.Errorf("%w: empty task id", ErrMalformed)
 	}
-	n := m.Pieces()
-	if n > MaxPieces {
-		return fmt.Errorf("%w: %d bytes in pieces of %d is over %d pieces", ErrLimit, m.Size, m.PieceSize, MaxPieces)
+	if err := m.Layout.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrLimit, err)
 	}
 	if m.Window > MaxWindow {
 		return fmt.Errorf("%w: window %d, limit %d", ErrLimit, m.Window, MaxWindow)
 	}
-	return checkBitmap(m.Have, n)
+	return checkBitmap(m.Have, m.Layout.Pieces())
 }
 
 // Append appends the encoding of m to b.
@@ -78,12 +61,14 @@ func (m *Join) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypeJoin)
 	b = append(b, m.Peer[:]...)
-	b = append(b, m.Task[:]...)
-	b = appendU64(b, m.Size)
-	b = appendU32(b, m.PieceSize)
-	b = appendU16(b, m.Window)
-	b, err := appendStr16(b, m.URL, MaxURLLen, "url")
+	b, err := appendTask(b, m.Task)
 	if err != nil {
+		return b, err
+	}
+	b = appendU64(b, uint64(m.Layout.Size))
+	b = appendU32(b, uint32(m.Layout.PieceSize))
+	b = appendU16(b, m.Window)
+	if b, err = appendStr16(b, m.URL, MaxURLLen, "url"); err != nil {
 		return b, err
 	}
 	b = appendU32(b, uint32(len(m.Have)))
@@ -95,11 +80,11 @@ func parseJoin(b []byte) (Join, int, error) {
 	var m Join
 	m.Peer = d.peer()
 	m.Task = d.task()
-	m.Size = d.u64()
-	m.PieceSize = d.u32()
+	m.Layout.Size = int64(d.u64())
+	m.Layout.PieceSize = int64(d.u32())
 	m.Window = d.u16()
 	m.URL = d.str(int(d.u16()), MaxURLLen, "url")
-	if k := d.count(4, 0, MaxPieces/8, 1, "bitmap bytes"); k > 0 {
+	if k := d.count(4, 0, core.MaxPieces/8, 1, "bitmap bytes"); k > 0 {
 		m.Have = append([]byte(nil), d.take(k)...)
 	}
 	if d.err == nil {
@@ -124,10 +109,10 @@ func checkBitmap(bm []byte, n int) error {
 }
 
 // BitmapHas reports whether piece i is set in bitmap bm (most significant
-// bit first); out-of-range pieces are not set.
-func BitmapHas(bm []byte, i int) bool {
-	return i >= 0 && i/8 < len(bm) && bm[i/8]&(0x80>>(i%8)) != 0
+// bit first); pieces past the bitmap are not set.
+func BitmapHas(bm []byte, i core.PieceIndex) bool {
+	return int(i/8) < len(bm) && bm[i/8]&(0x80>>(i%8)) != 0
 }
 
 // BitmapSet sets piece i in bm, which must be long enough.
-func BitmapSet(bm []byte, i int) { bm[i/8] |= 0x80 >> (i % 8) }
+func BitmapSet(bm []byte, i core.PieceIndex) { bm[i/8] |= 0x80 >> (i % 8) }

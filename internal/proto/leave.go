@@ -3,14 +3,16 @@
 
 package proto
 
+import "github.com/pollen-dev/pollen/internal/core"
+
 // Leave takes the peer out of one task, or with All out of every task and
 // the scheduler's peer table (a daemon shutting down). Pieces assigned to
 // or from the peer are re-scheduled. Answered with [Ack].
 //
 //	Leave: peer [16] | task [32] | all u8 (0 or 1)
 type Leave struct {
-	Peer PeerID
-	Task TaskID // ignored when All
+	Peer core.PeerID
+	Task core.TaskID // ignored when All
 	All  bool
 }
 
@@ -26,7 +28,10 @@ func (*Leave) Len() int { return HeaderLen + 16 + 32 + 1 }
 func (m *Leave) Append(b []byte) ([]byte, error) {
 	b = appendHeader(b, TypeLeave)
 	b = append(b, m.Peer[:]...)
-	b = append(b, m.Task[:]...)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
 	if m.All {
 		return append(b, 1), nil
 	}

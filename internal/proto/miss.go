@@ -3,7 +3,11 @@
 
 package proto
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
 
 // MissReason says why a parent did not serve a piece.
 type MissReason uint8
@@ -21,8 +25,8 @@ const (
 //
 //	Miss: task [32] | index u32 | reason u8
 type Miss struct {
-	Task   TaskID
-	Index  uint32
+	Task   core.TaskID
+	Index  core.PieceIndex
 	Reason MissReason
 }
 
@@ -47,14 +51,17 @@ func (m *Miss) Append(b []byte) ([]byte, error) {
 		return b, fmt.Errorf("miss: %w", err)
 	}
 	b = appendHeader(b, TypeMiss)
-	b = append(b, m.Task[:]...)
-	b = appendU32(b, m.Index)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
+	b = appendU32(b, uint32(m.Index))
 	return append(b, byte(m.Reason)), nil
 }
 
 func parseMiss(b []byte) (Miss, int, error) {
 	d := decoder{b: b}
-	m := Miss{Task: d.task(), Index: d.u32(), Reason: MissReason(d.u8())}
+	m := Miss{Task: d.task(), Index: core.PieceIndex(d.u32()), Reason: MissReason(d.u8())}
 	if d.err == nil {
 		d.fail(m.validate())
 	}

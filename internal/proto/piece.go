@@ -3,7 +3,11 @@
 
 package proto
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
 
 // Piece is the header of a [GetPiece] reply that carries the piece. The
 // Length piece bytes follow the header in the same wire message; the parent
@@ -12,9 +16,9 @@ import "fmt"
 //
 //	Piece: task [32] | index u32 | length u32, then length bytes of piece data
 type Piece struct {
-	Task   TaskID
-	Index  uint32
-	Length uint32 // at most MaxPieceSize
+	Task   core.TaskID
+	Index  core.PieceIndex
+	Length uint32 // at most core.MaxPieceSize
 }
 
 func (*Piece) message() {}
@@ -27,20 +31,23 @@ func (*Piece) Len() int { return HeaderLen + 32 + 4 + 4 }
 
 // Append appends the encoding of the header to b.
 func (m *Piece) Append(b []byte) ([]byte, error) {
-	if m.Length > MaxPieceSize {
-		return b, fmt.Errorf("piece: %w: length %d, limit %d", ErrLimit, m.Length, MaxPieceSize)
+	if m.Length > core.MaxPieceSize {
+		return b, fmt.Errorf("piece: %w: length %d, limit %d", ErrLimit, m.Length, core.MaxPieceSize)
 	}
 	b = appendHeader(b, TypePiece)
-	b = append(b, m.Task[:]...)
-	b = appendU32(b, m.Index)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
+	b = appendU32(b, uint32(m.Index))
 	return appendU32(b, m.Length), nil
 }
 
 func parsePiece(b []byte) (Piece, int, error) {
 	d := decoder{b: b}
-	m := Piece{Task: d.task(), Index: d.u32(), Length: d.u32()}
-	if d.err == nil && m.Length > MaxPieceSize {
-		d.fail(fmt.Errorf("%w: length %d, limit %d", ErrLimit, m.Length, MaxPieceSize))
+	m := Piece{Task: d.task(), Index: core.PieceIndex(d.u32()), Length: d.u32()}
+	if d.err == nil && m.Length > core.MaxPieceSize {
+		d.fail(fmt.Errorf("%w: length %d, limit %d", ErrLimit, m.Length, core.MaxPieceSize))
 	}
 	n, err := d.done()
 	return m, n, err

@@ -3,7 +3,11 @@
 
 package proto
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
 
 // PieceDone reports pieces the peer has fetched and verified, one or a batch.
 // Each carries the digest the peer verified (or, for a source fetch,
@@ -13,15 +17,15 @@ import "fmt"
 //
 //	PieceDone: peer [16] | task [32] | count u16 | (index u32 | digest [32])*count
 type PieceDone struct {
-	Peer   PeerID
-	Task   TaskID
+	Peer   core.PeerID
+	Task   core.TaskID
 	Pieces []DonePiece // 1 to MaxBatch
 }
 
 // DonePiece is one completed piece.
 type DonePiece struct {
-	Index  uint32
-	Digest Digest
+	Index  core.PieceIndex
+	Digest core.Digest
 }
 
 func (*PieceDone) message() {}
@@ -39,10 +43,13 @@ func (m *PieceDone) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypePieceDone)
 	b = append(b, m.Peer[:]...)
-	b = append(b, m.Task[:]...)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
 	b = appendU16(b, uint16(len(m.Pieces)))
 	for _, p := range m.Pieces {
-		b = appendU32(b, p.Index)
+		b = appendU32(b, uint32(p.Index))
 		b = append(b, p.Digest[:]...)
 	}
 	return b, nil
@@ -56,7 +63,7 @@ func parsePieceDone(b []byte) (PieceDone, int, error) {
 	if k := d.count(2, 1, MaxBatch, 36, "pieces"); k > 0 {
 		m.Pieces = make([]DonePiece, k)
 		for i := range m.Pieces {
-			m.Pieces[i] = DonePiece{Index: d.u32(), Digest: d.digest()}
+			m.Pieces[i] = DonePiece{Index: core.PieceIndex(d.u32()), Digest: d.digest()}
 		}
 	}
 	n, err := d.done()

@@ -3,7 +3,11 @@
 
 package proto
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
 
 // Reason says why a piece fetch failed.
 type Reason uint8
@@ -44,10 +48,10 @@ func (r Reason) String() string {
 //
 //	PieceFailed: peer [16] | task [32] | index u32 | parent [16] | reason u8
 type PieceFailed struct {
-	Peer   PeerID
-	Task   TaskID
-	Index  uint32
-	Parent PeerID // zero: the source
+	Peer   core.PeerID
+	Task   core.TaskID
+	Index  core.PieceIndex
+	Parent core.PeerID // zero: the source
 	Reason Reason
 }
 
@@ -73,15 +77,18 @@ func (m *PieceFailed) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypePieceFailed)
 	b = append(b, m.Peer[:]...)
-	b = append(b, m.Task[:]...)
-	b = appendU32(b, m.Index)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
+	b = appendU32(b, uint32(m.Index))
 	b = append(b, m.Parent[:]...)
 	return append(b, byte(m.Reason)), nil
 }
 
 func parsePieceFailed(b []byte) (PieceFailed, int, error) {
 	d := decoder{b: b}
-	m := PieceFailed{Peer: d.peer(), Task: d.task(), Index: d.u32(), Parent: d.peer(), Reason: Reason(d.u8())}
+	m := PieceFailed{Peer: d.peer(), Task: d.task(), Index: core.PieceIndex(d.u32()), Parent: d.peer(), Reason: Reason(d.u8())}
 	if d.err == nil {
 		d.fail(m.validate())
 	}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/pollen-dev/pollen/internal/core"
 )
 
 // Version is the protocol version carried in every message header.
@@ -27,17 +29,16 @@ const HeaderLen = 2
 
 // Limits. A decoder rejects anything larger before it allocates.
 const (
-	MaxAddrLen    = 255      // bytes of a listen address (host:port)
-	MaxTokenLen   = 255      // bytes of an authentication token
-	MaxURLLen     = 4096     // bytes of a source URL
-	MaxErrorLen   = 1024     // bytes of an error text
-	MaxParents    = 8        // parents offered for one piece
-	MaxBatch      = 1024     // pieces in one Schedule, PieceDone or Evicted
-	MaxPieces     = 1 << 20  // pieces in one task; a have bitmap is at most MaxPieces/8 bytes
-	MinPieceSize  = 1 << 10  // smallest piece size
-	MaxPieceSize  = 64 << 20 // largest piece size
-	MaxWindow     = 4096     // pieces in a stream-mode window
-	MaxRetryMilli = 1 << 30  // largest retry/wait hint in milliseconds
+	MaxAddrLen    = 255     // bytes of a listen address (host:port)
+	MaxTokenLen   = 255     // bytes of an authentication token
+	MaxURLLen     = 4096    // bytes of a source URL
+	MaxErrorLen   = 1024    // bytes of an error text
+	MaxParents    = 8       // parents offered for one piece
+	MaxBatch      = 1024    // pieces in one Schedule, PieceDone or Evicted
+	MaxWindow     = 4096    // pieces in a stream-mode window
+	MaxRetryMilli = 1 << 30 // largest retry/wait hint in milliseconds
+	// A task has at most core.MaxPieces pieces, so a have bitmap is at most
+	// core.MaxPieces/8 bytes; a piece is at most core.MaxPieceSize bytes.
 )
 
 // Errors returned by the decoders and encoders. Truncated input is
@@ -102,27 +103,26 @@ type Message interface {
 	message()
 }
 
-// PeerID names a peer (a daemon). The zero PeerID stands for the source
-// (origin) wherever a parent is named.
-type PeerID [16]byte
+// Identifiers are core's: a [core.PeerID] is 16 bytes on the wire and the
+// zero PeerID stands for the source wherever a parent is named; a
+// [core.TaskID] (64 hex digits) travels as its 32 binary bytes, the empty
+// TaskID as 32 zero bytes; a [core.Digest] is 32 bytes, zero when unknown.
 
-// IsZero reports whether id is the zero PeerID.
-func (id PeerID) IsZero() bool { return id == PeerID{} }
+// appendTask appends the 32 bytes of id.
+func appendTask(b []byte, id core.TaskID) ([]byte, error) {
+	if id == "" {
+		return append(b, make([]byte, taskIDLen)...), nil
+	}
+	if !id.Valid() {
+		return b, fmt.Errorf("%w: task id %q", ErrMalformed, id)
+	}
+	return hex.AppendDecode(b, []byte(id))
+}
 
-func (id PeerID) String() string { return hex.EncodeToString(id[:]) }
+// taskIDLen is the binary length of a core.TaskID.
+const taskIDLen = 32
 
-// TaskID names a task: one source object cut into pieces. How it is derived
-// (a digest of the URL and its metadata) is the daemon's business; the
-// scheduler only compares it.
-type TaskID [32]byte
-
-func (id TaskID) String() string { return hex.EncodeToString(id[:8]) }
-
-// Digest is a piece's SHA-256 digest.
-type Digest [32]byte
-
-// IsZero reports whether d is unset.
-func (d Digest) IsZero() bool { return d == Digest{} }
+var zeroTask [taskIDLen]byte
 
 // Decode decodes exactly one message that fills b. Trailing bytes are
 // [ErrTrailing]; use [Parse] for a [*Piece] header followed by its body.
@@ -295,17 +295,20 @@ func (d *decoder) u64() uint64 {
 	return 0
 }
 
-func (d *decoder) peer() (id PeerID) {
+func (d *decoder) peer() (id core.PeerID) {
 	copy(id[:], d.take(len(id)))
 	return id
 }
 
-func (d *decoder) task() (id TaskID) {
-	copy(id[:], d.take(len(id)))
-	return id
+func (d *decoder) task() core.TaskID {
+	p := d.take(taskIDLen)
+	if p == nil || [taskIDLen]byte(p) == zeroTask {
+		return ""
+	}
+	return core.TaskID(hex.EncodeToString(p))
 }
 
-func (d *decoder) digest() (dg Digest) {
+func (d *decoder) digest() (dg core.Digest) {
 	copy(dg[:], d.take(len(dg)))
 	return dg
 }

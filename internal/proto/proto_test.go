@@ -5,6 +5,7 @@ package proto
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,51 +15,55 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/pollen-dev/pollen/internal/core"
 )
 
 var (
-	peerA = PeerID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-	peerB = PeerID{0: 0xb0, 15: 0xbb}
-	taskT = TaskID{0: 0xaa, 31: 0x55}
-	dig   = Digest{0: 0xde, 31: 0xad}
+	peerA = core.PeerID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	peerB = core.PeerID{0: 0xb0, 15: 0xbb}
+	taskT = core.TaskIDForURL("https://example.com/blob", core.MinPieceSize)
+	dig   = core.DigestOf([]byte("piece"))
+	// taskB is taskT's 32 binary bytes.
+	taskB, _ = hex.DecodeString(string(taskT))
 )
 
 // samples holds at least one message of every type, with edge cases: empty
 // and full optional parts, maximal counts where cheap.
 func samples() map[string]Message {
 	bm := make([]byte, 13) // 100 pieces
-	for _, i := range []int{0, 7, 8, 50, 99} {
+	for _, i := range []core.PieceIndex{0, 7, 8, 50, 99} {
 		BitmapSet(bm, i)
 	}
 	many := make([]DonePiece, MaxBatch)
 	for i := range many {
-		many[i] = DonePiece{Index: uint32(i), Digest: dig}
+		many[i] = DonePiece{Index: core.PieceIndex(i), Digest: dig}
 	}
 	parents := make([]Parent, MaxParents)
 	for i := range parents {
-		parents[i] = Parent{Peer: PeerID{0: byte(i + 1)}, Addr: fmt.Sprintf("10.0.0.%d:7601", i)}
+		parents[i] = Parent{Peer: core.PeerID{0: byte(i + 1)}, Addr: fmt.Sprintf("10.0.0.%d:7601", i)}
 	}
 	return map[string]Message{
 		"register":            &Register{Peer: peerA, Upload: 125e6, Download: 1e9, Addr: "10.1.2.3:7601", Token: "s3cret"},
 		"register-empty":      &Register{Peer: peerB},
 		"register-long-addr":  &Register{Peer: peerA, Addr: strings.Repeat("a", MaxAddrLen), Token: strings.Repeat("t", MaxTokenLen)},
 		"registered":          &Registered{HeartbeatMillis: 10000, AssignTimeoutMillis: 30000},
-		"join":                &Join{Peer: peerA, Task: taskT, Size: 100*MinPieceSize - 1, PieceSize: MinPieceSize, URL: "https://example.com/blob", Have: bm},
-		"join-stream":         &Join{Peer: peerB, Task: taskT, Size: 1 << 30, PieceSize: 4 << 20, Window: 16, URL: "file:///x"},
-		"join-empty":          &Join{Peer: peerB, Task: taskT, PieceSize: MaxPieceSize},
+		"join":                &Join{Peer: peerA, Task: taskT, Layout: core.Layout{Size: 100*1024 - 1, PieceSize: 1024}, URL: "https://example.com/blob", Have: bm},
+		"join-stream":         &Join{Peer: peerB, Task: taskT, Layout: core.Layout{Size: 1 << 30, PieceSize: 4 << 20}, Window: 16, URL: "file:///x"},
+		"join-empty":          &Join{Peer: peerB, Task: taskT, Layout: core.Layout{PieceSize: core.MaxPieceSize}},
 		"request":             &RequestPieces{Peer: peerA, Task: taskT, Max: 8, WaitMillis: 2000},
 		"request-max":         &RequestPieces{Peer: peerA, Task: taskT, Max: MaxBatch, WaitMillis: MaxRetryMilli},
 		"schedule-wait":       &Schedule{Task: taskT, State: StateWait, RetryMillis: 500},
 		"schedule-done":       &Schedule{Task: taskT, State: StateDone},
 		"schedule":            &Schedule{Task: taskT, Assignments: []Assignment{{Index: 3, Source: true}, {Index: 9, Digest: dig, Parents: []Parent{{Peer: peerB, Addr: "h:1"}, {Peer: peerA}}}}},
-		"schedule-maxparents": &Schedule{Task: taskT, Assignments: []Assignment{{Index: 1 << 19, Digest: dig, Parents: parents}}},
+		"schedule-maxparents": &Schedule{Task: taskT, Assignments: []Assignment{{Index: 1 << 21, Digest: dig, Parents: parents}}},
 		"piecedone":           &PieceDone{Peer: peerA, Task: taskT, Pieces: []DonePiece{{Index: 7, Digest: dig}}},
 		"piecedone-batch":     &PieceDone{Peer: peerA, Task: taskT, Pieces: many},
 		"piecefailed":         &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Parent: peerB, Reason: ReasonCorrupt},
 		"piecefailed-source":  &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Reason: ReasonUnreachable},
 		"evicted":             &Evicted{Peer: peerB, Task: taskT, Indices: []uint32{0, 1, 2, 1 << 31}},
 		"leave":               &Leave{Peer: peerA, Task: taskT},
-		"leave-all":           &Leave{Peer: peerA, All: true},
+		"leave-all":           &Leave{Peer: peerA, All: true}, // empty task: 32 zero bytes,
 		"heartbeat":           &Heartbeat{Peer: peerA, Uploads: 3, Downloads: 4, UploadRate: 1e6, DownloadRate: 2e6},
 		"taskinfo":            &TaskInfo{Task: taskT, Size: 1 << 40, PieceSize: 4 << 20, Peers: 1000, Seeds: 3},
 		"ack":                 &Ack{},
@@ -155,30 +160,33 @@ func TestRejects(t *testing.T) {
 		{"version", []byte{2, byte(TypeAck)}, ErrVersion},
 		{"type", []byte{Version, 0x7f}, ErrUnknownType},
 		{"register zero peer", cat(hdr(TypeRegister), z(16+16+2)), ErrMalformed},
-		{"join piece size", cat(hdr(TypeJoin), peerA[:], taskT[:], u64(1), u32(1), u16(0), u16(0), u32(0)), ErrLimit},
-		{"join too many pieces", cat(hdr(TypeJoin), peerA[:], taskT[:], u64(MaxPieces*MinPieceSize+1), u32(MinPieceSize), u16(0), u16(0), u32(0)), ErrLimit},
-		{"join window", cat(hdr(TypeJoin), peerA[:], taskT[:], u64(1), u32(MinPieceSize), u16(MaxWindow+1), u16(0), u32(0)), ErrLimit},
-		{"join url", cat(hdr(TypeJoin), peerA[:], taskT[:], u64(1), u32(MinPieceSize), u16(0), u16(MaxURLLen+1)), ErrLimit},
-		{"join bitmap over limit", cat(hdr(TypeJoin), peerA[:], taskT[:], u64(1), u32(MinPieceSize), u16(0), u16(0), u32(MaxPieces/8+1)), ErrLimit},
-		{"join bitmap length", cat(hdr(TypeJoin), peerA[:], taskT[:], u64(9*MinPieceSize), u32(MinPieceSize), u16(0), u16(0), u32(1), []byte{0xff}), ErrMalformed},
-		{"join bitmap spare bits", cat(hdr(TypeJoin), peerA[:], taskT[:], u64(9*MinPieceSize), u32(MinPieceSize), u16(0), u16(0), u32(2), []byte{0xff, 0xc0}), ErrMalformed},
-		{"request max 0", cat(hdr(TypeRequestPieces), peerA[:], taskT[:], u16(0), u32(0)), ErrLimit},
-		{"schedule state", cat(hdr(TypeSchedule), taskT[:], []byte{3}, u32(0), u16(0)), ErrMalformed},
-		{"schedule count", cat(hdr(TypeSchedule), taskT[:], []byte{0}, u32(0), u16(MaxBatch+1)), ErrLimit},
-		{"schedule flags", cat(hdr(TypeSchedule), taskT[:], []byte{0}, u32(0), u16(1), u32(0), []byte{4, 0}), ErrMalformed},
-		{"schedule parents", cat(hdr(TypeSchedule), taskT[:], []byte{0}, u32(0), u16(1), u32(0), []byte{0, MaxParents + 1}), ErrLimit},
-		{"schedule source and parents", cat(hdr(TypeSchedule), taskT[:], []byte{0}, u32(0), u16(1), u32(0), []byte{1, 1}, peerA[:], []byte{0}), ErrMalformed},
-		{"schedule no source no parents", cat(hdr(TypeSchedule), taskT[:], []byte{0}, u32(0), u16(1), u32(0), []byte{0, 0}), ErrMalformed},
-		{"schedule zero digest", cat(hdr(TypeSchedule), taskT[:], []byte{0}, u32(0), u16(1), u32(0), []byte{3}, z(32), []byte{0}), ErrMalformed},
-		{"schedule zero parent", cat(hdr(TypeSchedule), taskT[:], []byte{0}, u32(0), u16(1), u32(0), []byte{0, 1}, z(16), []byte{0}), ErrMalformed},
-		{"schedule wait with work", cat(hdr(TypeSchedule), taskT[:], []byte{1}, u32(0), u16(1), u32(0), []byte{1, 0}), ErrMalformed},
-		{"piecedone empty", cat(hdr(TypePieceDone), peerA[:], taskT[:], u16(0)), ErrMalformed},
-		{"piecedone count", cat(hdr(TypePieceDone), peerA[:], taskT[:], u16(MaxBatch+1)), ErrLimit},
-		{"piecefailed reason", cat(hdr(TypePieceFailed), peerA[:], taskT[:], u32(0), z(16), []byte{9}), ErrMalformed},
-		{"leave flag", cat(hdr(TypeLeave), peerA[:], taskT[:], []byte{2}), ErrMalformed},
+		{"join piece size 0", cat(hdr(TypeJoin), peerA[:], taskB, u64(1), u32(0), u16(0), u16(0), u32(0)), ErrLimit},
+		{"join piece size", cat(hdr(TypeJoin), peerA[:], taskB, u64(1), u32(core.MaxPieceSize+1), u16(0), u16(0), u32(0)), ErrLimit},
+		{"join negative size", cat(hdr(TypeJoin), peerA[:], taskB, u64(1<<63), u32(1024), u16(0), u16(0), u32(0)), ErrLimit},
+		{"join too many pieces", cat(hdr(TypeJoin), peerA[:], taskB, u64(2*core.MaxPieces), u32(1), u16(0), u16(0), u32(0)), ErrLimit},
+		{"join empty task", cat(hdr(TypeJoin), peerA[:], z(32), u64(1), u32(1024), u16(0), u16(0), u32(0)), ErrMalformed},
+		{"join window", cat(hdr(TypeJoin), peerA[:], taskB, u64(1), u32(1024), u16(MaxWindow+1), u16(0), u32(0)), ErrLimit},
+		{"join url", cat(hdr(TypeJoin), peerA[:], taskB, u64(1), u32(1024), u16(0), u16(MaxURLLen+1)), ErrLimit},
+		{"join bitmap over limit", cat(hdr(TypeJoin), peerA[:], taskB, u64(1), u32(1024), u16(0), u16(0), u32(core.MaxPieces/8+1)), ErrLimit},
+		{"join bitmap length", cat(hdr(TypeJoin), peerA[:], taskB, u64(9*1024), u32(1024), u16(0), u16(0), u32(1), []byte{0xff}), ErrMalformed},
+		{"join bitmap spare bits", cat(hdr(TypeJoin), peerA[:], taskB, u64(9*1024), u32(1024), u16(0), u16(0), u32(2), []byte{0xff, 0xc0}), ErrMalformed},
+		{"request max 0", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(0), u32(0)), ErrLimit},
+		{"schedule state", cat(hdr(TypeSchedule), taskB, []byte{3}, u32(0), u16(0)), ErrMalformed},
+		{"schedule count", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(MaxBatch+1)), ErrLimit},
+		{"schedule flags", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{4, 0}), ErrMalformed},
+		{"schedule parents", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{0, MaxParents + 1}), ErrLimit},
+		{"schedule source and parents", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{1, 1}, peerA[:], []byte{0}), ErrMalformed},
+		{"schedule no source no parents", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{0, 0}), ErrMalformed},
+		{"schedule zero digest", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{3}, z(32), []byte{0}), ErrMalformed},
+		{"schedule zero parent", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{0, 1}, z(16), []byte{0}), ErrMalformed},
+		{"schedule wait with work", cat(hdr(TypeSchedule), taskB, []byte{1}, u32(0), u16(1), u32(0), []byte{1, 0}), ErrMalformed},
+		{"piecedone empty", cat(hdr(TypePieceDone), peerA[:], taskB, u16(0)), ErrMalformed},
+		{"piecedone count", cat(hdr(TypePieceDone), peerA[:], taskB, u16(MaxBatch+1)), ErrLimit},
+		{"piecefailed reason", cat(hdr(TypePieceFailed), peerA[:], taskB, u32(0), z(16), []byte{9}), ErrMalformed},
+		{"leave flag", cat(hdr(TypeLeave), peerA[:], taskB, []byte{2}), ErrMalformed},
 		{"error text", cat(hdr(TypeError), u16(1), u16(MaxErrorLen+1)), ErrLimit},
-		{"piece length", cat(hdr(TypePiece), taskT[:], u32(0), u32(MaxPieceSize+1)), ErrLimit},
-		{"miss reason", cat(hdr(TypeMiss), taskT[:], u32(0), []byte{0}), ErrMalformed},
+		{"piece length", cat(hdr(TypePiece), taskB, u32(0), u32(core.MaxPieceSize+1)), ErrLimit},
+		{"miss reason", cat(hdr(TypeMiss), taskB, u32(0), []byte{0}), ErrMalformed},
 	}
 	for _, tt := range tests {
 		if _, err := Decode(tt.in); !errors.Is(err, tt.want) {
@@ -188,16 +196,20 @@ func TestRejects(t *testing.T) {
 }
 
 // TestClaimedLengthsDoNotAllocate checks that a count the input cannot back
-// is refused before the decoder allocates for it.
+// is refused before the decoder allocates for it: a truncated batch that
+// claims MaxBatch pieces costs what one claiming a single piece costs (the
+// task id string).
 func TestClaimedLengthsDoNotAllocate(t *testing.T) {
-	in := bytes.Join([][]byte{{Version, byte(TypePieceDone)}, peerA[:], taskT[:], appendU16(nil, MaxBatch)}, nil)
-	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := Decode(in); !errors.Is(err, io.ErrUnexpectedEOF) {
-			t.Fatal(err)
-		}
-	})
-	if allocs > 0 {
-		t.Errorf("%v allocations for a truncated batch, want 0", allocs)
+	allocs := func(count uint16) float64 {
+		in := bytes.Join([][]byte{{Version, byte(TypePieceDone)}, peerA[:], taskB, appendU16(nil, count)}, nil)
+		return testing.AllocsPerRun(100, func() {
+			if _, err := Decode(in); !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatal(err)
+			}
+		})
+	}
+	if one, most := allocs(1), allocs(MaxBatch); most > one {
+		t.Errorf("%v allocations for a truncated batch of %d, %v for a batch of 1", most, MaxBatch, one)
 	}
 }
 
@@ -205,7 +217,8 @@ func TestAppendRejects(t *testing.T) {
 	bad := []Message{
 		&Register{},
 		&Register{Peer: peerA, Addr: strings.Repeat("a", MaxAddrLen+1)},
-		&Join{Peer: peerA, PieceSize: MinPieceSize, Size: 10, Have: []byte{1, 2}},
+		&Join{Peer: peerA, Task: taskT, Layout: core.Layout{Size: 10, PieceSize: 1024}, Have: []byte{1, 2}},
+		&Join{Peer: peerA, Task: "not hex", Layout: core.Layout{Size: 10, PieceSize: 1024}},
 		&RequestPieces{Peer: peerA},
 		&Schedule{Assignments: []Assignment{{Index: 1}}},
 		&Schedule{Assignments: []Assignment{{Index: 1, Parents: make([]Parent, MaxParents+1)}}},
@@ -213,7 +226,7 @@ func TestAppendRejects(t *testing.T) {
 		&Evicted{},
 		&PieceFailed{},
 		&Error{Text: strings.Repeat("e", MaxErrorLen+1)},
-		&Piece{Length: MaxPieceSize + 1},
+		&Piece{Length: core.MaxPieceSize + 1},
 		&Miss{},
 	}
 	for _, m := range bad {
@@ -230,13 +243,10 @@ func TestBitmap(t *testing.T) {
 	if !bytes.Equal(bm, []byte{0x80, 0x40}) {
 		t.Fatalf("bitmap % x", bm)
 	}
-	for i, want := range map[int]bool{0: true, 1: false, 9: true, 16: false, -1: false} {
+	for i, want := range map[core.PieceIndex]bool{0: true, 1: false, 9: true, 16: false} {
 		if BitmapHas(bm, i) != want {
 			t.Errorf("BitmapHas(%d) = %v", i, !want)
 		}
-	}
-	if PieceCount(0, 0) != -1 || PieceCount(10, 3*MinPieceSize) != 1 || PieceCount(2*MinPieceSize, MinPieceSize) != 2 {
-		t.Error("PieceCount")
 	}
 }
 

@@ -3,7 +3,11 @@
 
 package proto
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
 
 // Register announces a daemon to the scheduler; it is the first request on
 // a session and is answered with [Registered] or [Error]. Registering an id
@@ -13,11 +17,11 @@ import "fmt"
 //	Register: peer [16] | upload u64 | download u64 |
 //	          addrLen u8 | addr [addrLen] | tokenLen u8 | token [tokenLen]
 type Register struct {
-	Peer     PeerID // the daemon's id; never zero
-	Upload   uint64 // upload capacity in bytes per second; 0 means unknown
-	Download uint64 // download capacity in bytes per second; 0 means unknown
-	Addr     string // host:port where the daemon serves pieces; at most [MaxAddrLen] bytes
-	Token    string // shared secret when the scheduler requires one; at most [MaxTokenLen] bytes
+	Peer     core.PeerID // the daemon's id; never zero
+	Upload   uint64      // upload capacity in bytes per second; 0 means unknown
+	Download uint64      // download capacity in bytes per second; 0 means unknown
+	Addr     string      // host:port where the daemon serves pieces; at most [MaxAddrLen] bytes
+	Token    string      // shared secret when the scheduler requires one; at most [MaxTokenLen] bytes
 }
 
 func (*Register) message() {}

@@ -3,7 +3,11 @@
 
 package proto
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
 
 // RequestPieces asks which pieces of a task the peer should fetch next, and
 // from whom. Max is how many the peer can start now (its free download
@@ -14,8 +18,8 @@ import "fmt"
 //
 //	RequestPieces: peer [16] | task [32] | max u16 | waitMillis u32
 type RequestPieces struct {
-	Peer       PeerID
-	Task       TaskID
+	Peer       core.PeerID
+	Task       core.TaskID
 	Max        uint16 // in [1, MaxBatch]
 	WaitMillis uint32 // at most MaxRetryMilli
 }
@@ -45,7 +49,10 @@ func (m *RequestPieces) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypeRequestPieces)
 	b = append(b, m.Peer[:]...)
-	b = append(b, m.Task[:]...)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
 	b = appendU16(b, m.Max)
 	return appendU32(b, m.WaitMillis), nil
 }

@@ -4,6 +4,8 @@
 package proto
 
 import (
+	"github.com/pollen-dev/pollen/internal/core"
+
 	"fmt"
 	"io"
 )
@@ -37,7 +39,7 @@ const (
 // it is in [1, MaxParents]. flags bit 1 (2): digest present. Other bits are
 // zero. Assignments are empty unless state is StateAssigned.
 type Schedule struct {
-	Task        TaskID
+	Task        core.TaskID
 	State       ScheduleState
 	RetryMillis uint32 // at most MaxRetryMilli
 	Assignments []Assignment
@@ -45,15 +47,15 @@ type Schedule struct {
 
 // Assignment is one piece to fetch.
 type Assignment struct {
-	Index   uint32
-	Source  bool     // fetch from the source (Parents empty)
-	Digest  Digest   // zero when unknown
-	Parents []Parent // in order of preference; at most MaxParents
+	Index   core.PieceIndex
+	Source  bool        // fetch from the source (Parents empty)
+	Digest  core.Digest // zero when unknown
+	Parents []Parent    // in order of preference; at most MaxParents
 }
 
 // Parent is a peer to fetch a piece from.
 type Parent struct {
-	Peer PeerID
+	Peer core.PeerID
 	Addr string // at most MaxAddrLen bytes
 }
 
@@ -119,13 +121,16 @@ func (m *Schedule) Append(b []byte) ([]byte, error) {
 		return b, fmt.Errorf("schedule: %w", err)
 	}
 	b = appendHeader(b, TypeSchedule)
-	b = append(b, m.Task[:]...)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
 	b = append(b, byte(m.State))
 	b = appendU32(b, m.RetryMillis)
 	b = appendU16(b, uint16(len(m.Assignments)))
 	for i := range m.Assignments {
 		a := &m.Assignments[i]
-		b = appendU32(b, a.Index)
+		b = appendU32(b, uint32(a.Index))
 		var flags byte
 		if a.Source {
 			flags |= flagSource
@@ -161,7 +166,7 @@ func parseSchedule(b []byte) (Schedule, int, error) {
 	}
 	for i := range m.Assignments {
 		a := &m.Assignments[i]
-		a.Index = d.u32()
+		a.Index = core.PieceIndex(d.u32())
 		flags := d.u8()
 		if flags&^(flagSource|flagDigest) != 0 {
 			d.fail(fmt.Errorf("%w: assignment flags %#x", ErrMalformed, flags))

@@ -3,11 +3,13 @@
 
 package proto
 
+import "github.com/pollen-dev/pollen/internal/core"
+
 // TaskInfo answers [Join] with what the scheduler knows of the task.
 //
 //	TaskInfo: task [32] | size u64 | pieceSize u32 | peers u32 | seeds u32
 type TaskInfo struct {
-	Task      TaskID
+	Task      core.TaskID
 	Size      uint64
 	PieceSize uint32
 	Peers     uint32 // peers in the task, the requester included
@@ -25,7 +27,10 @@ func (*TaskInfo) Len() int { return HeaderLen + 32 + 8 + 4 + 4 + 4 }
 // Append appends the encoding of m to b.
 func (m *TaskInfo) Append(b []byte) ([]byte, error) {
 	b = appendHeader(b, TypeTaskInfo)
-	b = append(b, m.Task[:]...)
+	b, err := appendTask(b, m.Task)
+	if err != nil {
+		return b, err
+	}
 	b = appendU64(b, m.Size)
 	b = appendU32(b, m.PieceSize)
 	b = appendU32(b, m.Peers)
