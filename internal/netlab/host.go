@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package netlab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Host is one host of a [Lab]: a network namespace with one interface, eth0.
+type Host struct {
+	lab *Lab
+	// Index is the host's position in the lab, 0 to Hosts-1.
+	Index int
+	// NS is the name of the host's network namespace.
+	NS string
+	// Addr is the address of the host's eth0.
+	Addr netip.Addr
+	// Link is the shaping of the host's link.
+	Link Link
+}
+
+// Command returns a command that runs name inside the host's namespace
+// through `ip netns exec` (which execs name, so the command's pid is the
+// program's). The command gets its own process group, is killed with its
+// group when ctx is done or when this process dies, and runs without the
+// *_proxy environment so that nothing is sent outside the lab.
+func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error {
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasSuffix(strings.ToLower(k), "_proxy") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	return cmd
+}
+
+// Start starts cmd (made by [Host.Command]) and returns its [Proc]. The lab
+// owns the process: [Lab.Close] stops it if it still runs.
+func (h *Host) Start(cmd *exec.Cmd) (*Proc, error) {
+	p := &Proc{cmd: cmd, lab: h.lab, done: make(chan struct{})}
+	if err := h.lab.track(p); err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		h.lab.untrack(p)
+		return nil, fmt.Errorf("netlab: start %v on %s: %w", cmd.Args[4:], h.NS, err)
+	}
+	p.start = time.Now()
+	go p.wait()
+	return p, nil
+}
+
+// Do runs f on an OS thread that has joined the host's network namespace,
+// so sockets f creates belong to the host for their whole life, wherever
+// they are used afterwards. f must not start goroutines that create sockets
+// and expect them in the host: only f's own thread is in the namespace.
+func (h *Host) Do(f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		// The thread is never unlocked: when this goroutine returns the
+		// runtime ends the thread instead of reusing it in the wrong
+		// namespace.
+		runtime.LockOSThread()
+		fd, err := syscall.Open(nsRunDir+"/"+h.NS, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("netlab: open namespace %s: %w", h.NS, err)
+			return
+		}
+		defer func() { _ = syscall.Close(fd) }()
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("netlab: setns %s: %w", h.NS, err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+// Listen announces on the host's network (see [net.Listen]).
+func (h *Host) Listen(network, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := h.Do(func() (err error) {
+		ln, err = net.Listen(network, addr)
+		return err
+	})
+	return ln, err
+}
+
+// DialContext connects from the host (see [net.Dialer.DialContext]).
+func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := h.Do(func() (err error) {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// WaitListening dials addr from the host until it accepts a TCP connection
+// or ctx is done; it is how a caller knows a server it started is ready.
+func (h *Host) WaitListening(ctx context.Context, addr string) error {
+	for {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := h.DialContext(dctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			return c.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("netlab: %s: wait for %s: %w (last: %w)", h.NS, addr, ctx.Err(), err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Counters are the totals of a host's eth0 since the lab was built,
+// including Ethernet, IP and TCP headers.
+type Counters struct {
+	TxBytes, RxBytes     int64
+	TxPackets, RxPackets int64
+}
+
+// Sub returns c minus o, the traffic between two readings.
+func (c Counters) Sub(o Counters) Counters {
+	return Counters{
+		TxBytes: c.TxBytes - o.TxBytes, RxBytes: c.RxBytes - o.RxBytes,
+		TxPackets: c.TxPackets - o.TxPackets, RxPackets: c.RxPackets - o.RxPackets,
+	}
+}
+
+// Counters reads the byte and packet counters of the host's eth0.
+func (h *Host) Counters(ctx context.Context) (Counters, error) {
+	out, err := output(ctx, "ip", "-n", h.NS, "-s", "-j", "link", "show", "dev", "eth0")
+	if err != nil {
+		return Counters{}, err
+	}
+	var links []struct {
+		Stats struct {
+			Rx struct{ Bytes, Packets int64 } `json:"rx"`
+			Tx struct{ Bytes, Packets int64 } `json:"tx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		return Counters{}, fmt.Errorf("netlab: parse counters of %s: %w", h.NS, err)
+	}
+	if len(links) != 1 {
+		return Counters{}, fmt.Errorf("netlab: %s: %d links named eth0", h.NS, len(links))
+	}
+	s := links[0].Stats
+	return Counters{TxBytes: s.Tx.Bytes, RxBytes: s.Rx.Bytes, TxPackets: s.Tx.Packets, RxPackets: s.Rx.Packets}, nil
+}
