@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package msg
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pollen-dev/pollen/wire"
+)
+
+// A call is a remote Send as its sender sees it, pooled. While it is in
+// outPeer.calls its segment may be served to the receiver; segMu is held
+// shared by each move being served and exclusively by the Send when it
+// completes, so the segment is never touched after Send returns.
+type call struct {
+	seq    uint64
+	seg    Segment
+	access Access
+	segLen int64
+	done   chan *wire.Message // the reply; cap 1
+	heard  atomic.Bool        // a pending frame arrived since the last retransmission
+	frame  []byte             // the encoded request
+	carry  []byte             // scratch for a file segment's first bytes
+	timer  *time.Timer
+
+	segMu sync.RWMutex
+
+	movesMu sync.Mutex // guards moves
+	moves   map[uint64]*moveToState
+}
+
+var callPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &call{done: make(chan *wire.Message, 1), timer: t}
+}}
+
+// send runs one remote Send: transmit, then wait for the reply while
+// retransmitting every RetransmitInterval. A retransmission that got no
+// answer (neither reply nor pending) by the next interval makes the keeper
+// replace the connection; MaxRetransmits of them in a row fail the Send.
+func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights Access) ([]byte, error) {
+	seq, ack, err := op.win.acquire(ctx)
+	if err != nil {
+		return dst, err
+	}
+	c := callPool.Get().(*call)
+	c.seq, c.seg, c.access, c.segLen = seq, seg, rights, segLen(seg)
+	c.heard.Store(false)
+	f := requestFrame{Seq: seq, Ack: ack, Msg: m, HasSeg: seg != nil, Access: rights, SegLen: c.segLen}
+	if rights&Read != 0 {
+		k := min(int64(op.n.cfg.MaxCarry), c.segLen)
+		if b, ok := seg.(Bytes); ok {
+			f.Carry = b[:k]
+		} else {
+			c.carry = slices.Grow(c.carry[:0], int(k))[:k]
+			if err := readSeg(seg, 0, c.carry); err != nil {
+				op.finish(c)
+				return dst, fmt.Errorf("msg: send: %w", err)
+			}
+			f.Carry = c.carry
+		}
+	}
+	c.frame, err = f.Append(c.frame[:0])
+	if err != nil {
+		op.finish(c)
+		return dst, fmt.Errorf("msg: send: %w", err)
+	}
+	op.mu.Lock()
+	op.calls[seq] = c
+	op.mu.Unlock()
+
+	interval := op.n.cfg.RetransmitInterval
+	probing := op.transmit(ctx, c.frame) != nil // a failed send counts as unanswered
+	c.timer.Reset(interval)
+	misses := 0
+	for {
+		select {
+		case rm := <-c.done:
+			c.timer.Stop()
+			reply, err := op.takeReply(c, dst, rm)
+			op.finish(c)
+			return reply, err
+		case <-ctx.Done():
+			return op.abandon(c, dst, ctx.Err())
+		case <-op.dead:
+			return op.abandon(c, dst, op.deadErr)
+		case <-op.n.closed:
+			return op.abandon(c, dst, ErrClosed)
+		case <-c.timer.C:
+			if probing && !c.heard.Load() {
+				misses++
+				if misses > op.n.cfg.MaxRetransmits {
+					return op.abandon(c, dst, fmt.Errorf("msg: send to %s: %w", op.dest, ErrUnreachable))
+				}
+				select {
+				case op.kick <- struct{}{}:
+				default:
+				}
+			} else {
+				misses = 0
+			}
+			c.heard.Store(false)
+			probing = true
+			c.frame[7] |= byte(requestRetransmit) // low byte of the big-endian flags
+			op.n.stats.retransmits.Add(1)
+			tctx, cancel := context.WithTimeout(ctx, interval)
+			_ = op.transmit(tctx, c.frame)
+			cancel()
+			c.timer.Reset(interval)
+		}
+	}
+}
+
+// transmit sends one frame on the session.
+func (op *outPeer) transmit(ctx context.Context, frame []byte) error {
+	return op.sock.Send(ctx, frame)
+}
+
+// abandon ends a Send that will not wait for its reply. If the reply raced
+// in, it is taken after all.
+func (op *outPeer) abandon(c *call, dst []byte, cause error) ([]byte, error) {
+	c.timer.Stop()
+	op.mu.Lock()
+	_, waiting := op.calls[c.seq]
+	delete(op.calls, c.seq)
+	op.mu.Unlock()
+	if !waiting {
+		rm := <-c.done // dispatch removed it and is handing over the reply
+		reply, err := op.takeReply(c, dst, rm)
+		op.finish(c)
+		return reply, err
+	}
+	op.finish(c)
+	return dst, cause
+}
+
+// takeReply decodes the reply rm and writes its segment data, checking the
+// grant: a receiver may write only where the Send allowed it.
+func (op *outPeer) takeReply(c *call, dst []byte, rm *wire.Message) ([]byte, error) {
+	defer rm.Release()
+	f, _, err := parseReply(rm.Bytes())
+	if err != nil {
+		op.n.stats.badFrames.Add(1)
+		return dst, fmt.Errorf("msg: reply from %s: %w", op.dest, err)
+	}
+	if f.Status != statusOK {
+		return dst, fmt.Errorf("msg: send to %s: %w", op.dest, remoteErr(f.Status, f.Msg))
+	}
+	if f.HasData {
+		// Wait for moves being served to finish, then write alone.
+		c.segMu.Lock()
+		err := checkGrant(c.access, Write, c.segLen, f.SegOff, int64(len(f.Data)))
+		if err == nil {
+			err = writeSeg(c.seg, f.SegOff, f.Data)
+		}
+		c.segMu.Unlock()
+		if err != nil {
+			return dst, fmt.Errorf("msg: reply with segment from %s: %w", op.dest, err)
+		}
+	}
+	return append(dst, f.Msg...), nil
+}
+
+// finish waits for moves still being served from c's segment, releases the
+// sequence number and recycles c. c is no longer in op.calls.
+func (op *outPeer) finish(c *call) {
+	c.segMu.Lock()
+	c.seg = nil
+	c.segMu.Unlock()
+	c.movesMu.Lock()
+	clear(c.moves)
+	c.movesMu.Unlock()
+	op.win.release(c.seq)
+	c.carry = c.carry[:0]
+	callPool.Put(c)
+}

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package msg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pollen-dev/pollen/wire"
+)
+
+// handshakeTimeout bounds the wait for a new connection's hello frame.
+const handshakeTimeout = 10 * time.Second
+
+// An inPeer is the receiving side of a session: the state a node keeps for
+// one remote sender (the V kernel's alien), across that sender's
+// reconnections. It owns the session's wire.Mux (connections are attached as
+// they arrive with the session's hello), a reader goroutine, the session's
+// request table and its reply cache.
+type inPeer struct {
+	n      *Node
+	hello  helloFrame
+	mux    *wire.Mux
+	sock   *wire.Socket
+	active atomic.Bool // a frame arrived since the reaper last looked
+	idle   int         // reaper ticks without a frame; reaper only
+
+	mu         sync.Mutex // guards the following
+	floor      uint64     // every request below is complete at the sender
+	entries    map[uint64]entry
+	fifo       []uint64 // sequence numbers of cached replies, oldest first
+	cacheBytes int
+	running    int // entries still being served
+	moves      map[uint64]*mover
+	nextMove   uint64
+}
+
+// An entry is the receiver's record of one request of a session.
+type entry struct {
+	running bool    // delivered and not yet replied to
+	lost    bool    // replied, but the reply was evicted from the cache
+	reply   *cached // the encoded reply frame
+}
+
+// A cached reply frame, shared by the cache and the sends of it in flight;
+// refs is guarded by the session's mu.
+type cached struct {
+	b    []byte
+	refs int
+}
+
+var cachedPool = sync.Pool{New: func() any { return new(cached) }}
+
+// acceptLoop accepts connections until the listener closes.
+func (n *Node) acceptLoop(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			n.cfg.Logger.Debug("msg: accept", "err", err)
+			select {
+			case <-n.closed:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		if !n.goroutine(func() { n.handshake(c) }) {
+			_ = c.Close()
+			return
+		}
+	}
+}
+
+// handshake reads a new connection's hello and attaches the connection to
+// its session, creating the session on its first connection.
+func (n *Node) handshake(c net.Conn) {
+	stop := context.AfterFunc(n.ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	_ = c.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	h, err := readHello(c)
+	if err == nil {
+		err = c.SetReadDeadline(time.Time{})
+	}
+	var in *inPeer
+	if err == nil {
+		in, err = n.session(h)
+	}
+	if err == nil {
+		err = in.mux.Attach(c)
+	}
+	if err != nil {
+		n.stats.badFrames.Add(1)
+		n.cfg.Logger.Debug("msg: refused connection", "remote", c.RemoteAddr(), "err", err)
+		_ = c.Close()
+	}
+}
+
+// readHello reads exactly one hello frame from c, nothing more: the frames
+// after it belong to the mux.
+func readHello(c net.Conn) (helloFrame, error) {
+	var buf [8 + 4 + 1 + 8 + 8 + 2 + maxAddrLen]byte
+	if _, err := io.ReadFull(c, buf[:wire.FrameHeaderLen]); err != nil {
+		return helloFrame{}, fmt.Errorf("read hello: %w", err)
+	}
+	h, _, _ := wire.ParseFrameHeader(buf[:])
+	if h.Type != frameHello || int(h.Length) > len(buf)-wire.FrameHeaderLen {
+		return helloFrame{}, fmt.Errorf("first frame type %d length %d: %w", h.Type, h.Length, ErrMalformed)
+	}
+	end := wire.FrameHeaderLen + int(h.Length)
+	if _, err := io.ReadFull(c, buf[wire.FrameHeaderLen:end]); err != nil {
+		return helloFrame{}, fmt.Errorf("read hello: %w", err)
+	}
+	f, _, err := parseHello(buf[:end])
+	return f, err
+}
+
+// session returns the session h names, creating it.
+func (n *Node) session(h helloFrame) (*inPeer, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if in := n.in[h.Session]; in != nil {
+		if in.hello.Node != h.Node {
+			return nil, fmt.Errorf("session %x claimed by node %v, was %v: %w", h.Session, h.Node, in.hello.Node, ErrProtocol)
+		}
+		return in, nil
+	}
+	if n.closing {
+		return nil, ErrClosed
+	}
+	if len(n.in) >= n.cfg.MaxSessions {
+		return nil, fmt.Errorf("%d sessions: %w", len(n.in), ErrBusy)
+	}
+	mux, err := wire.NewMux(n.wireConfig())
+	if err != nil {
+		return nil, err
+	}
+	in := &inPeer{
+		n: n, hello: h, mux: mux, sock: mux.NewSocket(),
+		floor:   1,
+		entries: map[uint64]entry{},
+		moves:   map[uint64]*mover{},
+	}
+	n.in[h.Session] = in
+	n.stats.sessions.Add(1)
+	n.goLocked(in.loop)
+	return in, nil
+}
+
+// reapSessions forgets sessions idle for SessionTTL with nothing running.
+func (n *Node) reapSessions() {
+	tick := n.sessionTTLTick()
+	limit := int(n.cfg.SessionTTL / tick)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var idle []*inPeer
+		n.mu.Lock()
+		for s, in := range n.in {
+			if in.active.Swap(false) {
+				in.idle = 0
+				continue
+			}
+			in.idle++
+			in.mu.Lock()
+			running := in.running
+			in.mu.Unlock()
+			if in.idle >= limit && running == 0 {
+				delete(n.in, s)
+				idle = append(idle, in)
+			}
+		}
+		n.mu.Unlock()
+		for _, in := range idle {
+			_ = in.mux.Close()
+		}
+	}
+}
+
+// loop reads the session's frames until the mux closes.
+func (in *inPeer) loop() {
+	for {
+		m, err := in.sock.Receive(in.n.ctx)
+		if err != nil {
+			return
+		}
+		in.active.Store(true)
+		in.dispatch(m)
+	}
+}
+
+// dispatch handles one frame from the sender.
+func (in *inPeer) dispatch(m *wire.Message) {
+	var head [dataHeaderLen]byte
+	b := m.Bytes()
+	if b == nil {
+		// Only move data is long enough to be streamed.
+		if _, err := readFull(m, head[:]); err != nil {
+			in.protocolError(m, err)
+			return
+		}
+		b = head[:]
+	}
+	typ, err := frameTypeOf(b)
+	if err != nil {
+		in.protocolError(m, err)
+		return
+	}
+	switch typ {
+	case frameRequest:
+		in.onRequest(m, b)
+	case frameData:
+		f, _, err := parseDataHead(b, m.Len())
+		if err != nil {
+			in.protocolError(m, err)
+			return
+		}
+		in.deliver(f.Move, m)
+	case frameMoveDone:
+		f, _, err := parseMoveDone(b)
+		if err != nil {
+			in.protocolError(m, err)
+			return
+		}
+		in.deliver(f.Move, m)
+	default:
+		in.protocolError(m, fmt.Errorf("frame type %d from a sender: %w", typ, ErrProtocol))
+	}
+}
+
+func (in *inPeer) protocolError(m *wire.Message, err error) {
+	m.Release()
+	in.n.stats.badFrames.Add(1)
+	in.n.cfg.Logger.Debug("msg: bad frame", "peer", in.hello.Node, "err", err)
+}
+
+// onRequest runs the at-most-once rules for one request frame: a new
+// request is queued for Receive; a duplicate of a running one is answered
+// "pending", of a completed one with the cached reply; one below the
+// sender's acknowledgement is stale and dropped.
+func (in *inPeer) onRequest(m *wire.Message, b []byte) {
+	n := in.n
+	f, _, err := parseRequest(b)
+	if err != nil {
+		in.protocolError(m, err)
+		return
+	}
+	if len(f.Msg) > n.cfg.MaxMessage || len(f.Carry) > n.cfg.MaxCarry {
+		in.mu.Lock()
+		in.advanceLocked(f.Ack)
+		in.mu.Unlock()
+		m.Release()
+		in.sendControl(&replyFrame{Seq: f.Seq, Status: statusTooLarge})
+		return
+	}
+	in.mu.Lock()
+	in.advanceLocked(f.Ack)
+	if f.Seq < in.floor {
+		in.mu.Unlock()
+		m.Release()
+		n.stats.stale.Add(1)
+		return
+	}
+	if e, ok := in.entries[f.Seq]; ok {
+		n.stats.duplicates.Add(1)
+		m.Release()
+		switch {
+		case e.running:
+			in.mu.Unlock()
+			n.stats.pendingSent.Add(1)
+			in.sendControl(pendingFrame{Seq: f.Seq})
+		case e.lost:
+			in.mu.Unlock()
+			in.sendControl(&replyFrame{Seq: f.Seq, Status: statusReplyLost})
+		default:
+			cr := e.reply
+			cr.refs++
+			in.mu.Unlock()
+			n.stats.cachedReplies.Add(1)
+			in.sendCached(cr)
+		}
+		return
+	}
+	if in.running >= n.cfg.Window {
+		in.mu.Unlock()
+		m.Release()
+		in.sendControl(pendingFrame{Seq: f.Seq}) // retransmitted later
+		return
+	}
+	in.entries[f.Seq] = entry{running: true}
+	in.running++
+	in.mu.Unlock()
+
+	tx := getTxn()
+	tx.mu.Lock()
+	tx.state = txnWaiting
+	tx.buf = append(append(tx.buf[:0], f.Msg...), f.Carry...)
+	tx.msg = tx.buf[:len(f.Msg):len(f.Msg)]
+	tx.carry = tx.buf[len(f.Msg):]
+	tx.access, tx.segLen = f.Access, f.SegLen
+	tx.in, tx.seq = in, f.Seq
+	gen := tx.gen
+	tx.mu.Unlock()
+	m.Release()
+	select {
+	case n.reqs <- reqRef{tx: tx, gen: gen}:
+	default:
+		// The receive queue is full: forget the request; the sender
+		// hears "pending" and retransmits it later.
+		in.mu.Lock()
+		if e, ok := in.entries[f.Seq]; ok && e.running {
+			delete(in.entries, f.Seq)
+			in.running--
+		}
+		in.mu.Unlock()
+		tx.recycle()
+		n.stats.queueFull.Add(1)
+		in.sendControl(pendingFrame{Seq: f.Seq})
+	}
+}
+
+// advanceLocked forgets the requests below ack.
+func (in *inPeer) advanceLocked(ack uint64) {
+	if ack <= in.floor {
+		return
+	}
+	if ack-in.floor <= uint64(len(in.entries)) {
+		for s := in.floor; s < ack; s++ {
+			in.dropLocked(s)
+		}
+	} else {
+		for s := range in.entries {
+			if s < ack {
+				in.dropLocked(s)
+			}
+		}
+	}
+	in.floor = ack
+	for len(in.fifo) > 0 && in.fifo[0] < ack {
+		in.fifo = in.fifo[1:]
+	}
+}
+
+func (in *inPeer) dropLocked(s uint64) {
+	e, ok := in.entries[s]
+	if !ok {
+		return
+	}
+	if e.running {
+		in.running-- // the sender gave up; the reply will be dropped
+	}
+	if e.reply != nil {
+		in.cacheBytes -= len(e.reply.b)
+		in.unrefLocked(e.reply)
+	}
+	delete(in.entries, s)
+}
+
+func (in *inPeer) unrefLocked(cr *cached) {
+	cr.refs--
+	if cr.refs == 0 {
+		cr.b = cr.b[:0]
+		cachedPool.Put(cr)
+	}
+}
+
+// evictLocked drops the oldest cached replies beyond ReplyCacheBytes. Their
+// entries stay, marked lost, so a retransmission never runs again.
+func (in *inPeer) evictLocked() {
+	for in.cacheBytes > in.n.cfg.ReplyCacheBytes && len(in.fifo) > 0 {
+		s := in.fifo[0]
+		in.fifo = in.fifo[1:]
+		e, ok := in.entries[s]
+		if !ok || e.reply == nil {
+			continue
+		}
+		in.cacheBytes -= len(e.reply.b)
+		in.unrefLocked(e.reply)
+		e.reply, e.lost = nil, true
+		in.entries[s] = e
+		in.n.stats.evicted.Add(1)
+	}
+}
+
+// reply answers the remote request tx, which is locked and waiting; it
+// unlocks tx. The encoded reply goes into the reply cache first, then to
+// the sender.
+func (in *inPeer) reply(tx *txn, m []byte, segOff int64, data []byte, withSeg bool) error {
+	n := in.n
+	if len(m) > n.cfg.MaxMessage || len(data) > n.cfg.MaxCarry {
+		tx.mu.Unlock()
+		return fmt.Errorf("msg: reply of %d bytes with %d segment bytes: %w", len(m), len(data), ErrMessageTooLarge)
+	}
+	seq := tx.seq
+	cr := cachedPool.Get().(*cached)
+	var err error
+	f := replyFrame{Seq: seq, Msg: m, HasData: withSeg, SegOff: segOff, Data: data}
+	cr.b, err = f.Append(cr.b[:0])
+	if err != nil {
+		tx.mu.Unlock()
+		cachedPool.Put(cr)
+		return fmt.Errorf("msg: reply: %w", err)
+	}
+	tx.state = txnDone
+	tx.mu.Unlock()
+	tx.recycle()
+
+	in.mu.Lock()
+	e, ok := in.entries[seq]
+	if ok && e.running {
+		e.running, e.reply = false, cr
+		in.entries[seq] = e
+		in.running--
+		cr.refs = 2 // the cache and the send below
+		in.fifo = append(in.fifo, seq)
+		in.cacheBytes += len(cr.b)
+		in.evictLocked()
+	} else {
+		ok = false // the sender gave up on it
+		cr.refs = 1
+	}
+	in.mu.Unlock()
+	if ok {
+		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ReplyTimeout)
+		if err := in.sock.Send(ctx, cr.b); err != nil {
+			n.stats.undelivered.Add(1) // the retransmission gets it from the cache
+		}
+		cancel()
+	}
+	in.mu.Lock()
+	in.unrefLocked(cr)
+	in.mu.Unlock()
+	return nil
+}
+
+// sendCached sends a cached reply frame again; the caller took a ref.
+func (in *inPeer) sendCached(cr *cached) {
+	ctx, cancel := context.WithTimeout(in.n.ctx, in.n.cfg.ReplyTimeout)
+	_ = in.sock.Send(ctx, cr.b)
+	cancel()
+	in.mu.Lock()
+	in.unrefLocked(cr)
+	in.mu.Unlock()
+}
+
+// sendControl sends a small frame to the sender, best effort: a lost one
+// is recovered by the sender's retransmission.
+func (in *inPeer) sendControl(f frame) {
+	var buf [64]byte
+	b, err := f.Append(buf[:0])
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(in.n.ctx, in.n.cfg.ReplyTimeout)
+	_ = in.sock.Send(ctx, b)
+	cancel()
+}

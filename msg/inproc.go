@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package msg
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// inprocNodes maps the names of "inproc://NAME" addresses to their nodes.
+// It is process-wide, like the port space of a host.
+var inprocNodes struct {
+	sync.RWMutex // guards m
+	m            map[string]*Node
+}
+
+func inprocRegister(name string, n *Node) error {
+	inprocNodes.Lock()
+	defer inprocNodes.Unlock()
+	if _, ok := inprocNodes.m[name]; ok {
+		return fmt.Errorf("msg: listen inproc://%s: address in use: %w", name, ErrBadAddress)
+	}
+	if inprocNodes.m == nil {
+		inprocNodes.m = map[string]*Node{}
+	}
+	inprocNodes.m[name] = n
+	return nil
+}
+
+func inprocUnregister(name string, n *Node) {
+	inprocNodes.Lock()
+	defer inprocNodes.Unlock()
+	if inprocNodes.m[name] == n {
+		delete(inprocNodes.m, name)
+	}
+}
+
+func inprocLookup(name string) *Node {
+	inprocNodes.RLock()
+	defer inprocNodes.RUnlock()
+	return inprocNodes.m[name]
+}
+
+// sendLocal hands a request to a node in this process: the request is a
+// pooled txn passed through target's queue, the reply comes back through the
+// txn's done channel, and moves copy directly between the segments.
+func (n *Node) sendLocal(ctx context.Context, target *Node, dst, m []byte, seg Segment, rights Access) ([]byte, error) {
+	tx := getTxn()
+	tx.mu.Lock()
+	tx.state = txnWaiting
+	tx.msg = m
+	tx.seg = seg
+	tx.access = rights
+	tx.segLen = segLen(seg)
+	tx.dst = dst
+	tx.sender = n
+	gen := tx.gen
+	tx.mu.Unlock()
+
+	select {
+	case target.reqs <- reqRef{tx: tx, gen: gen}:
+	case <-ctx.Done():
+		tx.recycle()
+		return dst, ctx.Err()
+	case <-target.closed:
+		tx.recycle()
+		return dst, fmt.Errorf("msg: send: destination %w", ErrClosed)
+	}
+	var err error
+	select {
+	case <-tx.done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-target.closed:
+		err = fmt.Errorf("msg: send: destination %w", ErrClosed)
+	}
+	if err != nil {
+		tx.mu.Lock()
+		if tx.state == txnWaiting {
+			// Withdraw the request; the receiver's handle goes stale.
+			tx.state = txnDone
+			tx.mu.Unlock()
+			tx.recycle()
+			return dst, err
+		}
+		tx.mu.Unlock()
+		<-tx.done // Reply won the race; take its reply
+	}
+	reply := tx.reply
+	tx.recycle()
+	return reply, nil
+}

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package msg
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/pollen-dev/pollen/wire"
+)
+
+// Remote moves. The mover (the receiver of a request) sends move-from or
+// move-to frames on the request's session; the owner (the request's sender)
+// checks every one against the grant of the Send still waiting, and answers
+// with data frames or one move-done. The mover checks what comes back
+// against what it asked for. Neither side trusts the other.
+
+// A mover waits for the frames of one move it started.
+type mover struct {
+	ch chan *wire.Message // data and move-done frames, never more than cap
+
+	mu     sync.Mutex // guards closed
+	closed bool
+}
+
+// maxMovesPerCall bounds the move-to operations tracked for one Send.
+const maxMovesPerCall = 64
+
+var chunkPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func (in *inPeer) newMover(frames int64) (uint64, *mover) {
+	mv := &mover{ch: make(chan *wire.Message, frames+1)}
+	in.mu.Lock()
+	in.nextMove++
+	id := in.nextMove
+	in.moves[id] = mv
+	in.mu.Unlock()
+	return id, mv
+}
+
+func (in *inPeer) endMover(id uint64, mv *mover) {
+	in.mu.Lock()
+	delete(in.moves, id)
+	in.mu.Unlock()
+	mv.mu.Lock()
+	mv.closed = true
+	mv.mu.Unlock()
+	for {
+		select {
+		case m := <-mv.ch:
+			m.Release()
+		default:
+			return
+		}
+	}
+}
+
+// deliver hands a data or move-done frame to its mover, or drops it.
+func (in *inPeer) deliver(id uint64, m *wire.Message) {
+	in.mu.Lock()
+	mv := in.moves[id]
+	in.mu.Unlock()
+	if mv != nil {
+		mv.mu.Lock()
+		ok := !mv.closed && len(mv.ch) < cap(mv.ch)
+		if ok {
+			mv.ch <- m
+		}
+		mv.mu.Unlock()
+		if ok {
+			return
+		}
+	}
+	in.n.stats.badFrames.Add(1)
+	m.Release()
+}
+
+// moveFrom asks the owner for [segOff, segOff+dst.Len()) and writes the
+// data frames into dst. The grant was checked by the caller.
+func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Segment) error {
+	n := dst.Len()
+	if n == 0 {
+		return nil
+	}
+	chunk := int64(in.n.cfg.MaxChunk)
+	id, mv := in.newMover((n + chunk - 1) / chunk)
+	defer in.endMover(id, mv)
+	var buf [64]byte
+	req, _ := moveFromFrame{Seq: seq, Move: id, Off: segOff, N: n}.Append(buf[:0])
+	if err := in.sock.Send(ctx, req); err != nil {
+		return fmt.Errorf("msg: move from: %w", err)
+	}
+	for got := int64(0); got < n; {
+		select {
+		case m := <-mv.ch:
+			k, err := takeData(m, segOff, n, dst)
+			if err != nil {
+				return fmt.Errorf("msg: move from: %w", err)
+			}
+			got += k
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-in.n.closed:
+			return ErrClosed
+		}
+	}
+	in.n.stats.movedFrom.Add(uint64(n))
+	return nil
+}
+
+// takeData writes one data frame of a move of [segOff, segOff+n) into dst,
+// checking that it lies inside the range asked for; a move-done frame is
+// the owner's error. It releases m.
+func takeData(m *wire.Message, segOff, n int64, dst Segment) (int64, error) {
+	defer m.Release()
+	var head [dataHeaderLen]byte
+	b := m.Bytes()
+	if b == nil {
+		if _, err := readFull(m, head[:]); err != nil {
+			return 0, err
+		}
+	} else {
+		copy(head[:], b)
+	}
+	if typ, _ := frameTypeOf(head[:]); typ == frameMoveDone {
+		f, _, err := parseMoveDone(b)
+		if err != nil {
+			return 0, err
+		}
+		if f.Status == statusOK {
+			return 0, fmt.Errorf("move done before its data: %w", ErrProtocol)
+		}
+		return 0, remoteErr(f.Status, f.Detail)
+	}
+	f, k, err := parseDataHead(head[:], m.Len())
+	if err != nil {
+		return 0, err
+	}
+	if k < 0 || f.Off < segOff || !inRange(f.Off-segOff, k, n) {
+		return 0, fmt.Errorf("data [%d, %d) for a move of [%d, %d): %w", f.Off, f.Off+k, segOff, segOff+n, ErrProtocol)
+	}
+	at := f.Off - segOff
+	switch d := dst.(type) {
+	case Bytes:
+		if b != nil {
+			copy(d[at:at+k], b[dataHeaderLen:])
+		} else if _, err := readFull(m, d[at:at+k]); err != nil {
+			return 0, err
+		}
+	case FileRange:
+		var w int64
+		if b != nil {
+			var wn int
+			wn, err = d.File.WriteAt(b[dataHeaderLen:], d.Offset+at)
+			w = int64(wn)
+		} else {
+			w, err = m.WriteToFile(d.File, d.Offset+at)
+		}
+		if err == nil && w != k {
+			err = fmt.Errorf("wrote %d of %d bytes: %w", w, k, ErrProtocol)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return k, nil
+}
+
+// moveTo sends src to the owner's segment at segOff in chunks and waits for
+// the owner's single acknowledgement. The grant was checked by the caller.
+func (in *inPeer) moveTo(ctx context.Context, seq uint64, segOff int64, src Segment) error {
+	n := src.Len()
+	if n == 0 {
+		return nil
+	}
+	id, mv := in.newMover(1)
+	defer in.endMover(id, mv)
+	for o := int64(0); o < n; {
+		k := min(int64(in.n.cfg.MaxChunk), n-o)
+		h := moveToFrame{Seq: seq, Move: id, Start: segOff, Total: n, Off: segOff + o}
+		if err := sendChunk(ctx, in.sock, h, src, o, k); err != nil {
+			return fmt.Errorf("msg: move to: %w", err)
+		}
+		o += k
+		if len(mv.ch) > 0 {
+			break // the owner refused early
+		}
+	}
+	select {
+	case m := <-mv.ch:
+		defer m.Release()
+		f, _, err := parseMoveDone(m.Bytes())
+		if err != nil {
+			return fmt.Errorf("msg: move to: %w", ErrProtocol)
+		}
+		if err := remoteErr(f.Status, f.Detail); err != nil {
+			return fmt.Errorf("msg: move to: %w", err)
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-in.n.closed:
+		return ErrClosed
+	}
+	in.n.stats.movedTo.Add(uint64(n))
+	return nil
+}
+
+// A chunkHead is a data or move-to frame without its bytes.
+type chunkHead interface {
+	appendHead(b []byte, n int) ([]byte, error)
+}
+
+// sendChunk sends one frame with k bytes of src at o: a file range with
+// sendfile, memory copied behind the header.
+func sendChunk(ctx context.Context, sock *wire.Socket, h chunkHead, src Segment, o, k int64) error {
+	switch s := src.(type) {
+	case FileRange:
+		var hb [moveToHeaderLen]byte
+		head, err := h.appendHead(hb[:0], int(k))
+		if err != nil {
+			return err
+		}
+		return sock.SendFile(ctx, head, s.File, s.Offset+o, k)
+	case Bytes:
+		bp := chunkPool.Get().(*[]byte)
+		b, err := h.appendHead((*bp)[:0], int(k))
+		if err == nil {
+			b = append(b, s[o:o+k]...)
+			err = sock.Send(ctx, b)
+		}
+		*bp = b[:0]
+		chunkPool.Put(bp)
+		return err
+	}
+	return ErrAccess
+}
+
+// serveMoveFrom answers a move-from of the Send c with data frames. It runs
+// in its own goroutine and holds c.segMu shared (released here).
+func (op *outPeer) serveMoveFrom(c *call, f moveFromFrame) {
+	defer c.segMu.RUnlock()
+	err := checkGrant(c.access, Read, c.segLen, f.Off, f.N)
+	if err == nil && c.seg == nil {
+		err = ErrNotAwaitingReply
+	}
+	if err != nil {
+		op.n.stats.grantViolations.Add(1)
+		op.sendMoveDone(f.Move, err)
+		return
+	}
+	end := f.Off + f.N
+	for o := f.Off; o < end; {
+		k := min(int64(op.n.cfg.MaxChunk), end-o)
+		h := dataFrame{Move: f.Move, Off: o}
+		if err := sendChunk(op.n.ctx, op.sock, h, c.seg, o, k); err != nil {
+			op.sendMoveDone(f.Move, err)
+			return
+		}
+		o += k
+	}
+}
+
+// A moveToState tracks one move-to into a Send's segment.
+type moveToState struct {
+	remaining int64
+	err       error
+	reported  bool
+}
+
+// receiveMoveTo writes one move-to frame into the segment of its Send if
+// the grant allows, and acknowledges the move once it is complete or has
+// failed.
+func (op *outPeer) receiveMoveTo(m *wire.Message, head []byte) {
+	defer m.Release()
+	f, k, err := parseMoveToHead(head, m.Len())
+	if err != nil || k < 0 {
+		op.protocolError(nil, err)
+		return
+	}
+	c := op.holdCall(f.Seq)
+	if c == nil {
+		op.sendMoveDone(f.Move, ErrNotAwaitingReply)
+		return
+	}
+	defer c.segMu.RUnlock()
+	c.movesMu.Lock()
+	st := c.moves[f.Move]
+	if st == nil {
+		st = &moveToState{remaining: f.Total}
+		if err := checkGrant(c.access, Write, c.segLen, f.Start, f.Total); err != nil {
+			op.n.stats.grantViolations.Add(1)
+			st.err = err
+		} else if len(c.moves) >= maxMovesPerCall {
+			st.err = fmt.Errorf("%d moves into one segment: %w", len(c.moves), ErrBusy)
+		}
+		if c.moves == nil {
+			c.moves = map[uint64]*moveToState{}
+		}
+		c.moves[f.Move] = st
+	}
+	c.movesMu.Unlock()
+	// st is only touched by this loop goroutine from here on.
+	if st.err == nil && (f.Off < f.Start || !inRange(f.Off-f.Start, k, f.Total) || !inRange(f.Off, k, c.segLen)) {
+		op.n.stats.grantViolations.Add(1)
+		st.err = fmt.Errorf("chunk [%d, %d) of a move of [%d, %d): %w", f.Off, f.Off+k, f.Start, f.Start+f.Total, ErrOutOfRange)
+	}
+	if st.err == nil {
+		st.err = writeChunk(m, c.seg, f.Off, k)
+	}
+	st.remaining -= k
+	if (st.err != nil || st.remaining <= 0) && !st.reported {
+		st.reported = true
+		op.sendMoveDone(f.Move, st.err)
+	}
+}
+
+// writeChunk writes the rest of m (k bytes) into seg at off, with splice
+// for a streamed message into a file.
+func writeChunk(m *wire.Message, seg Segment, off, k int64) error {
+	b := m.Bytes()
+	switch s := seg.(type) {
+	case Bytes:
+		if b != nil {
+			copy(s[off:off+k], b[moveToHeaderLen:])
+			return nil
+		}
+		_, err := readFull(m, s[off:off+k])
+		return err
+	case FileRange:
+		if b != nil {
+			_, err := s.File.WriteAt(b[moveToHeaderLen:], s.Offset+off)
+			return err
+		}
+		w, err := m.WriteToFile(s.File, s.Offset+off)
+		if err == nil && w != k {
+			err = fmt.Errorf("wrote %d of %d bytes: %w", w, k, ErrProtocol)
+		}
+		return err
+	}
+	return ErrAccess
+}
+
+// sendMoveDone reports the end of a move to the mover.
+func (op *outPeer) sendMoveDone(move uint64, err error) {
+	var buf [64 + maxDetail]byte
+	f := moveDoneFrame{Move: move, Status: statusOf(err), Detail: []byte(detailOf(err))}
+	b, ferr := f.Append(buf[:0])
+	if ferr != nil {
+		return
+	}
+	_ = op.sock.Send(op.n.ctx, b)
+}

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package msg
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pollen-dev/pollen/wire"
+)
+
+// An outPeer is the sending side of a session: the node's connection to one
+// destination address. It owns a wire.Mux whose connections it dials, a
+// reader goroutine (loop) that dispatches replies and the receiver's move
+// frames to the waiting calls, and a keeper goroutine that redials when the
+// mux has no connection or a Send's retransmissions go unanswered.
+type outPeer struct {
+	n        *Node
+	dest     string
+	network  string
+	address  string
+	session  uint64
+	mux      *wire.Mux
+	sock     *wire.Socket
+	win      *window
+	kick     chan struct{} // asks the keeper to replace the connections; cap 1
+	dead     chan struct{} // closed when the peer gave up (deadErr says why)
+	deadErr  error         // written before dead is closed
+	connects atomic.Uint64 // successful dials
+
+	mu    sync.Mutex // guards the following
+	calls map[uint64]*call
+	conns []net.Conn
+}
+
+// outPeer returns the session for dest, creating and connecting it.
+func (n *Node) outPeer(ctx context.Context, dest, scheme, rest string) (*outPeer, error) {
+	n.mu.Lock()
+	op := n.out[dest]
+	n.mu.Unlock()
+	if op != nil {
+		return op, nil
+	}
+	mux, err := wire.NewMux(n.wireConfig())
+	if err != nil {
+		return nil, fmt.Errorf("msg: %w", err)
+	}
+	op = &outPeer{
+		n: n, dest: dest, network: scheme, address: rest,
+		session: randUint64(),
+		mux:     mux,
+		sock:    mux.NewSocket(),
+		win:     newWindow(n.cfg.Window),
+		kick:    make(chan struct{}, 1),
+		dead:    make(chan struct{}),
+		calls:   map[uint64]*call{},
+	}
+	if err := op.dial(ctx); err != nil {
+		_ = mux.Close()
+		return nil, err
+	}
+	n.mu.Lock()
+	if n.closing {
+		n.mu.Unlock()
+		_ = mux.Close()
+		return nil, ErrClosed
+	}
+	if other := n.out[dest]; other != nil {
+		// Lost a race with another first Send; use the winner's session.
+		n.mu.Unlock()
+		_ = mux.Close()
+		return other, nil
+	}
+	n.out[dest] = op
+	n.mu.Unlock()
+	n.goroutine(op.loop)
+	n.goroutine(op.keep)
+	return op, nil
+}
+
+// wireConfig is the mux configuration for the node's sessions.
+func (n *Node) wireConfig() wire.Config {
+	return wire.Config{
+		MaxMessageSize:  n.cfg.wireMaxMessage(),
+		StreamThreshold: n.cfg.streamThreshold(),
+		OnAbort: func(e *wire.AbortError) {
+			n.stats.aborts.Add(1)
+			n.cfg.Logger.Debug("msg: connection aborted", "err", e)
+		},
+	}
+}
+
+// dial opens one connection, introduces it with a hello frame and attaches
+// it to the mux.
+func (op *outPeer) dial(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, op.n.cfg.RetransmitInterval)
+	defer cancel()
+	c, err := op.n.cfg.Dial(ctx, op.network, op.address)
+	if err != nil {
+		return fmt.Errorf("msg: dial %s: %w", op.dest, err)
+	}
+	hello, err := helloFrame{Version: ProtocolVersion, Node: op.n.id, Session: op.session, Addr: op.n.Addr()}.Append(nil)
+	if err == nil {
+		if dl, ok := ctx.Deadline(); ok {
+			_ = c.SetWriteDeadline(dl)
+		}
+		_, err = c.Write(hello)
+		_ = c.SetWriteDeadline(time.Time{})
+	}
+	if err == nil {
+		err = op.mux.Attach(c)
+	}
+	if err != nil {
+		_ = c.Close()
+		return fmt.Errorf("msg: connect %s: %w", op.dest, err)
+	}
+	op.mu.Lock()
+	op.conns = append(op.conns, c)
+	op.mu.Unlock()
+	op.connects.Add(1)
+	op.n.stats.connects.Add(1)
+	return nil
+}
+
+// keep redials when the mux has lost its connection or a Send found the
+// session unresponsive, and gives the session up after MaxRetransmits
+// failed dials in a row.
+func (op *outPeer) keep() {
+	t := time.NewTicker(op.n.cfg.RetransmitInterval / 2)
+	defer t.Stop()
+	fails := 0
+	for {
+		force := false
+		select {
+		case <-op.n.ctx.Done():
+			return
+		case <-op.dead:
+			return
+		case <-op.kick:
+			force = true
+		case <-t.C:
+			if op.mux.Stats().Mux.Attached > 0 {
+				fails = 0
+				continue
+			}
+		}
+		if force {
+			op.dropConns()
+		}
+		if err := op.dial(op.n.ctx); err != nil {
+			fails++
+			if fails > op.n.cfg.MaxRetransmits {
+				op.fail(fmt.Errorf("msg: %s: %w: %w", op.dest, ErrUnreachable, err))
+				return
+			}
+			continue
+		}
+		fails = 0
+	}
+}
+
+// dropConns detaches and closes the session's connections.
+func (op *outPeer) dropConns() {
+	op.mu.Lock()
+	conns := op.conns
+	op.conns = nil
+	op.mu.Unlock()
+	for _, c := range conns {
+		_ = op.mux.Detach(c)
+		_ = c.Close()
+	}
+}
+
+// fail gives the session up: pending Sends fail with err, the mux closes
+// and the next Send to dest starts a new session.
+func (op *outPeer) fail(err error) {
+	op.deadErr = err
+	close(op.dead)
+	n := op.n
+	n.mu.Lock()
+	if n.out[op.dest] == op {
+		delete(n.out, op.dest)
+	}
+	n.mu.Unlock()
+	_ = op.mux.Close()
+}
+
+// loop reads the session's frames until the mux closes.
+func (op *outPeer) loop() {
+	for {
+		m, err := op.sock.Receive(op.n.ctx)
+		if err != nil {
+			return
+		}
+		op.dispatch(m)
+	}
+}
+
+// dispatch handles one frame from the receiver.
+func (op *outPeer) dispatch(m *wire.Message) {
+	var head [moveToHeaderLen]byte
+	b := m.Bytes()
+	if b == nil {
+		// Only move-to data is long enough to be streamed.
+		if _, err := readFull(m, head[:]); err != nil {
+			op.protocolError(m, err)
+			return
+		}
+		b = head[:]
+	}
+	typ, err := frameTypeOf(b)
+	if err != nil {
+		op.protocolError(m, err)
+		return
+	}
+	switch typ {
+	case frameReply:
+		if len(b) < 16 {
+			op.protocolError(m, ErrMalformed)
+			return
+		}
+		seq := binary.BigEndian.Uint64(b[8:])
+		op.mu.Lock()
+		c := op.calls[seq]
+		delete(op.calls, seq)
+		op.mu.Unlock()
+		if c == nil {
+			m.Release() // a late duplicate
+			return
+		}
+		c.done <- m // cap 1, and each call gets one reply
+	case framePending:
+		f, _, err := parsePending(b)
+		if err != nil {
+			op.protocolError(m, err)
+			return
+		}
+		m.Release()
+		op.mu.Lock()
+		if c := op.calls[f.Seq]; c != nil {
+			c.heard.Store(true)
+		}
+		op.mu.Unlock()
+	case frameMoveFrom:
+		f, _, err := parseMoveFrom(b)
+		m.Release()
+		if err != nil {
+			op.protocolError(nil, err)
+			return
+		}
+		c := op.holdCall(f.Seq)
+		if c == nil {
+			op.sendMoveDone(f.Move, ErrNotAwaitingReply)
+			return
+		}
+		if !op.n.goroutine(func() { op.serveMoveFrom(c, f) }) {
+			c.segMu.RUnlock()
+		}
+	case frameMoveTo:
+		op.receiveMoveTo(m, b)
+	default:
+		op.protocolError(m, fmt.Errorf("frame type %d from a receiver: %w", typ, ErrProtocol))
+	}
+}
+
+// holdCall returns the call awaiting the reply to seq with its segment
+// held shared (the caller releases c.segMu.RUnlock), or nil.
+func (op *outPeer) holdCall(seq uint64) *call {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	c := op.calls[seq]
+	if c != nil {
+		c.segMu.RLock()
+	}
+	return c
+}
+
+// protocolError counts a bad frame from the peer and drops it.
+func (op *outPeer) protocolError(m *wire.Message, err error) {
+	if m != nil {
+		m.Release()
+	}
+	op.n.stats.badFrames.Add(1)
+	op.n.cfg.Logger.Debug("msg: bad frame", "dest", op.dest, "err", err)
+}
+
+// readFull reads exactly len(p) bytes of a message.
+func readFull(m *wire.Message, p []byte) (int, error) {
+	k := 0
+	for k < len(p) {
+		r, err := m.Read(p[k:])
+		k += r
+		if err != nil {
+			if errors.Is(err, io.EOF) && k < len(p) {
+				return k, fmt.Errorf("message of %d bytes: %w", m.Len(), ErrMalformed)
+			}
+			if k < len(p) {
+				return k, err
+			}
+		}
+	}
+	return k, nil
+}
