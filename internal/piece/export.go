@@ -18,9 +18,15 @@ import (
 // turns into copy_file_range), is fsynced, renamed over dst, and the
 // directory is fsynced. On any failure the temporary file is removed and
 // dst is untouched; a full disk gives an error wrapping [ErrDiskFull].
-// Export fails with [ErrIncomplete] before the task is complete. The task
-// stays pinned while exporting.
+// Export fails with [ErrIncomplete] before the task is complete; if every
+// piece is present but recording completion failed, it retries that first.
+// The task stays pinned while exporting.
 func (t *Task) Export(dst string) (err error) {
+	if !t.Complete() && t.Present() == t.hdr.layout.Pieces() {
+		// Every piece is in but completion was not recorded (say the
+		// disk was full at that moment): try again.
+		_ = t.advanceHash(nil) // the outcome is read back below
+	}
 	if !t.Complete() {
 		if ferr := t.Err(); ferr != nil {
 			return fmt.Errorf("%w: %w", ErrIncomplete, ferr)

@@ -357,6 +357,9 @@ func (st *journalState) apply(r record) error {
 		if int(r.prefix) > st.present.prefix() {
 			return fmt.Errorf("%w: hash checkpoint over %d pieces, only %d present", ErrCorrupt, r.prefix, st.present.prefix())
 		}
+		if len(r.state) == 0 {
+			r.state = nil // one spelling of "no state"
+		}
 		st.hashed = r
 	case completeRecord:
 		if st.present.count() != pieces {
