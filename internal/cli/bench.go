@@ -14,7 +14,8 @@ baseline in the same run; compare ratios, not absolute numbers, across
 machines. --json prints one JSON object per line.`,
 	}
 	cmd.AddCommand(
-	// Each benchmark adds its constructor here.
+		// Each benchmark adds its constructor here.
+		newBenchWireCmd(),
 	)
 	return cmd
 }

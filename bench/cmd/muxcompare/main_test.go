@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/pollen-dev/pollen/internal/wirebench"
+)
+
+// TestMain lets the test binary serve as muxcompare's server process.
+func TestMain(m *testing.M) {
+	if wirebench.IsChild() {
+		if err := run(context.Background(), nil, os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestMuxcompareJSON(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"-json", "-duration", "100ms", "-pin", "both", "-case", "rr-1B-1conn,rr-100B-200conn,stream-64KiB-1conn"}
+	if err := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	type key struct{ bench, baseline, cas string }
+	seen := map[key]bool{}
+	for line := range strings.Lines(stdout.String()) {
+		var r struct {
+			Bench, Case, Baseline string
+			Value                 float64
+			BaselineValue         *float64 `json:"baseline_value"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if r.Value <= 0 || r.BaselineValue == nil || *r.BaselineValue <= 0 {
+			t.Errorf("result without value or baseline: %s", line)
+		}
+		seen[key{r.Bench, r.Baseline, r.Case}] = true
+	}
+	for _, c := range []string{"rr-1B-1conn", "rr-100B-200conn-pinned", "stream-64KiB-1conn"} {
+		for _, k := range []key{{"wire", "tcp", c}, {"yamux", "tcp", c}, {"smux", "tcp", c}, {"wire", "yamux", c}, {"wire", "smux", c}} {
+			if !seen[k] {
+				t.Errorf("missing %+v in:\n%s", k, stdout.String())
+			}
+		}
+	}
+}
