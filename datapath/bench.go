@@ -164,17 +164,17 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("datapath: bench dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	cfg.Progress(fmt.Sprintf("writing %d-byte source file", cfg.Size))
 	env := &benchEnv{size: cfg.Size}
 	if env.src, err = writeSource(filepath.Join(dir, "source"), cfg.Size); err != nil {
 		return nil, err
 	}
-	defer env.src.Close()
+	defer func() { _ = env.src.Close() }()
 	if env.sink, err = os.Create(filepath.Join(dir, "sink")); err != nil {
 		return nil, fmt.Errorf("datapath: bench sink: %w", err)
 	}
-	defer env.sink.Close()
+	defer func() { _ = env.sink.Close() }()
 
 	cases := benchCases()
 	samples := make([][]sample, len(cases))
@@ -301,9 +301,9 @@ func downloadRun(up Upload, down Download, measureServer bool) func(context.Cont
 		if err != nil {
 			return sample{}, err
 		}
-		defer server.Close()
-		defer client.Close()
-		stop := context.AfterFunc(ctx, func() { server.Close(); client.Close() })
+		closeBoth := func() { _, _ = server.Close(), client.Close() }
+		defer closeBoth()
+		stop := context.AfterFunc(ctx, closeBoth)
 		defer stop()
 
 		var wg sync.WaitGroup
@@ -316,14 +316,14 @@ func downloadRun(up Upload, down Download, measureServer bool) func(context.Cont
 				_, err := up.Send(server, env.src, 0, env.size, &sc)
 				return err
 			})
-			server.Close()
+			_ = server.Close()
 		})
 		wg.Go(func() {
 			cu, cs, cerr = onThread(func() error {
 				_, err := down.Receive(env.sink, 0, client, env.size, &cc)
 				return err
 			})
-			client.Close()
+			_ = client.Close()
 		})
 		wg.Wait()
 		s := sample{seconds: time.Since(start).Seconds(), delivered: 1}
@@ -352,9 +352,9 @@ func streamRun(st Stream) func(context.Context, *benchEnv) (sample, error) {
 		if err != nil {
 			return sample{}, err
 		}
-		defer recv.Close()
-		defer send.Close()
-		stop := context.AfterFunc(ctx, func() { recv.Close(); send.Close() })
+		closeBoth := func() { _, _ = recv.Close(), send.Close() }
+		defer closeBoth()
+		stop := context.AfterFunc(ctx, closeBoth)
 		defer stop()
 
 		want := int64(packets(int(env.size)))
@@ -397,14 +397,14 @@ func tcpPair() (server, client *net.TCPConn, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen: %w", err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	client, err = net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
 	if err != nil {
 		return nil, nil, fmt.Errorf("dial: %w", err)
 	}
 	server, err = ln.AcceptTCP()
 	if err != nil {
-		client.Close()
+		_ = client.Close()
 		return nil, nil, fmt.Errorf("accept: %w", err)
 	}
 	return server, client, nil
@@ -422,7 +422,7 @@ func udpPair() (recv, send *net.UDPConn, err error) {
 	}
 	send, err = net.DialUDP("udp", nil, recv.LocalAddr().(*net.UDPAddr))
 	if err != nil {
-		recv.Close()
+		_ = recv.Close()
 		return nil, nil, fmt.Errorf("dial udp: %w", err)
 	}
 	return recv, send, nil
@@ -442,17 +442,17 @@ func writeSource(path string, size int64) (*os.File, error) {
 	for off := int64(0); off < size; off += int64(len(block)) {
 		binary.BigEndian.PutUint64(block, uint64(off))
 		if _, err := f.Write(block[:min(int64(len(block)), size-off)]); err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("datapath: bench source: %w", err)
 		}
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("datapath: bench source: %w", err)
 	}
 	for off := int64(0); off < size; off += int64(len(block)) {
 		if _, err := f.ReadAt(block, off); err != nil && off+int64(len(block)) < size {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("datapath: warm page cache: %w", err)
 		}
 	}

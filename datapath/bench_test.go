@@ -70,14 +70,14 @@ func BenchmarkStream(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer conn.Close()
+			defer func() { _ = conn.Close() }()
 			var wg sync.WaitGroup
 			wg.Go(func() {
 				var rc Counts
 				_ = ReceiveDatagrams(recv, 0, func([]byte) error { return nil }, &rc)
 			})
 			defer wg.Wait()
-			defer recv.Close()
+			defer func() { _ = recv.Close() }()
 			b.ReportAllocs()
 			b.SetBytes(benchSize)
 			var c Counts
@@ -100,11 +100,11 @@ func benchTransfer(b *testing.B, up, down func(*net.TCPConn) error) {
 	var wg sync.WaitGroup
 	var serr error
 	wg.Go(func() {
-		defer server.Close()
+		defer func() { _ = server.Close() }()
 		serr = up(server)
 	})
 	cerr := down(client)
-	client.Close()
+	_ = client.Close()
 	wg.Wait()
 	if serr != nil || cerr != nil {
 		b.Fatalf("server: %v; client: %v", serr, cerr)

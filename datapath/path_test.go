@@ -31,7 +31,7 @@ func source(tb testing.TB, size int) (*os.File, []byte) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { f.Close() })
+	tb.Cleanup(func() { _ = f.Close() })
 	return f, data
 }
 
@@ -41,7 +41,7 @@ func sink(tb testing.TB) *os.File {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { f.Close() })
+	tb.Cleanup(func() { _ = f.Close() })
 	return f
 }
 
@@ -64,15 +64,15 @@ func transfer(t *testing.T, up func(dst *net.TCPConn, c *Counts) error, down fun
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	var wg sync.WaitGroup
 	var serr error
 	wg.Go(func() {
-		defer server.Close()
+		defer func() { _ = server.Close() }()
 		serr = up(server, &sc)
 	})
 	cerr := down(client, &cc)
-	client.Close()
+	_ = client.Close()
 	wg.Wait()
 	if serr != nil || cerr != nil {
 		t.Fatalf("server: %v; client: %v", serr, cerr)
@@ -199,11 +199,11 @@ func TestFallbacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	go func() {
 		var c Counts
 		_, _ = SendFile(server, src, 0, 100, &c)
-		server.Close()
+		_ = server.Close()
 	}()
 	var c Counts
 	if _, err := ReceiveFile(sink(t), 0, client, size, &c); !errors.Is(err, io.ErrUnexpectedEOF) {

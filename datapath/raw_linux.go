@@ -82,8 +82,7 @@ func newPipe(size int) (r, w int, got int, err error) {
 		// default size.
 		got, err = unix.FcntlInt(uintptr(p[1]), unix.F_GETPIPE_SZ, 0)
 		if err != nil {
-			unix.Close(p[0])
-			unix.Close(p[1])
+			closePipe(p[0], p[1])
 			return -1, -1, 0, fmt.Errorf("datapath: pipe size: %w", err)
 		}
 	}
@@ -91,8 +90,9 @@ func newPipe(size int) (r, w int, got int, err error) {
 }
 
 func closePipe(r, w int) {
-	unix.Close(r)
-	unix.Close(w)
+	// Nothing useful can be done about a failed close of a pipe that
+	// only this package saw.
+	_, _ = unix.Close(r), unix.Close(w)
 }
 
 // unsupported reports whether err means the kernel or descriptor does not

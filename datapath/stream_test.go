@@ -26,8 +26,8 @@ func receiveAll(t *testing.T, want int, send func(dst *net.UDPConn) error) [][]b
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer recv.Close()
-	defer conn.Close()
+	defer func() { _ = recv.Close() }()
+	defer func() { _ = conn.Close() }()
 	var got [][]byte
 	var rerr error
 	var wg sync.WaitGroup
@@ -150,8 +150,8 @@ func TestReceiveDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer recv.Close()
-	defer conn.Close()
+	defer func() { _ = recv.Close() }()
+	defer func() { _ = conn.Close() }()
 	_ = recv.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	var c Counts
 	err = ReceiveDatagrams(recv, 0, func([]byte) error { return nil }, &c)

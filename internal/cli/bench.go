@@ -16,6 +16,7 @@ machines. --json prints one JSON object per line.`,
 	cmd.AddCommand(
 		// Each benchmark adds its constructor here.
 		newBenchWireCmd(),
+		newBenchDatapathCmd(),
 	)
 	return cmd
 }
