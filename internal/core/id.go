@@ -92,7 +92,7 @@ func ParsePeerID(s string) (PeerID, error) {
 	if err := checkHex(s, 2*len(p)); err != nil {
 		return p, fmt.Errorf("peer id %q: %w", s, err)
 	}
-	hex.Decode(p[:], []byte(s)) // checked above
+	_, _ = hex.Decode(p[:], []byte(s)) // checked above: cannot fail
 	return p, nil
 }
 
@@ -123,7 +123,7 @@ func checkHex(s string, n int) error {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if ('0' > c || c > '9') && ('a' > c || c > 'f') {
 			return fmt.Errorf("%w: character %q at %d is not lowercase hex", ErrBadID, c, i)
 		}
 	}

@@ -75,7 +75,7 @@ func (t *Task) copyTo(name string) error {
 	if err != nil {
 		return err
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }() // read-only: nothing to lose
 	out, err := fsys.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
@@ -87,7 +87,7 @@ func (t *Task) copyTo(name string) error {
 		err = fmt.Errorf("copied %d bytes of %d", n, t.hdr.layout.Size)
 	}
 	if err != nil {
-		out.Close()
+		_ = out.Close() // err is the failure that matters
 		return err
 	}
 	return syncClose(out)

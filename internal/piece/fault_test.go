@@ -30,7 +30,7 @@ func faultStore(t *testing.T, cfg piece.Config) (*piece.Store, *piecetest.FaultF
 // over the real file system sees it.
 func reopened(t *testing.T, st *piece.Store, dir string, id core.TaskID) []bool {
 	t.Helper()
-	st.Close()
+	_ = st.Close()
 	st2 := openStore(t, piece.Config{Dir: dir})
 	task, err := st2.Acquire(id)
 	if err != nil {
@@ -107,7 +107,7 @@ func TestJournalSyncFailure(t *testing.T) {
 		t.Fatalf("WritePiece after a failed fsync = %v, want the sticky error", err)
 	}
 	task.Release()
-	st.Close()
+	_ = st.Close()
 	st2 := openStore(t, piece.Config{Dir: dir})
 	task, err = st2.Acquire(m.ID)
 	if err != nil {

@@ -107,7 +107,7 @@ func TestGCNeverCollectsPinnedOrIncomplete(t *testing.T) {
 	if len(ids(st)) != 2 {
 		t.Fatalf("tasks = %v", ids(st))
 	}
-	sec.Close()
+	_ = sec.Close()
 	task, err := st.Create(metaFor(payload(4000, 3), 1024, false))
 	if err != nil {
 		t.Fatalf("Create after the section closed: %v", err)
@@ -128,7 +128,7 @@ func TestGCOrderSurvivesRestart(t *testing.T) {
 	b := finished(t, st, 1000, 2)
 	ta, _ := st.Acquire(a.ID)
 	ta.Release() // a used after b
-	st.Close()
+	_ = st.Close()
 	st = openStore(t, piece.Config{Dir: dir, Quota: 1500, Now: clock.Now})
 	if freed := st.GC(); freed != 1000 {
 		t.Fatalf("GC freed %d", freed)

@@ -4,6 +4,7 @@
 package piece
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,7 +56,7 @@ func (t *Task) OpenPiece(i core.PieceIndex) (*Section, error) {
 	f, err := t.st.fs.OpenFile(filepath.Join(t.dir, dataName), os.O_RDONLY, 0)
 	if err == nil {
 		if _, err = f.Seek(r.Off, io.SeekStart); err != nil {
-			f.Close()
+			_ = f.Close()
 		}
 	}
 	if err != nil {
@@ -84,9 +85,9 @@ func (s *Section) Read(p []byte) (int, error) {
 	p = p[:min(int64(len(p)), s.r.Len-s.pos)]
 	n, err := s.f.ReadAt(p, s.r.Off+s.pos)
 	s.pos += int64(n)
-	if err == io.EOF && s.pos < s.r.Len {
+	if errors.Is(err, io.EOF) && s.pos < s.r.Len {
 		err = io.ErrUnexpectedEOF // the data file is shorter than the task
-	} else if err == io.EOF {
+	} else if errors.Is(err, io.EOF) {
 		err = nil
 	}
 	return n, err

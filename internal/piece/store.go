@@ -143,7 +143,7 @@ func Open(cfg Config) (*Store, error) {
 		}
 		t, err := st.load(id)
 		if err != nil {
-			st.closeAll()
+			_ = st.closeAll() // err is the failure that matters
 			return nil, err
 		}
 		if t == nil {
@@ -222,7 +222,7 @@ func (st *Store) create(hdr *header) (t *Task, err error) {
 	}
 	defer func() {
 		if err != nil {
-			data.Close()
+			_ = data.Close() // err is the failure that matters
 		}
 	}()
 	if err := data.Truncate(hdr.layout.Size); err != nil {
@@ -285,12 +285,12 @@ func (st *Store) load(id core.TaskID) (*Task, error) {
 	}
 	b, err := io.ReadAll(journal)
 	if err != nil {
-		journal.Close()
+		_ = journal.Close() // err is the failure that matters
 		return nil, fmt.Errorf("piece: read journal of %s: %w", id.Short(), err)
 	}
 	js, good, jerr := replay(b)
 	if js == nil || js.hdr.id != id {
-		journal.Close()
+		_ = journal.Close() // err is the failure that matters
 		if jerr == nil {
 			jerr = fmt.Errorf("%w: header names task %s", ErrCorrupt, js.hdr.id)
 		}
@@ -299,7 +299,7 @@ func (st *Store) load(id core.TaskID) (*Task, error) {
 	if good < len(b) {
 		st.log.Warn("piece: truncating torn journal tail", "task", id.Short(), "valid", good, "size", len(b), "err", jerr)
 		if err := journal.Truncate(int64(good)); err != nil {
-			journal.Close()
+			_ = journal.Close() // err is the failure that matters
 			return nil, diskErr(fmt.Sprintf("piece: truncate journal of %s", id.Short()), err)
 		}
 	}
@@ -307,11 +307,11 @@ func (st *Store) load(id core.TaskID) (*Task, error) {
 	if err == nil {
 		err = ensureSize(data, js.hdr.layout.Size)
 		if err != nil {
-			data.Close()
+			_ = data.Close() // err is the failure that matters
 		}
 	}
 	if err != nil {
-		journal.Close()
+		_ = journal.Close() // err is the failure that matters
 		return nil, diskErr(fmt.Sprintf("piece: open data of %s", id.Short()), err)
 	}
 	t := newTask(st, dir, data, journal, int64(good), js)
@@ -398,7 +398,7 @@ func (st *Store) deleteLocked(t *Task) error {
 	t.deleted = true
 	delete(st.all, t.hdr.id)
 	st.used -= t.hdr.layout.Size
-	t.closeFiles()
+	_ = t.closeFiles() // the files are being removed
 	if err := st.fs.RemoveAll(t.dir); err != nil {
 		return fmt.Errorf("piece: delete task %s: %w", t.hdr.id.Short(), err)
 	}
@@ -473,15 +473,18 @@ func (st *Store) Tasks() []Info {
 func (st *Store) Close() error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.closeAll()
-	return nil
+	return st.closeAll()
 }
 
-func (st *Store) closeAll() {
+func (st *Store) closeAll() error {
 	st.shut = true
+	var errs []error
 	for _, t := range st.all {
-		t.closeFiles()
+		if err := t.closeFiles(); err != nil {
+			errs = append(errs, fmt.Errorf("piece: close task %s: %w", t.hdr.id.Short(), err))
+		}
 	}
+	return errors.Join(errs...)
 }
 
 // repin adds a pin to a task the caller already holds (a section or an

@@ -59,7 +59,7 @@ func openStore(t *testing.T, cfg piece.Config) *piece.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { _ = st.Close() })
 	return st
 }
 
@@ -302,7 +302,7 @@ func TestConcurrentWriters(t *testing.T) {
 				}
 				if sec, err := task.OpenPiece(core.PieceIndex(i)); err == nil {
 					got, err := io.ReadAll(sec)
-					sec.Close()
+					_ = sec.Close()
 					if err != nil || !bytes.Equal(got, pieceBytes(data, m.Layout, core.PieceIndex(i))) {
 						t.Errorf("served piece %d differs (%v)", i, err)
 					}
@@ -334,7 +334,7 @@ func TestSectionSendfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	got := make(chan []byte, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -343,7 +343,7 @@ func TestSectionSendfile(t *testing.T) {
 			return
 		}
 		b, _ := io.ReadAll(c)
-		c.Close()
+		_ = c.Close()
 		got <- b
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
@@ -368,7 +368,7 @@ func TestSectionSendfile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.Close()
+	_ = c.Close()
 	want := append(bytes.Clone(pieceBytes(data, m.Layout, 3)), pieceBytes(data, m.Layout, 1)...)
 	if b := <-got; !bytes.Equal(b, want) {
 		t.Fatalf("received %d bytes, want %d matching", len(b), len(want))
@@ -391,7 +391,9 @@ func TestReopenResumes(t *testing.T) {
 	}
 	writeAll(t, task, data, []int{0, 1, 2, 7, 5})
 	task.Release()
-	st.Close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := task.NewPieceWriter(3); !errors.Is(err, piece.ErrClosed) {
 		t.Fatalf("writer on closed store: %v", err)
 	}
@@ -420,7 +422,9 @@ func TestReopenResumes(t *testing.T) {
 		t.Fatalf("Sum = %v, %v", sum, ok)
 	}
 	// A complete task reopens complete.
-	st.Close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 	st = openStore(t, piece.Config{Dir: dir})
 	task, err = st.Acquire(m.ID)
 	if err != nil {
@@ -454,7 +458,9 @@ func TestOpenRepairs(t *testing.T) {
 		t.Fatal(err)
 	}
 	task2.Release()
-	st.Close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	jpath := filepath.Join(dir, "tasks", string(m.ID), "journal")
 	j, _ := os.ReadFile(jpath)
@@ -468,8 +474,12 @@ func TestOpenRepairs(t *testing.T) {
 	}
 	// A third directory never got its journal renamed into place.
 	half := filepath.Join(dir, "tasks", string(core.TaskIDForURL("half", 1)))
-	os.MkdirAll(half, 0o755)
-	os.WriteFile(filepath.Join(half, "journal.tmp"), []byte("x"), 0o644)
+	if err := os.MkdirAll(half, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(half, "journal.tmp"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	st = openStore(t, piece.Config{Dir: dir})
 	infos := st.Tasks()

@@ -5,6 +5,7 @@ package piece
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -326,17 +327,19 @@ func copyRange(w io.Writer, f io.ReaderAt, r core.Range, buf []byte) error {
 }
 
 // closeFiles closes the task's files; later operations fail with ErrClosed.
-func (t *Task) closeFiles() {
+// Every record was fsynced when appended, so a close error loses nothing
+// that was promised; it is reported all the same.
+func (t *Task) closeFiles() error {
 	t.mu.Lock()
 	already := t.closed
 	t.closed = true
 	t.mu.Unlock()
 	if already {
-		return
+		return nil
 	}
 	t.jmu.Lock()
-	t.journal.Close()
+	jerr := t.journal.Close()
 	t.jerr = ErrClosed
 	t.jmu.Unlock()
-	t.data.Close()
+	return errors.Join(jerr, t.data.Close())
 }

@@ -78,9 +78,9 @@ func (w *PieceWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.t.data.WriteAt(p, w.r.Off+w.n)
 	// Hash only what reached the file: a failed write ends the piece anyway.
-	w.h.Write(p[:n])
+	w.h.Write(p[:n]) // hash.Hash.Write never fails
 	if w.tee != nil {
-		w.tee.h.Write(p[:n])
+		_, _ = w.tee.h.Write(p[:n])
 	}
 	w.n += int64(n)
 	if err != nil {
