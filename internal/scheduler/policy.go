@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package scheduler
+
+import (
+	"time"
+
+	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/proto"
+)
+
+// This file is the scheduling policy: which pieces a peer fetches next and
+// from whom. It runs on the event loop and allocates only the reply.
+//
+// For a requester m in task t:
+//
+//  1. Wanted pieces are those m has neither acknowledged nor been assigned,
+//     inside its stream window if it has one.
+//  2. Source pieces come first: wanted pieces no peer holds and nobody is
+//     fetching from the source, plus pieces every holder of which failed m.
+//     At most OriginConcurrency source fetches of t run at once, and one
+//     requester gets at most its share of them (OriginConcurrency divided
+//     by the members, at least one), so the origin's bandwidth is spread
+//     over children that then serve each other. A piece is fetched from the
+//     source once unless that fetch failed.
+//  3. The rest of the request is filled with the rarest wanted pieces that
+//     some parent with a free upload slot holds (ties broken by a per-request
+//     random salt in file mode, so peers spread over different pieces; by
+//     index in stream mode, which delivers in order).
+//  4. Each piece gets up to ParentsPerPiece parents among the free holders
+//     that have not failed m for it, ranked by free upload capacity
+//     (declared upload × free slots / slots); the first is charged a slot.
+//     A piece whose free holders were used up by earlier picks is skipped.
+
+// Key layout for ranking candidate pieces: holders, tie-break, index.
+const (
+	keyIndexBits = 22 // core.MaxPieces = 1<<22
+	keyTieBits   = 20
+	keyIndexMask = 1<<keyIndexBits - 1
+	keyTieMask   = 1<<keyTieBits - 1
+	keyCountMax  = 1<<(64-keyIndexBits-keyTieBits) - 1
+)
+
+// schedule hands m up to max pieces. It never returns nil.
+func (s *state) schedule(m *member, max int, now time.Time) *proto.Schedule {
+	t := m.task
+	sc := &proto.Schedule{Task: t.id}
+	if m.ndone == t.n {
+		sc.State = proto.StateDone
+		return sc
+	}
+	room := min(max, s.cfg.MaxPending-len(m.assigns), proto.MaxBatch)
+	if room > 0 {
+		s.pick(m, room, now, sc)
+	}
+	if len(sc.Assignments) == 0 {
+		sc.State = proto.StateWait
+		sc.RetryMillis = s.retryMillis()
+	}
+	return sc
+}
+
+// pick appends up to room assignments for m to sc.
+func (s *state) pick(m *member, room int, now time.Time, sc *proto.Schedule) {
+	t := m.task
+	lo, hi := 0, t.n
+	if m.window > 0 {
+		lo, hi = m.una, min(t.n, m.una+m.window)
+	}
+	words := len(m.done)
+	salt := s.rng.Uint32()
+
+	// Source fetches: the origin is the scarcest parent, keep it busy first.
+	srcRoom := min(room, s.cfg.OriginConcurrency-t.srcInflight, s.sourceShare(m))
+	if srcRoom > 0 {
+		src := s.srcCands.reset(words)
+		for w := range src {
+			src[w] = ^(t.held[w] | t.srcBusy[w] | m.done[w] | m.pending[w])
+		}
+		src.keepRange(lo, hi)
+		for i := range m.failed {
+			if t.held.has(int(i)) && !t.srcBusy.has(int(i)) && !m.pending.has(int(i)) &&
+				int(i) >= lo && int(i) < hi && s.allHoldersFailed(m, i) {
+				src.set(int(i))
+			}
+		}
+		s.top.reset(srcRoom)
+		src.each(func(i int) { s.top.offer(s.key(m, 0, i, salt)) })
+		for _, k := range s.top.sorted() {
+			i := int(k & keyIndexMask)
+			s.assign(m, nil, i, now)
+			sc.Assignments = append(sc.Assignments, proto.Assignment{Index: core.PieceIndex(i), Source: true, Digest: t.digests[i]})
+		}
+		room -= len(sc.Assignments)
+	}
+	if room <= 0 || len(t.free) == 0 {
+		return
+	}
+
+	// Peer fetches: rarest wanted pieces some free parent holds.
+	cands := s.cands.reset(words)
+	for _, f := range t.free {
+		if f != m {
+			for w, bits := range f.have {
+				cands[w] |= bits
+			}
+		}
+	}
+	for w := range cands {
+		cands[w] &^= m.done[w] | m.pending[w]
+	}
+	cands.keepRange(lo, hi)
+	s.top.reset(room)
+	cands.each(func(i int) { s.top.offer(s.key(m, t.count[i], i, salt)) })
+	for _, k := range s.top.sorted() {
+		i := int(k & keyIndexMask)
+		parents := s.rankParents(m, i, salt)
+		if len(parents) == 0 {
+			continue
+		}
+		a := proto.Assignment{Index: core.PieceIndex(i), Digest: t.digests[i], Parents: make([]proto.Parent, len(parents))}
+		for j, p := range parents {
+			a.Parents[j] = proto.Parent{Peer: p.peer.id, Addr: p.peer.addr}
+		}
+		s.assign(m, parents[0], i, now)
+		sc.Assignments = append(sc.Assignments, a)
+	}
+}
+
+// sourceShare is how many more source fetches member m may start. A
+// piece fresh from the origin is the rarest there is and must be passed on
+// at once, so it goes to a peer whose upload is the most idle: no member of
+// the task has fewer uploads running, and it is not already the only holder
+// of some piece (unless every member is). One peer gets at most its share
+// of the origin's slots.
+func (s *state) sourceShare(m *member) int {
+	t := m.task
+	if !m.peer.hasFreeSlot() || (m.sole > 0 && t.soleMembers < len(t.members)) {
+		return 0
+	}
+	for _, o := range t.members {
+		if o.peer.uploads < m.peer.uploads && (o.sole == 0 || t.soleMembers == len(t.members)) {
+			return 0
+		}
+	}
+	own := 0
+	for _, a := range m.assigns {
+		if a.parent == nil {
+			own++
+		}
+	}
+	return max(1, s.cfg.OriginConcurrency/max(1, len(t.members))) - own
+}
+
+// key ranks piece i for m: fewer holders first, then a salted tie-break
+// (file mode) or the index (stream mode).
+func (s *state) key(m *member, count int32, i int, salt uint32) uint64 {
+	if m.window > 0 {
+		return uint64(i)
+	}
+	c := uint64(min(max(count, 0), keyCountMax))
+	tie := uint64(mix32(uint32(i)^salt) & keyTieMask)
+	return c<<(keyTieBits+keyIndexBits) | tie<<keyIndexBits | uint64(i)
+}
+
+// allHoldersFailed reports whether every current holder of piece i has
+// failed m for it, so that only the source is left.
+func (s *state) allHoldersFailed(m *member, i core.PieceIndex) bool {
+	for _, h := range m.task.members {
+		if h != m && h.have.has(int(i)) && !m.hasFailed(i, h.peer.id) {
+			return false
+		}
+	}
+	return true
+}
+
+// rankParents returns up to ParentsPerPiece free holders of piece i that
+// have not failed m, best first. The result aliases scratch space.
+func (s *state) rankParents(m *member, i int, salt uint32) []*member {
+	ps := s.parents[:0]
+	for _, f := range m.task.free {
+		if f != m && f.have.has(i) && !m.hasFailed(core.PieceIndex(i), f.peer.id) {
+			ps = append(ps, f)
+		}
+	}
+	s.parents = ps
+	// Partial selection sort: ParentsPerPiece is small.
+	n := min(len(ps), s.cfg.ParentsPerPiece)
+	for k := range n {
+		best := k
+		for j := k + 1; j < len(ps); j++ {
+			if better(ps[j], ps[best], salt) {
+				best = j
+			}
+		}
+		ps[k], ps[best] = ps[best], ps[k]
+	}
+	return ps[:n]
+}
+
+// better reports whether a has more free upload capacity than b; equal
+// capacities are ordered by a salted hash so that load spreads.
+func better(a, b *member, salt uint32) bool {
+	fa, fb := freeCapacity(a.peer), freeCapacity(b.peer)
+	if fa != fb {
+		return fa > fb
+	}
+	return mix32(uint32(a.freePos)^salt) > mix32(uint32(b.freePos)^salt)
+}
+
+// freeCapacity is the upload bandwidth a new child of p can expect.
+func freeCapacity(p *peer) float64 {
+	up := float64(max(p.upload, 1))
+	return up * float64(p.slots-p.uploads) / float64(p.slots)
+}
+
+// mix32 is a cheap integer hash (lowbias32).
+func mix32(x uint32) uint32 {
+	x ^= x >> 16
+	x *= 0x7feb352d
+	x ^= x >> 15
+	x *= 0x846ca68b
+	x ^= x >> 16
+	return x
+}
+
+// reset returns b resized to words and cleared, reusing its memory.
+func (b *bitset) reset(words int) bitset {
+	if cap(*b) < words {
+		*b = make(bitset, words)
+	}
+	*b = (*b)[:words]
+	clear(*b)
+	return *b
+}
+
+// topK keeps the k smallest keys offered.
+type topK struct {
+	k int
+	h []uint64 // max-heap
+}
+
+func (t *topK) reset(k int) { t.k, t.h = k, t.h[:0] }
+
+func (t *topK) offer(key uint64) {
+	switch {
+	case len(t.h) < t.k:
+		t.h = append(t.h, key)
+		for j := len(t.h) - 1; j > 0; {
+			p := (j - 1) / 2
+			if t.h[p] >= t.h[j] {
+				break
+			}
+			t.h[p], t.h[j] = t.h[j], t.h[p]
+			j = p
+		}
+	case t.k > 0 && key < t.h[0]:
+		t.h[0] = key
+		for j := 0; ; {
+			l, r, big := 2*j+1, 2*j+2, j
+			if l < len(t.h) && t.h[l] > t.h[big] {
+				big = l
+			}
+			if r < len(t.h) && t.h[r] > t.h[big] {
+				big = r
+			}
+			if big == j {
+				break
+			}
+			t.h[j], t.h[big] = t.h[big], t.h[j]
+			j = big
+		}
+	}
+}
+
+// sorted returns the kept keys in increasing order, emptying the heap.
+func (t *topK) sorted() []uint64 {
+	h := t.h
+	for end := len(h) - 1; end > 0; end-- {
+		h[0], h[end] = h[end], h[0]
+		for j := 0; ; {
+			l, r, big := 2*j+1, 2*j+2, j
+			if l < end && h[l] > h[big] {
+				big = l
+			}
+			if r < end && h[r] > h[big] {
+				big = r
+			}
+			if big == j {
+				break
+			}
+			h[j], h[big] = h[big], h[j]
+			j = big
+		}
+	}
+	t.h = h[:0]
+	return h
+}
