@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,7 +37,10 @@ type Host struct {
 // through `ip netns exec` (which execs name, so the command's pid is the
 // program's). The command gets its own process group, is killed with its
 // group when ctx is done or when this process dies, and runs without the
-// *_proxy environment so that nothing is sent outside the lab.
+// *_proxy environment so that nothing is sent outside the lab. Start it
+// with [Host.Start]: the kernel sends the death signal when the thread
+// that forked the child ends, which for Go is not only at exit, and Start
+// forks from a thread that lives as long as the process.
 func (h *Host) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.NS, name}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -60,13 +64,42 @@ func (h *Host) Start(cmd *exec.Cmd) (*Proc, error) {
 	if err := h.lab.track(p); err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	var err error
+	onForkThread(func() { err = cmd.Start() })
+	if err != nil {
 		h.lab.untrack(p)
 		return nil, fmt.Errorf("netlab: start %v on %s: %w", cmd.Args[4:], h.NS, err)
 	}
 	p.start = time.Now()
 	go p.wait()
 	return p, nil
+}
+
+// forkThread runs the functions sent to it on one OS thread that is never
+// released, so children forked there get their parent-death signal only
+// when this process ends (golang.org/issue/27505). Its goroutine lives as
+// long as the process.
+var forkThread struct {
+	once sync.Once
+	fns  chan func()
+}
+
+func onForkThread(f func()) {
+	forkThread.once.Do(func() {
+		forkThread.fns = make(chan func())
+		go func() {
+			runtime.LockOSThread()
+			for f := range forkThread.fns {
+				f()
+			}
+		}()
+	})
+	done := make(chan struct{})
+	forkThread.fns <- func() {
+		defer close(done)
+		f()
+	}
+	<-done
 }
 
 // Do runs f on an OS thread that has joined the host's network namespace,
