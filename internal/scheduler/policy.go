@@ -94,12 +94,24 @@ func (s *state) pick(m *member, room int, now time.Time, sc *proto.Schedule) {
 		}
 		room -= len(sc.Assignments)
 	}
-	if room <= 0 || len(t.free) == 0 {
-		return
-	}
 
-	// Peer fetches: rarest wanted pieces some free parent holds.
-	cands := s.cands.reset(words)
+	// Peer fetches: rarest wanted pieces some free parent holds. A pass may
+	// skip pieces whose free holders earlier picks used up; then another
+	// pass looks again among the parents still free.
+	for room > 0 && len(t.free) > 0 {
+		n := s.pickFromPeers(m, room, lo, hi, salt, now, sc)
+		if n == 0 {
+			return
+		}
+		room -= n
+	}
+}
+
+// pickFromPeers makes one pass of peer assignments and returns how many it
+// made.
+func (s *state) pickFromPeers(m *member, room, lo, hi int, salt uint32, now time.Time, sc *proto.Schedule) int {
+	t := m.task
+	cands := s.cands.reset(len(m.done))
 	for _, f := range t.free {
 		if f != m {
 			for w, bits := range f.have {
@@ -113,6 +125,7 @@ func (s *state) pick(m *member, room int, now time.Time, sc *proto.Schedule) {
 	cands.keepRange(lo, hi)
 	s.top.reset(room)
 	cands.each(func(i int) { s.top.offer(s.key(m, t.count[i], i, salt)) })
+	made := 0
 	for _, k := range s.top.sorted() {
 		i := int(k & keyIndexMask)
 		parents := s.rankParents(m, i, salt)
@@ -125,7 +138,9 @@ func (s *state) pick(m *member, room int, now time.Time, sc *proto.Schedule) {
 		}
 		s.assign(m, parents[0], i, now)
 		sc.Assignments = append(sc.Assignments, a)
+		made++
 	}
+	return made
 }
 
 // sourceShare is how many more source fetches member m may start. A

@@ -76,7 +76,7 @@ type member struct {
 	pending bitset // pieces assigned to it and not yet reported
 	nhave   int
 	ndone   int
-	sole    int // pieces only this member holds
+	sole    int                             // pieces only this member holds
 	assigns map[core.PieceIndex]*assignment // the assignments behind pending
 	serving map[*assignment]struct{}        // assignments it is counted parent for
 	failed  map[core.PieceIndex][]core.PeerID
