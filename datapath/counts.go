@@ -24,7 +24,8 @@ type Counts struct {
 	// (pipe2, fcntl, close) and the Go runtime's own (epoll, futex) are not
 	// counted.
 	Syscalls int64
-	// Bytes counts payload bytes moved, without streaming headers.
+	// Bytes counts payload bytes moved: without headers for datagrams
+	// sent, whole datagrams for datagrams received.
 	Bytes int64
 	// Packets counts datagrams sent or received.
 	Packets int64

@@ -143,7 +143,8 @@ func StreamSendmmsg(dst syscall.Conn, mem []byte, first Header, c *Counts) (int6
 // StreamGSO sends mem as datagrams with UDP generic segmentation offload:
 // each sendmsg carries up to 46 header+payload pairs in one iovec and a
 // UDP_SEGMENT control message, and the kernel (or NIC) cuts it into
-// datagrams. One copy per byte. handled is false, with nothing sent, when
+// datagrams. One copy per byte. dst must be a connected UDP socket (a
+// stream socket would ignore the segment size). handled is false, with nothing sent, when
 // the kernel refuses UDP_SEGMENT; [StreamSend] then takes sendmmsg.
 func StreamGSO(dst syscall.Conn, mem []byte, first Header, c *Counts) (int64, bool, error) {
 	if gsoBroken.Load() {
