@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package wire
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// A Socket sends and receives whole messages through its [Mux]. All sockets
+// of a mux are equivalent (like Linux KCM sockets cloned from one another):
+// a message sent on any of them goes out on one of the mux's connections,
+// and any socket that is receiving may get the next message that arrives.
+//
+// A Socket is safe for concurrent use; separate sockets do not contend with
+// each other except on the connections they share. Create one with
+// [Mux.NewSocket].
+type Socket struct {
+	m          *Mux
+	id         int
+	rxDisabled atomic.Bool
+	isClosed   atomic.Bool
+	closed     chan struct{}
+	closeOnce  sync.Once
+	stats      sockCounters
+}
+
+// Send sends msg as one message: whole, on one connection, never interleaved
+// with another message. It picks the attached connection with the fewest
+// bytes queued; if that connection fails before msg is completely written,
+// msg is sent again, whole, on another (the peer sees a truncated message on
+// the failed connection and discards it). With no connection attached, Send
+// waits for one until ctx is done.
+//
+// msg must be a complete message for the mux's parser; Send does not check
+// it. An empty msg sends nothing. msg may be reused once Send returns. A
+// Send whose message is already being written when ctx is done waits for
+// the write to finish.
+func (s *Socket) Send(ctx context.Context, msg []byte) error {
+	if len(msg) == 0 {
+		return nil
+	}
+	if s.isClosed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := getReq()
+	req.one[0] = msg
+	req.msgs = req.one[:]
+	req.n = int64(len(msg))
+	err := s.m.send(ctx, s, req)
+	putReq(req)
+	return err
+}
+
+// SendBatch sends msgs, each a complete message, in order on one connection
+// with one vectored write (writev). If the connection fails part way, the
+// messages not completely written are sent again on another connection.
+func (s *Socket) SendBatch(ctx context.Context, msgs [][]byte) error {
+	if s.isClosed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := getReq()
+	for _, b := range msgs {
+		if len(b) > 0 {
+			req.n += int64(len(b))
+		}
+	}
+	if req.n == 0 {
+		putReq(req)
+		return nil
+	}
+	req.msgs = msgs
+	err := s.m.send(ctx, s, req)
+	putReq(req)
+	return err
+}
+
+// SendFile sends header followed by n bytes of f from offset off as one
+// message: header ++ f[off:off+n]. The header is written first, then the file
+// range, with sendfile(2) on a TCP connection on Linux (the file stays in the
+// page cache; f's own offset is neither used nor changed), by copying
+// otherwise. The connection's write lock is held throughout, so nothing
+// interleaves. A connection failure retries the whole message elsewhere; a
+// file error (f shorter than off+n, a read error) aborts the connection and
+// is returned.
+func (s *Socket) SendFile(ctx context.Context, header []byte, f *os.File, off, n int64) error {
+	if s.isClosed.Load() {
+		return ErrClosed
+	}
+	if off < 0 || n < 0 {
+		return errors.New("wire: SendFile: negative offset or length")
+	}
+	if n == 0 {
+		return s.Send(ctx, header)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.m.sendFile(ctx, s, header, f, off, n)
+}
+
+// Receive returns the next message received on any of the mux's
+// connections, waiting until one arrives, ctx is done or the socket is
+// closed. The caller must release the message. It returns
+// [ErrReceiveDisabled] while receiving is disabled.
+func (s *Socket) Receive(ctx context.Context) (*Message, error) {
+	if s.rxDisabled.Load() {
+		return nil, ErrReceiveDisabled
+	}
+	if s.isClosed.Load() {
+		return nil, ErrClosed
+	}
+	var msg *Message
+	select {
+	case msg = <-s.m.ready:
+	default:
+		select {
+		case msg = <-s.m.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.closed:
+			return nil, ErrClosed
+		}
+	}
+	s.stats.rxMsgs.Add(1)
+	s.stats.rxBytes.Add(uint64(msg.n))
+	return msg, nil
+}
+
+// Recv receives the next message into buf and returns its length. If buf is
+// shorter than the message, Recv fills buf, drops the rest and returns
+// len(buf) with [ErrTruncated].
+func (s *Socket) Recv(ctx context.Context, buf []byte) (int, error) {
+	msg, err := s.Receive(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer msg.Release()
+	if msg.st == nil {
+		n := copy(buf, msg.buf)
+		if n < len(msg.buf) {
+			return n, ErrTruncated
+		}
+		return n, nil
+	}
+	want := buf
+	if int64(len(want)) > msg.n {
+		want = want[:msg.n]
+	}
+	n, err := io.ReadFull(msg, want)
+	if err != nil {
+		return n, err
+	}
+	if msg.n > int64(len(buf)) {
+		return n, ErrTruncated
+	}
+	return n, nil
+}
+
+// SetReceiveDisabled disables (true) or enables (false) receiving on the
+// socket, like KCM_RECV_DISABLE: a socket that will be busy for a while
+// stops taking messages, which go to the other sockets. A Receive already
+// waiting is not interrupted.
+func (s *Socket) SetReceiveDisabled(disabled bool) { s.rxDisabled.Store(disabled) }
+
+// Close closes the socket: waiting and later Receive calls return
+// [ErrClosed], and so do later sends. Messages being sent complete. Other
+// sockets of the mux are not affected. Close is idempotent; it returns nil.
+func (s *Socket) Close() error {
+	s.closeOnce.Do(func() {
+		s.isClosed.Store(true)
+		close(s.closed)
+		m := s.m
+		m.mu.Lock()
+		_, ok := m.sockets[s]
+		delete(m.sockets, s)
+		m.mu.Unlock()
+		if ok {
+			m.retiredSockets.rxMsgs.Add(s.stats.rxMsgs.Load())
+			m.retiredSockets.rxBytes.Add(s.stats.rxBytes.Load())
+			m.retiredSockets.txMsgs.Add(s.stats.txMsgs.Load())
+			m.retiredSockets.txBytes.Add(s.stats.txBytes.Load())
+			m.retiredSockets.txRetries.Add(s.stats.txRetries.Load())
+		}
+	})
+	return nil
+}
