@@ -185,6 +185,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchReport, error) {
 			}
 			cfg.Progress(fmt.Sprintf("run %d/%d %s", run+1, cfg.Runs, bc.m.Case))
 			s, err := bc.run(ctx, env)
+			if errors.Is(err, ErrUnsupported) {
+				continue // not on this platform: the row is left out
+			}
 			if err != nil {
 				return nil, fmt.Errorf("datapath: bench %s: %w", bc.m.Case, err)
 			}
@@ -193,6 +196,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchReport, error) {
 	}
 	rep := &BenchReport{Size: cfg.Size, Runs: cfg.Runs}
 	for i, bc := range cases {
+		if len(samples[i]) == 0 {
+			continue
+		}
 		m := summarize(bc.m, cfg.Size, samples[i])
 		if m.Side == "sender" {
 			rep.Stream = append(rep.Stream, m)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestBench(t *testing.T) {
+	linuxOnly(t)
 	var lines int
 	rep, err := Bench(t.Context(), BenchConfig{Size: 4 << 20, Runs: 1, Dir: t.TempDir(), Progress: func(string) { lines++ }})
 	if err != nil {

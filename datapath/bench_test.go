@@ -15,6 +15,7 @@ const benchSize = 4 << 20
 
 // BenchmarkUpload measures each server path into a discarding client.
 func BenchmarkUpload(b *testing.B) {
+	linuxOnly(b)
 	src, _ := source(b, benchSize)
 	for _, up := range Uploads() {
 		b.Run(up.Name, func(b *testing.B) {
@@ -38,6 +39,7 @@ func BenchmarkUpload(b *testing.B) {
 
 // BenchmarkDownload measures each client path from a sendfile server.
 func BenchmarkDownload(b *testing.B) {
+	linuxOnly(b)
 	src, _ := source(b, benchSize)
 	dst := sink(b)
 	for _, down := range Downloads() {
@@ -63,6 +65,7 @@ func BenchmarkDownload(b *testing.B) {
 // BenchmarkStream measures each streaming path into a draining receiver
 // (loopback may drop; the sender's cost is what is measured).
 func BenchmarkStream(b *testing.B) {
+	linuxOnly(b)
 	src, _ := source(b, benchSize)
 	for _, st := range Streams() {
 		b.Run(st.Name, func(b *testing.B) {

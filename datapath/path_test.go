@@ -12,9 +12,19 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 )
+
+// linuxOnly skips tests of the system-call paths elsewhere: other
+// platforms have only the buffered fallbacks.
+func linuxOnly(tb testing.TB) {
+	tb.Helper()
+	if runtime.GOOS != "linux" {
+		tb.Skip("system-call paths are Linux only")
+	}
+}
 
 // source writes size random bytes to a file in t.TempDir and returns it
 // open, with its content.
@@ -88,6 +98,7 @@ const (
 // TestUploads moves a file range with every server path to a client that
 // writes it to a file, and checks the bytes and the call counts.
 func TestUploads(t *testing.T) {
+	linuxOnly(t)
 	src, data := source(t, testSize+5000)
 	calls := map[string]int64{}
 	for _, up := range Uploads() {
@@ -130,6 +141,7 @@ func TestUploads(t *testing.T) {
 // TestDownloads receives with every client path from a sendfile server
 // and checks the file (or, for discard, the count).
 func TestDownloads(t *testing.T) {
+	linuxOnly(t)
 	src, data := source(t, testSize+5000)
 	for _, down := range Downloads() {
 		t.Run(down.Name, func(t *testing.T) {

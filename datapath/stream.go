@@ -5,6 +5,7 @@ package datapath
 
 import (
 	"os"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -27,6 +28,13 @@ type Stream struct {
 	// Send moves the range and returns the payload bytes sent.
 	Send func(dst syscall.Conn, src *os.File, off, n int64, first Header, c *Counts) (int64, error)
 }
+
+// mmsgBatch is how many datagrams one sendmmsg or recvmmsg call carries.
+const mmsgBatch = 64
+
+// gsoBroken is set once the kernel refused UDP_SEGMENT, so later streams
+// go straight to the fallback.
+var gsoBroken atomic.Bool
 
 const headerShare = float64(HeaderLen) / PayloadSize
 

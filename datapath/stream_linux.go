@@ -9,24 +9,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// mmsgBatch is how many datagrams one sendmmsg or recvmmsg call carries.
-const mmsgBatch = 64
-
 // gsoSegments is how many datagrams one UDP GSO call carries: as many as
 // fit one 65507-byte UDP payload (46 of 1412 bytes), below the kernel's
 // UDP_MAX_SEGMENTS (64 or more).
 const gsoSegments = 65507 / (HeaderLen + PayloadSize)
-
-// gsoBroken is set once the kernel refused UDP_SEGMENT, so later streams
-// go straight to the fallback.
-var gsoBroken atomic.Bool
 
 // mmsghdr is struct mmsghdr from <sys/socket.h>; x/sys does not have it.
 type mmsghdr struct {

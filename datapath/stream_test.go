@@ -78,6 +78,7 @@ func checkDatagrams(t *testing.T, got [][]byte, data []byte) {
 }
 
 func TestStreams(t *testing.T) {
+	linuxOnly(t)
 	src, data := source(t, streamSize)
 	first := Header{Stream: 3, Seq: 10, Flags: FlagEnd}
 	want := packets(streamSize)
@@ -125,6 +126,7 @@ func TestStreams(t *testing.T) {
 // TestStreamSendFallback checks that StreamSend delivers the same
 // datagrams with sendmmsg when UDP GSO is refused, and with GSO otherwise.
 func TestStreamSendFallback(t *testing.T) {
+	linuxOnly(t)
 	_, data := source(t, streamSize)
 	first := Header{Stream: 3, Seq: 10, Flags: FlagEnd}
 	for _, gso := range []bool{true, false} {
@@ -146,6 +148,7 @@ func TestStreamSendFallback(t *testing.T) {
 }
 
 func TestReceiveDeadline(t *testing.T) {
+	linuxOnly(t)
 	recv, conn, err := udpPair()
 	if err != nil {
 		t.Fatal(err)
