@@ -92,22 +92,5 @@ func StreamSend(dst syscall.Conn, mem []byte, first Header, c *Counts) (int64, e
 	return StreamSendmmsg(dst, mem, first, c)
 }
 
-// packet returns the header of datagram i of a stream that starts with
-// first and has count datagrams, and the payload bounds in the source.
-func packet(first Header, i, count, n int) (Header, int, int) {
-	lo := i * PayloadSize
-	hi := min(lo+PayloadSize, n)
-	h := Header{
-		Flags:      first.Flags &^ FlagEnd,
-		PayloadLen: uint16(hi - lo),
-		Seq:        first.Seq + uint32(i),
-		Stream:     first.Stream,
-	}
-	if i == count-1 {
-		h.Flags |= first.Flags & FlagEnd
-	}
-	return h, lo, hi
-}
-
 // packets returns how many datagrams carry n payload bytes.
 func packets(n int) int { return (n + PayloadSize - 1) / PayloadSize }

@@ -315,6 +315,23 @@ func ReceiveDatagrams(src syscall.Conn, max int64, fn func([]byte) error, c *Cou
 	return err
 }
 
+// packet returns the header of datagram i of a stream that starts with
+// first and has count datagrams, and the payload bounds in the source.
+func packet(first Header, i, count, n int) (Header, int, int) {
+	lo := i * PayloadSize
+	hi := min(lo+PayloadSize, n)
+	h := Header{
+		Flags:      first.Flags &^ FlagEnd,
+		PayloadLen: uint16(hi - lo),
+		Seq:        first.Seq + uint32(i),
+		Stream:     first.Stream,
+	}
+	if i == count-1 {
+		h.Flags |= first.Flags & FlagEnd
+	}
+	return h, lo, hi
+}
+
 func setIovec(v *unix.Iovec, b []byte) {
 	if len(b) == 0 {
 		v.Base, v.Len = nil, 0
