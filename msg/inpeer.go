@@ -229,14 +229,14 @@ func (in *inPeer) dispatch(m *wire.Message) {
 			in.protocolError(m, err)
 			return
 		}
-		in.deliver(f.Move, m)
+		in.deliver(f.Move, m, b)
 	case frameMoveDone:
 		f, _, err := parseMoveDone(b)
 		if err != nil {
 			in.protocolError(m, err)
 			return
 		}
-		in.deliver(f.Move, m)
+		in.deliver(f.Move, m, b)
 	default:
 		in.protocolError(m, fmt.Errorf("frame type %d from a sender: %w", typ, ErrProtocol))
 	}

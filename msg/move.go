@@ -19,10 +19,18 @@ import (
 
 // A mover waits for the frames of one move it started.
 type mover struct {
-	ch chan *wire.Message // data and move-done frames, never more than cap
+	ch chan moveMsg // data and move-done frames, never more than cap
 
 	mu     sync.Mutex // guards closed
 	closed bool
+}
+
+// A moveMsg is a data or move-done frame for a mover. For a streamed
+// message, head holds the frame's first bytes, already read from it.
+type moveMsg struct {
+	m    *wire.Message
+	head []byte // the whole frame (buffered) or its first dataHeaderLen bytes
+	buf  [dataHeaderLen]byte
 }
 
 // maxMovesPerCall bounds the move-to operations tracked for one Send.
@@ -31,7 +39,7 @@ const maxMovesPerCall = 64
 var chunkPool = sync.Pool{New: func() any { return new([]byte) }}
 
 func (in *inPeer) newMover(frames int64) (uint64, *mover) {
-	mv := &mover{ch: make(chan *wire.Message, frames+1)}
+	mv := &mover{ch: make(chan moveMsg, frames+1)}
 	in.mu.Lock()
 	in.nextMove++
 	id := in.nextMove
@@ -49,8 +57,8 @@ func (in *inPeer) endMover(id uint64, mv *mover) {
 	mv.mu.Unlock()
 	for {
 		select {
-		case m := <-mv.ch:
-			m.Release()
+		case mm := <-mv.ch:
+			mm.m.Release()
 		default:
 			return
 		}
@@ -58,7 +66,12 @@ func (in *inPeer) endMover(id uint64, mv *mover) {
 }
 
 // deliver hands a data or move-done frame to its mover, or drops it.
-func (in *inPeer) deliver(id uint64, m *wire.Message) {
+func (in *inPeer) deliver(id uint64, m *wire.Message, head []byte) {
+	mm := moveMsg{m: m, head: head}
+	if m.Bytes() == nil {
+		copy(mm.buf[:], head)
+		mm.head = nil // set by the receiver: mm is copied through the channel
+	}
 	in.mu.Lock()
 	mv := in.moves[id]
 	in.mu.Unlock()
@@ -66,7 +79,7 @@ func (in *inPeer) deliver(id uint64, m *wire.Message) {
 		mv.mu.Lock()
 		ok := !mv.closed && len(mv.ch) < cap(mv.ch)
 		if ok {
-			mv.ch <- m
+			mv.ch <- mm
 		}
 		mv.mu.Unlock()
 		if ok {
@@ -94,8 +107,8 @@ func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Se
 	}
 	for got := int64(0); got < n; {
 		select {
-		case m := <-mv.ch:
-			k, err := takeData(m, segOff, n, dst)
+		case mm := <-mv.ch:
+			k, err := takeData(&mm, segOff, n, dst)
 			if err != nil {
 				return fmt.Errorf("msg: move from: %w", err)
 			}
@@ -113,18 +126,15 @@ func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Se
 // takeData writes one data frame of a move of [segOff, segOff+n) into dst,
 // checking that it lies inside the range asked for; a move-done frame is
 // the owner's error. It releases m.
-func takeData(m *wire.Message, segOff, n int64, dst Segment) (int64, error) {
+func takeData(mm *moveMsg, segOff, n int64, dst Segment) (int64, error) {
+	m := mm.m
 	defer m.Release()
-	var head [dataHeaderLen]byte
 	b := m.Bytes()
+	head := mm.head
 	if b == nil {
-		if _, err := readFull(m, head[:]); err != nil {
-			return 0, err
-		}
-	} else {
-		copy(head[:], b)
+		head = mm.buf[:]
 	}
-	if typ, _ := frameTypeOf(head[:]); typ == frameMoveDone {
+	if typ, _ := frameTypeOf(head); typ == frameMoveDone {
 		f, _, err := parseMoveDone(b)
 		if err != nil {
 			return 0, err
@@ -134,7 +144,7 @@ func takeData(m *wire.Message, segOff, n int64, dst Segment) (int64, error) {
 		}
 		return 0, remoteErr(f.Status, f.Detail)
 	}
-	f, k, err := parseDataHead(head[:], m.Len())
+	f, k, err := parseDataHead(head, m.Len())
 	if err != nil {
 		return 0, err
 	}
@@ -189,9 +199,9 @@ func (in *inPeer) moveTo(ctx context.Context, seq uint64, segOff int64, src Segm
 		}
 	}
 	select {
-	case m := <-mv.ch:
-		defer m.Release()
-		f, _, err := parseMoveDone(m.Bytes())
+	case mm := <-mv.ch:
+		defer mm.m.Release()
+		f, _, err := parseMoveDone(mm.m.Bytes())
 		if err != nil {
 			return fmt.Errorf("msg: move to: %w", ErrProtocol)
 		}

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package msg
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+)
+
+// The test service: one request handler, run by in-process servers and by
+// the helper process (TestMain), so one test body can run over every
+// transport. A message is an op byte and big-endian arguments.
+const (
+	opEcho      = 'e' // reply = rest of message
+	opWork      = 'w' // count++, reply "done"
+	opCount     = 'c' // reply = count u64
+	opMoveFrom  = 'F' // off u64, n u64, toFile u8: MoveFrom, reply = sha256 of the bytes
+	opMoveTo    = 'T' // off u64, n u64, seed u8, fromFile u8: MoveTo pattern(seed, n)
+	opCarry     = 'R' // reply = the segment bytes that came with the message
+	opReplySeg  = 'G' // off u64, data: ReplyWithSegment("ok", off, data)
+	opGrant     = 'g' // reply = access u8, segLen u64
+	opNoReply   = 'n' // never answered (the sender's context must end the Send)
+	errorPrefix = "ERR:"
+)
+
+// service runs the test service until ctx ends. work, if set, is called
+// for opWork after counting and before replying.
+type service struct {
+	count atomic.Uint64
+	work  func(r *Request)
+	dir   string // for file destinations and sources
+}
+
+func (s *service) run(ctx context.Context, n *Node) error {
+	buf := make([]byte, 64<<10)
+	for {
+		r, k, err := n.ReceiveWithSegment(ctx, buf)
+		if err != nil {
+			return err
+		}
+		s.handle(ctx, r, buf[:k])
+	}
+}
+
+// errName names the sentinel an error matches, so that it survives the
+// trip back from a helper process.
+func errName(err error) string {
+	for _, e := range []error{ErrAccess, ErrOutOfRange, ErrNotAwaitingReply, ErrProtocol,
+		ErrSegmentBeyondFile, ErrMessageTooLarge, ErrClosed} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return err.Error()
+}
+
+func errReply(r *Request, err error) { _ = r.Reply([]byte(errorPrefix + errName(err))) }
+
+func (s *service) handle(ctx context.Context, r *Request, carry []byte) {
+	m := r.Message()
+	if len(m) == 0 {
+		_ = r.Reply(nil)
+		return
+	}
+	args := m[1:]
+	u64 := func(i int) int64 { return int64(binary.BigEndian.Uint64(args[8*i:])) }
+	switch m[0] {
+	case opEcho:
+		_ = r.Reply(args)
+	case opWork:
+		s.count.Add(1)
+		if s.work != nil {
+			s.work(r)
+		}
+		_ = r.Reply([]byte("done"))
+	case opCount:
+		_ = r.Reply(binary.BigEndian.AppendUint64(nil, s.count.Load()))
+	case opCarry:
+		_ = r.Reply(carry)
+	case opGrant:
+		a, l := r.Grant()
+		_ = r.Reply(binary.BigEndian.AppendUint64([]byte{byte(a)}, uint64(l)))
+	case opMoveFrom:
+		off, n, toFile := u64(0), u64(1), args[16] == 1
+		var data []byte
+		if toFile {
+			f, err := os.CreateTemp(s.dir, "movefrom")
+			if err != nil {
+				errReply(r, err)
+				return
+			}
+			defer os.Remove(f.Name())
+			defer f.Close()
+			if err := r.MoveFrom(ctx, off, FileRange{File: f, Offset: 7, Length: n}); err != nil {
+				errReply(r, err)
+				return
+			}
+			data = make([]byte, n)
+			if _, err := f.ReadAt(data, 7); err != nil {
+				errReply(r, err)
+				return
+			}
+		} else {
+			data = make([]byte, n)
+			if err := r.MoveFrom(ctx, off, Bytes(data)); err != nil {
+				errReply(r, err)
+				return
+			}
+		}
+		sum := sha256.Sum256(data)
+		_ = r.Reply(sum[:])
+	case opMoveTo:
+		off, n, seed, fromFile := u64(0), u64(1), args[16], args[17] == 1
+		data := pattern(seed, int(n))
+		var src Segment = Bytes(data)
+		if fromFile {
+			f, err := os.Create(filepath.Join(s.dir, "moveto-src"))
+			if err != nil {
+				errReply(r, err)
+				return
+			}
+			defer f.Close()
+			_, _ = f.WriteAt(data, 3)
+			src = FileRange{File: f, Offset: 3, Length: n}
+		}
+		if err := r.MoveTo(ctx, off, src); err != nil {
+			errReply(r, err)
+			return
+		}
+		_ = r.Reply([]byte("ok"))
+	case opReplySeg:
+		if err := r.ReplyWithSegment([]byte("ok"), u64(0), args[8:]); err != nil {
+			errReply(r, err)
+		}
+	case opNoReply:
+	default:
+		_ = r.Reply([]byte(errorPrefix + "unknown op"))
+	}
+}
+
+// pattern returns n bytes seed, seed+1, ...
+func pattern(seed byte, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = seed + byte(i)
+	}
+	return b
+}
+
+func moveFromMsg(off, n int64, toFile bool) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{opMoveFrom}, uint64(off))
+	b = binary.BigEndian.AppendUint64(b, uint64(n))
+	return append(b, boolByte(toFile))
+}
+
+func moveToMsg(off, n int64, seed byte, fromFile bool) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{opMoveTo}, uint64(off))
+	b = binary.BigEndian.AppendUint64(b, uint64(n))
+	return append(b, seed, boolByte(fromFile))
+}
+
+func replySegMsg(off int64, data []byte) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{opReplySeg}, uint64(off))
+	return append(b, data...)
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
