@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+)
+
+// The local API is HTTP/1.1 over the Unix socket Config.Socket (mode
+// 0600, so only the daemon's user may talk to it):
+//
+//	POST /v1/download   body: a Request as JSON. Answer: 200 and a stream
+//	                    of Progress objects, one JSON line every
+//	                    progressEvery and a final one whose State is
+//	                    done, failed or canceled. A request refused at
+//	                    once gets 4xx/5xx and an apiError body. Closing
+//	                    the connection cancels the transfer.
+//	GET  /v1/stats      Stats as JSON.
+
+// progressEvery is how often the local API streams progress.
+const progressEvery = 200 * time.Millisecond
+
+// maxRequestBody bounds a request body.
+const maxRequestBody = 64 << 10
+
+// apiError is the body of a refused request, and Progress.Error's class.
+type apiError struct {
+	Error string `json:"error"`
+	Code  string `json:"code"` // see errorCode
+}
+
+// errorCode names the sentinel in err's chain, for the client to restore.
+func errorCode(err error) string {
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return ""
+}
+
+var errorCodes = []struct {
+	code string
+	err  error
+}{
+	{"bad_request", ErrBadRequest},
+	{"digest", ErrDigest},
+	{"disk_full", ErrDiskFull},
+	{"source", ErrSource},
+	{"canceled", ErrCanceled},
+	{"closed", ErrClosed},
+}
+
+// apiProgress is a Progress line with the error class.
+type apiProgress struct {
+	Progress
+	Code string `json:"code,omitempty"`
+}
+
+func (d *Daemon) newAPIServer() *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/download", d.apiDownload)
+	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(d.Stats()) // a failed write is the client's loss
+	})
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil, BaseContext: nil}
+}
+
+func (d *Daemon) apiDownload(w http.ResponseWriter, r *http.Request) {
+	var req Request
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&req); err != nil {
+		writeAPIError(w, http.StatusBadRequest, errors.Join(ErrBadRequest, err))
+		return
+	}
+	tr, err := d.Download(r.Context(), req)
+	if err != nil {
+		status := http.StatusBadGateway
+		switch {
+		case errors.Is(err, ErrBadRequest):
+			status = http.StatusBadRequest
+		case errors.Is(err, ErrDiskFull):
+			status = http.StatusInsufficientStorage
+		case errors.Is(err, ErrClosed):
+			status = http.StatusServiceUnavailable
+		}
+		writeAPIError(w, status, err)
+		return
+	}
+	defer tr.Cancel() // the client left or the transfer ended
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	rc := http.NewResponseController(w)
+	tick := time.NewTicker(progressEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tr.Done():
+			_ = enc.Encode(apiProgress{Progress: tr.Progress(), Code: errorCode(tr.Err())})
+			_ = rc.Flush()
+			return
+		case <-tick.C:
+			if enc.Encode(apiProgress{Progress: tr.Progress()}) != nil || rc.Flush() != nil {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func writeAPIError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(apiError{Error: err.Error(), Code: errorCode(err)})
+}

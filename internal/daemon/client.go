@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+)
+
+// Client talks to a daemon's local API over its Unix socket. It has the
+// daemon's download surface, so `pollen get` drives a local daemon and an
+// in-process one the same way. A Client is safe for concurrent use; its
+// zero value is not usable, call [NewClient].
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client for the daemon listening on socket. It does
+// not connect until used.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		DisableCompression: true,
+		MaxIdleConns:       4,
+		IdleConnTimeout:    30 * time.Second,
+	}
+	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+}
+
+// Close releases the client's idle connections.
+func (c *Client) Close() error {
+	c.hc.CloseIdleConnections()
+	return nil
+}
+
+// Ping reports whether a daemon answers on the socket.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.Stats(ctx)
+	return err
+}
+
+// Stats returns the daemon's counters.
+func (c *Client) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://pollen/v1/stats", nil)
+	if err != nil {
+		return s, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return s, fmt.Errorf("daemon: client: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("daemon: client: stats: %s", resp.Status)
+	}
+	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// Download asks the daemon for req and returns the transfer once the
+// daemon accepted it. A relative req.Output is made absolute here (the
+// daemon has its own working directory). ctx bounds the whole transfer;
+// cancelling it, or [Transfer.Cancel], closes the stream and the daemon
+// drops the transfer.
+func (c *Client) Download(ctx context.Context, req Request) (*Transfer, error) {
+	if req.Output != "" {
+		abs, err := filepath.Abs(req.Output)
+		if err != nil {
+			return nil, fmt.Errorf("%w: output: %w", ErrBadRequest, err)
+		}
+		req.Output = abs
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://pollen/v1/download", bytes.NewReader(body))
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("daemon: client: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		defer stop()
+		var ae apiError
+		if json.NewDecoder(resp.Body).Decode(&ae) != nil || ae.Error == "" {
+			return nil, fmt.Errorf("daemon: client: download: %s", resp.Status)
+		}
+		return nil, restoreError(ae.Code, ae.Error)
+	}
+	tr := &Transfer{
+		started: time.Now(),
+		done:    make(chan struct{}),
+		stop:    stop,
+		final:   Progress{State: StateRunning},
+	}
+	go tr.readStream(resp)
+	return tr, nil
+}
+
+// readStream follows the daemon's progress lines until the final one. It
+// is the client transfer's only goroutine; it ends when the stream does
+// (Cancel closes it).
+func (tr *Transfer) readStream(resp *http.Response) {
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var last apiProgress
+	for sc.Scan() {
+		var p apiProgress
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			continue
+		}
+		last = p
+		if p.State != StateRunning {
+			var err error
+			if p.State != StateDone {
+				err = restoreError(p.Code, p.Error)
+			}
+			tr.end(p.Progress, err)
+			return
+		}
+		tr.mu.Lock()
+		tr.final = p.Progress
+		tr.mu.Unlock()
+	}
+	err := sc.Err()
+	if err == nil {
+		err = errors.New("daemon: client: stream ended without a result")
+	}
+	last.State = StateFailed
+	if errors.Is(err, context.Canceled) {
+		last.State = StateCanceled
+		err = ErrCanceled
+	}
+	last.Error = err.Error()
+	tr.end(last.Progress, fmt.Errorf("daemon: client: %w", err))
+}
+
+// restoreError turns an API error back into an error that matches the
+// daemon's sentinel.
+func restoreError(code, text string) error {
+	for _, c := range errorCodes {
+		if c.code == code {
+			return &remoteError{sentinel: c.err, text: text}
+		}
+	}
+	return &remoteError{text: text}
+}
+
+// remoteError is an error reported by the daemon over the local API.
+type remoteError struct {
+	sentinel error
+	text     string
+}
+
+func (e *remoteError) Error() string { return e.text }
+func (e *remoteError) Unwrap() error { return e.sentinel }

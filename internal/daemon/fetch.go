@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/piece"
+	"github.com/pollen-dev/pollen/internal/proto"
+	"github.com/pollen-dev/pollen/msg"
+)
+
+// worker fetches the jobs it is given until jobs is closed. It owns one
+// piece buffer, the segment peers write into.
+func (t *task) worker(jobs <-chan job) {
+	var buf []byte
+	for j := range jobs {
+		t.results <- t.fetch(j, &buf)
+	}
+}
+
+// fetch fetches one piece, from the source or from the job's parents in
+// order, and stores it verified.
+func (t *task) fetch(j job, buf *[]byte) result {
+	if t.st.Has(j.index) {
+		return result{job: j}
+	}
+	r := t.layout.Piece(j.index)
+	if err := t.d.down.wait(t.ctx, r.Len); err != nil {
+		return result{job: j, err: err, fatal: true}
+	}
+	t.d.stats.downloads.Add(1)
+	defer t.d.stats.downloads.Add(-1)
+	if j.source {
+		return t.fetchSource(j, r)
+	}
+	var last error
+	for _, p := range j.parents {
+		if t.isExcluded(p.Peer) {
+			t.reportFailed(j.index, p.Peer, proto.ReasonCorrupt)
+			continue
+		}
+		err := t.fetchPeer(j, r, p, buf)
+		if err == nil {
+			t.d.stats.fromPeers.Add(uint64(r.Len))
+			t.d.stats.verified.Add(1)
+			t.prog.add(p.Addr, false, r.Len)
+			t.reportDone(j.index, j.digest)
+			return result{job: j, from: p.Addr}
+		}
+		if t.ctx.Err() != nil {
+			return result{job: j, err: t.ctx.Err(), fatal: true}
+		}
+		t.d.stats.failed.Add(1)
+		reason := proto.ReasonUnreachable
+		switch {
+		case errors.Is(err, piece.ErrDiskFull):
+			t.reportFailed(j.index, p.Peer, proto.ReasonLocal)
+			return result{job: j, from: p.Addr, err: fmt.Errorf("%w: %w", ErrDiskFull, err), fatal: true}
+		case errors.Is(err, piece.ErrClosed):
+			return result{job: j, from: p.Addr, err: err, fatal: true}
+		case errors.Is(err, errCorrupt):
+			t.d.stats.corrupt.Add(1)
+			t.exclude(p.Peer)
+			reason = proto.ReasonCorrupt
+		case errors.Is(err, errMiss):
+			reason = proto.ReasonEvicted
+		case errors.Is(err, piece.ErrPieceBusy):
+			reason = proto.ReasonLocal
+		}
+		t.log.Debug("daemon: piece from parent failed", "piece", j.index, "parent", p.Addr, "reason", reason, "err", err)
+		t.reportFailed(j.index, p.Peer, reason)
+		last = pieceErr(j.index, p.Addr, err)
+	}
+	if last == nil {
+		last = fmt.Errorf("daemon: piece %d: no usable parent", j.index)
+	}
+	return result{job: j, err: last}
+}
+
+// fetchPeer asks parent p for the piece. The request grants the parent
+// write access to buf; the parent moves the piece into it (sendfile on its
+// side) and replies with a Piece header. The bytes are then hashed and
+// written to the task file; only a piece that matches the scheduler's
+// digest is kept.
+func (t *task) fetchPeer(j job, r core.Range, p proto.Parent, buf *[]byte) error {
+	if int64(cap(*buf)) < r.Len {
+		*buf = make([]byte, t.layout.PieceSize)
+	}
+	seg := (*buf)[:r.Len]
+	req := &proto.GetPiece{Task: t.id, Index: j.index, Peer: t.d.peer}
+	b, err := req.Append(make([]byte, 0, req.Len()))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(t.ctx, t.d.cfg.PieceTimeout)
+	defer cancel()
+	rb, err := t.d.node.SendWithSegment(ctx, "tcp://"+p.Addr, b, msg.Bytes(seg), msg.Write)
+	if err != nil {
+		return err
+	}
+	reply, _, err := proto.Parse(rb)
+	if err != nil {
+		return fmt.Errorf("%w: bad reply: %w", errCorrupt, err)
+	}
+	switch m := reply.(type) {
+	case *proto.Miss:
+		return fmt.Errorf("%w: %d", errMiss, m.Reason)
+	case *proto.Piece:
+		if m.Task != t.id || m.Index != j.index || int64(m.Length) != r.Len {
+			return fmt.Errorf("%w: reply for piece %d of %d bytes", errCorrupt, m.Index, m.Length)
+		}
+	case *proto.Error:
+		return schedError{m}
+	default:
+		return fmt.Errorf("%w: unexpected %v reply", errCorrupt, reply.Type())
+	}
+	err = t.st.WritePieceBytes(j.index, seg, j.digest)
+	var dm *piece.DigestMismatchError
+	if errors.As(err, &dm) && dm.Piece != piece.WholeFile {
+		return fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	return err
+}
+
+// fetchSource reads the piece from the origin straight into its place in
+// the task file. The origin is trusted per piece (the whole-file digest is
+// the check), unless the scheduler already knows the piece's digest.
+func (t *task) fetchSource(j job, r core.Range) result {
+	w, err := t.st.NewPieceWriter(j.index)
+	switch {
+	case errors.Is(err, piece.ErrPiecePresent):
+		return result{job: j, from: "source"}
+	case errors.Is(err, piece.ErrPieceBusy):
+		return result{job: j, from: "source", err: err}
+	case err != nil:
+		return result{job: j, from: "source", err: pieceErr(j.index, "source", err), fatal: true}
+	}
+	_, err = t.src.ReadRange(t.ctx, r.Off, r.Len, w)
+	if err == nil {
+		err = w.Commit(j.digest)
+	} else {
+		w.Abort()
+	}
+	if err != nil {
+		t.d.stats.failed.Add(1)
+		if dg := j.digest; !dg.IsZero() {
+			t.reportFailed(j.index, core.PeerID{}, proto.ReasonUnreachable)
+		}
+		var dm *piece.DigestMismatchError
+		switch {
+		case t.ctx.Err() != nil:
+			return result{job: j, from: "source", err: t.ctx.Err(), fatal: true}
+		case errors.Is(err, piece.ErrDiskFull):
+			return result{job: j, from: "source", err: fmt.Errorf("%w: %w", ErrDiskFull, pieceErr(j.index, "source", err)), fatal: true}
+		case errors.As(err, &dm) && dm.Piece == piece.WholeFile:
+			return result{job: j, from: "source", err: fmt.Errorf("%w: %w", ErrDigest, err), fatal: true}
+		}
+		return result{job: j, from: "source", err: fmt.Errorf("%w: %w", ErrSource, pieceErr(j.index, "source", err)), fatal: true}
+	}
+	dg, _ := t.st.PieceDigest(j.index)
+	t.d.stats.fromSource.Add(uint64(r.Len))
+	t.d.stats.verified.Add(1)
+	t.prog.add("source", true, r.Len)
+	t.reportDone(j.index, dg)
+	return result{job: j, from: "source"}
+}

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package daemon
+
+import (
+	"errors"
+	"os"
+
+	"github.com/pollen-dev/pollen/internal/piece"
+	"github.com/pollen-dev/pollen/internal/proto"
+	"github.com/pollen-dev/pollen/msg"
+)
+
+// serve receives GetPiece requests from peers until the daemon closes and
+// answers each on its own goroutine, at most UploadSlots at once; beyond
+// that a request is answered Miss{busy} at once.
+func (d *Daemon) serve() {
+	slots := make(chan struct{}, d.cfg.UploadSlots)
+	for {
+		r, err := d.node.Receive(d.ctx)
+		if err != nil {
+			return
+		}
+		m, err := proto.Decode(r.Message())
+		gp, ok := m.(*proto.GetPiece)
+		if err != nil || !ok {
+			d.replyError(r, proto.CodeBadRequest, "daemon: expected a GetPiece")
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			d.miss(r, gp, proto.MissBusy)
+			continue
+		}
+		if !d.goroutine(func() {
+			defer func() { <-slots }()
+			d.upload(r, gp)
+		}) {
+			_ = r.Reply(nil) // closing: the requester sees a malformed reply and moves on
+			return
+		}
+	}
+}
+
+// upload answers one GetPiece: it waits for the upload rate limit, moves
+// the verified piece into the requester's segment in one sendfile, and
+// replies with the Piece header.
+func (d *Daemon) upload(r *msg.Request, gp *proto.GetPiece) {
+	st, err := d.store.Acquire(gp.Task)
+	if err != nil {
+		d.miss(r, gp, proto.MissNotHeld)
+		return
+	}
+	defer st.Release()
+	sec, err := st.OpenPiece(gp.Index)
+	if err != nil {
+		reason := proto.MissNotHeld
+		if errors.Is(err, piece.ErrClosed) {
+			reason = proto.MissEvicted
+		}
+		d.miss(r, gp, reason)
+		return
+	}
+	defer sec.Close()
+	access, segLen := r.Grant()
+	if access&msg.Write == 0 || segLen < sec.Len() {
+		d.replyError(r, proto.CodeBadRequest, "daemon: GetPiece needs a writable segment of the piece's length")
+		return
+	}
+	if err := d.up.wait(d.ctx, sec.Len()); err != nil {
+		d.miss(r, gp, proto.MissBusy)
+		return
+	}
+	d.stats.uploads.Add(1)
+	defer d.stats.uploads.Add(-1)
+	var seg msg.Segment
+	if f, ok := sec.File().(*os.File); ok {
+		seg = msg.FileRange{File: f, Offset: sec.Offset(), Length: sec.Len()}
+	} else {
+		b := make([]byte, sec.Len()) // a non-OS file system (tests): copy
+		if _, err := sec.File().ReadAt(b, sec.Offset()); err != nil {
+			d.miss(r, gp, proto.MissEvicted)
+			return
+		}
+		seg = msg.Bytes(b)
+	}
+	if err := r.MoveTo(d.ctx, 0, seg); err != nil {
+		d.log.Debug("daemon: upload failed", "task", gp.Task.Short(), "piece", gp.Index, "err", err)
+		_ = r.Reply(nil) // the requester's Send fails; it tries another parent
+		return
+	}
+	reply := &proto.Piece{Task: gp.Task, Index: gp.Index, Length: uint32(sec.Len())}
+	if err := d.replyMsg(r, reply); err == nil {
+		d.stats.uploaded.Add(uint64(sec.Len()))
+		d.stats.served.Add(1)
+	}
+}
+
+// miss answers a GetPiece with Miss.
+func (d *Daemon) miss(r *msg.Request, gp *proto.GetPiece, reason proto.MissReason) {
+	d.stats.miss.Add(1)
+	_ = d.replyMsg(r, &proto.Miss{Task: gp.Task, Index: gp.Index, Reason: reason})
+}
+
+// replyError answers a request with a proto Error.
+func (d *Daemon) replyError(r *msg.Request, code proto.ErrorCode, text string) {
+	_ = d.replyMsg(r, &proto.Error{Code: code, Text: text})
+}
+
+// replyMsg encodes m and replies with it. A failed reply means the
+// requester went away; it is not the server's problem.
+func (d *Daemon) replyMsg(r *msg.Request, m proto.Message) error {
+	var buf [128]byte
+	b, err := m.Append(buf[:0])
+	if err != nil {
+		return err
+	}
+	return r.Reply(b)
+}

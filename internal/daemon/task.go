@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/piece"
+	"github.com/pollen-dev/pollen/internal/proto"
+	"github.com/pollen-dev/pollen/internal/source"
+)
+
+// A task is one download in progress. Its state belongs to the goroutine
+// running [task.run] (the event loop); fetch workers, the scheduler asker
+// and the reporter talk to it through channels. What other goroutines read
+// (progress) is in prog, which has its own lock.
+type task struct {
+	d      *Daemon
+	id     core.TaskID
+	url    string
+	layout core.Layout
+	src    source.Source
+	st     *piece.Task // pinned while the task runs
+	log    *slog.Logger
+
+	ctx    context.Context // cancelled when the last transfer leaves or the daemon closes
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run has returned; err is then set
+	err    error
+
+	results chan result     // workers → loop
+	asks    chan askResult  // asker → loop; capacity 1
+	reports chan proto.Message // loop and workers → reporter; closed after the workers end
+
+	prog progress
+
+	exMu     sync.Mutex // guards excluded
+	excluded map[core.PeerID]bool
+
+	refs int // transfers attached; guarded by d.mu
+
+	joined uint64 // registration the task was last joined under; written by the loop before done closes
+}
+
+// A job is one piece to fetch: from the source, or from parents in order.
+type job struct {
+	index   core.PieceIndex
+	source  bool
+	digest  core.Digest // expected SHA-256; zero when unknown
+	parents []proto.Parent
+}
+
+// A result is what a worker made of a job.
+type result struct {
+	job   job
+	from  string // "source" or the parent's address
+	err   error  // nil: the piece is stored and verified
+	fatal bool   // err ends the download (disk full, source gave up, closed)
+}
+
+// askResult is the answer of one scheduler round trip.
+type askResult struct {
+	gen   uint64 // registration the task is now joined under
+	sched *proto.Schedule
+	err   error
+}
+
+// Task loop modes.
+const (
+	modeScheduler = iota // pieces come as the scheduler assigns them
+	modeSource           // no usable scheduler: every piece from the source
+)
+
+// maxPeerRounds is how many assignments of a piece may fail on every
+// parent before the daemon fetches it from the source itself.
+const maxPeerRounds = 2
+
+// run is the task's event loop. It returns when the task is complete, has
+// failed, or its context ends.
+func (t *task) run() {
+	defer close(t.done)
+	err := t.loop()
+	t.err = err
+	t.st.Release()
+	_ = t.src.Close()
+	if err == nil {
+		t.d.finished(t)
+		return
+	}
+	t.d.forget(t)
+	var dm *piece.DigestMismatchError
+	if errors.As(err, &dm) && dm.Piece == piece.WholeFile {
+		if derr := t.d.store.Delete(t.id); derr != nil && !errors.Is(derr, piece.ErrInUse) {
+			t.log.Warn("daemon: delete task after digest mismatch", "err", derr)
+		}
+	}
+}
+
+func (t *task) loop() error {
+	n := t.layout.Pieces()
+	conc := t.d.cfg.Concurrency
+	jobs := make(chan job)
+	var workers sync.WaitGroup
+	for range conc {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			t.worker(jobs)
+		}()
+	}
+	var reporter sync.WaitGroup
+	reporter.Add(1)
+	go func() {
+		defer reporter.Done()
+		t.report()
+	}()
+	var asker sync.WaitGroup
+	var joined uint64
+	defer func() {
+		t.joined = joined
+		close(jobs)
+		workers.Wait() // results is large enough for every outstanding job
+		asker.Wait()
+		close(t.reports)
+		reporter.Wait()
+	}()
+
+	mode := modeScheduler
+	if !t.d.sched.configured() {
+		mode = modeSource
+	}
+	var (
+		queue      []job
+		inflight   = map[core.PieceIndex]bool{}
+		queued     = map[core.PieceIndex]bool{}
+		rounds     = map[core.PieceIndex]int{}
+		srcRunning int
+		asking     bool
+		nextAsk    time.Time // scheduler mode: next RequestPieces; source mode: next reconnect
+		lastErr    error
+	)
+	present := t.st.Bitmap()
+	missing := func(i core.PieceIndex) bool { return !present[i] && !inflight[i] && !queued[i] }
+	enqueue := func(j job) {
+		queue = append(queue, j)
+		queued[j.index] = true
+	}
+	// fillFromSource queues missing pieces for the source, in order, within
+	// SourceConcurrency.
+	fillFromSource := func() {
+		srcQueued := 0
+		for _, j := range queue {
+			if j.source {
+				srcQueued++
+			}
+		}
+		for i := 0; i < n && srcRunning+srcQueued < t.d.cfg.SourceConcurrency; i++ {
+			if missing(core.PieceIndex(i)) {
+				enqueue(job{index: core.PieceIndex(i), source: true})
+				srcQueued++
+			}
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if t.st.Complete() {
+			return nil
+		}
+		if err := t.st.Err(); err != nil {
+			return fmt.Errorf("%w: %w", ErrDigest, err)
+		}
+		now := time.Now()
+		free := conc - len(inflight) - len(queue)
+		if mode == modeSource {
+			fillFromSource()
+		}
+		if !asking && t.d.sched.configured() && !now.Before(nextAsk) && (free > 0 || mode == modeSource) {
+			asking = true
+			max := max(1, min(free, proto.MaxBatch))
+			asker.Add(1)
+			go func() {
+				defer asker.Done()
+				t.asks <- t.ask(joined, max)
+			}()
+		}
+		var out chan job
+		var head job
+		if len(queue) > 0 {
+			out, head = jobs, queue[0]
+		}
+		var tc <-chan time.Time
+		if !asking && t.d.sched.configured() {
+			timer.Reset(max(time.Until(nextAsk), time.Millisecond))
+			tc = timer.C
+		}
+		select {
+		case out <- head:
+			queue = queue[1:]
+			delete(queued, head.index)
+			inflight[head.index] = true
+			if head.source {
+				srcRunning++
+			}
+		case r := <-t.results:
+			delete(inflight, r.job.index)
+			if r.job.source {
+				srcRunning--
+			}
+			if r.err == nil {
+				present[r.job.index] = true
+				nextAsk = time.Time{} // a slot is free: ask at once
+				continue
+			}
+			if r.fatal {
+				return r.err
+			}
+			lastErr = r.err
+			rounds[r.job.index]++
+			if mode == modeSource || rounds[r.job.index] >= maxPeerRounds || r.job.source {
+				// The scheduler's parents are exhausted: go to the source.
+				// (A source job that failed without being fatal was
+				// cancelled or lost a race; try it again.)
+				enqueue(job{index: r.job.index, source: true, digest: r.job.digest})
+			}
+		case a := <-t.asks:
+			asking = false
+			if a.err != nil {
+				joined = a.gen
+				switch {
+				case errors.Is(a.err, context.Canceled) && t.ctx.Err() != nil:
+				case codeOf(a.err) == proto.CodeUnknownTask:
+					joined = 0
+				case codeOf(a.err) == proto.CodeUnknownPeer:
+					joined = 0
+				case unavailable(a.err):
+					if mode != modeSource {
+						t.log.Warn("daemon: scheduler unavailable, fetching from the source", "err", a.err)
+					}
+					mode = modeSource
+					nextAsk = time.Now().Add(t.d.cfg.ReconnectInterval)
+				}
+				continue
+			}
+			joined = a.gen
+			if mode == modeSource {
+				t.log.Info("daemon: scheduler back")
+				mode = modeScheduler
+				// Pieces not yet started go back to the scheduler's hands.
+				for _, j := range queue {
+					delete(queued, j.index)
+				}
+				queue = queue[:0]
+			}
+			sc := a.sched
+			switch sc.State {
+			case proto.StateAssigned:
+				for _, as := range sc.Assignments {
+					i := as.Index
+					switch {
+					case !t.layout.Contains(i):
+					case present[i]:
+						if dg, ok := t.st.PieceDigest(i); ok {
+							t.reportDone(i, dg) // releases the assignment
+						}
+					case inflight[i] || queued[i]:
+					case !as.Source && as.Digest.IsZero():
+						// A parent whose digest nobody vouches for cannot be
+						// verified: take the piece from the source instead.
+						enqueue(job{index: i, source: true})
+					default:
+						enqueue(job{index: i, source: as.Source, digest: as.Digest, parents: as.Parents})
+					}
+				}
+				if len(sc.Assignments) == 0 {
+					nextAsk = time.Now().Add(100 * time.Millisecond)
+				}
+			case proto.StateWait:
+				nextAsk = time.Now().Add(min(time.Duration(sc.RetryMillis)*time.Millisecond, time.Second))
+			case proto.StateDone:
+				// The scheduler thinks we hold everything but the store
+				// disagrees: join again to resynchronize.
+				joined = 0
+				nextAsk = time.Now().Add(100 * time.Millisecond)
+			}
+		case <-tc:
+		case <-t.ctx.Done():
+			if lastErr != nil {
+				return fmt.Errorf("%w (last failure: %w)", ErrCanceled, lastErr)
+			}
+			return ErrCanceled
+		}
+	}
+}
+
+// ask joins the task again if the registration changed since joined, then
+// asks the scheduler for up to max pieces. It runs on its own goroutine.
+func (t *task) ask(joined uint64, max int) askResult {
+	addr, gen, err := t.d.sched.ensure(t.ctx)
+	if err != nil {
+		return askResult{gen: joined, err: err}
+	}
+	if gen != joined {
+		if err := t.d.joinTask(t.ctx, addr, gen, t.id, t.layout, t.url, t.st); err != nil {
+			return askResult{gen: 0, err: err}
+		}
+		joined = gen
+	}
+	req := &proto.RequestPieces{Peer: t.d.peer, Task: t.id, Max: uint16(max), WaitMillis: waitMillis}
+	reply, err := t.d.sched.call(t.ctx, addr, gen, req, waitMillis*time.Millisecond)
+	if err != nil {
+		return askResult{gen: joined, err: err}
+	}
+	sc, ok := reply.(*proto.Schedule)
+	if !ok {
+		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type())}
+	}
+	return askResult{gen: joined, sched: sc}
+}
+
+// reportDone queues a PieceDone for piece i.
+func (t *task) reportDone(i core.PieceIndex, dg core.Digest) {
+	t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: []proto.DonePiece{{Index: i, Digest: dg}}})
+}
+
+// reportFailed queues a PieceFailed for piece i fetched from parent.
+func (t *task) reportFailed(i core.PieceIndex, parent core.PeerID, reason proto.Reason) {
+	t.queueReport(&proto.PieceFailed{Peer: t.d.peer, Task: t.id, Index: i, Parent: parent, Reason: reason})
+}
+
+// queueReport hands m to the reporter without blocking; with no scheduler,
+// or a backlog, the report is dropped (the scheduler takes the assignment
+// back after its timeout, and a rejoin reports every held piece).
+func (t *task) queueReport(m proto.Message) {
+	if !t.d.sched.configured() {
+		return
+	}
+	select {
+	case t.reports <- m:
+	default:
+	}
+}
+
+// report sends queued reports to the scheduler, merging consecutive
+// PieceDone messages into one. It runs until reports is closed.
+func (t *task) report() {
+	var pending *proto.PieceDone
+	for m := range t.reports {
+		done, ok := m.(*proto.PieceDone)
+		if !ok {
+			t.send(m)
+			continue
+		}
+		pending = done
+	merge:
+		for len(pending.Pieces) < proto.MaxBatch {
+			select {
+			case m, ok := <-t.reports:
+				if !ok {
+					break merge
+				}
+				if more, isDone := m.(*proto.PieceDone); isDone {
+					pending.Pieces = append(pending.Pieces, more.Pieces...)
+					continue
+				}
+				t.send(pending)
+				pending = nil
+				t.send(m)
+				break merge
+			default:
+				break merge
+			}
+		}
+		if pending != nil {
+			t.send(pending)
+			pending = nil
+		}
+	}
+}
+
+// send delivers one report under the current registration; failures are
+// dropped (see queueReport).
+func (t *task) send(m proto.Message) {
+	c := t.d.sched
+	c.mu.Lock()
+	addr, gen := c.addr, c.gen
+	c.mu.Unlock()
+	if gen == 0 {
+		return
+	}
+	_, _ = c.call(t.d.ctx, addr, gen, m, 0)
+}
+
+// exclude marks parent as having served a corrupt piece.
+func (t *task) exclude(p core.PeerID) {
+	t.exMu.Lock()
+	defer t.exMu.Unlock()
+	t.excluded[p] = true
+}
+
+// isExcluded reports whether parent p served a corrupt piece of this task.
+func (t *task) isExcluded(p core.PeerID) bool {
+	t.exMu.Lock()
+	defer t.exMu.Unlock()
+	return t.excluded[p]
+}
