@@ -150,8 +150,8 @@ func (c *conn) combineLocked(own *sendReq) {
 		clear(batch)
 		c.spare = batch[:0]
 		if err != nil {
+			c.stats.txAborts.Add(1) // before unlocking: a concurrent shutdown folds the counters under wmu
 			c.wmu.Unlock()
-			c.stats.txAborts.Add(1)
 			c.shutdown(err, false)
 			return
 		}
@@ -270,11 +270,11 @@ func (m *Mux) sendFile(ctx context.Context, s *Socket, header []byte, f *os.File
 		pend := c.pending
 		c.pending = nil
 		c.pmu.Unlock()
+		c.stats.txAborts.Add(1)
 		c.wmu.Unlock()
 		for _, r := range pend {
 			r.done <- errRetry
 		}
-		c.stats.txAborts.Add(1)
 		if fileErr != nil {
 			c.shutdown(fileErr, false)
 			return fileErr
