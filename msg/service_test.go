@@ -34,6 +34,7 @@ const (
 type service struct {
 	count atomic.Uint64
 	work  func(r *Request)
+	after func() // called after opWork's reply
 	dir   string // for file destinations and sources
 }
 
@@ -79,6 +80,9 @@ func (s *service) handle(ctx context.Context, r *Request, carry []byte) {
 			s.work(r)
 		}
 		_ = r.Reply([]byte("done"))
+		if s.after != nil {
+			s.after()
+		}
 	case opCount:
 		_ = r.Reply(binary.BigEndian.AppendUint64(nil, s.count.Load()))
 	case opCarry:

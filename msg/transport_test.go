@@ -75,7 +75,7 @@ func transports(t *testing.T, cfg Config, body func(t *testing.T, client *Node, 
 			case "unix-process":
 				dest = startHelper(t)
 			case "tcp":
-				dest = startService(t, "tcp://127.0.0.1:0", cfg, &service{dir: t.TempDir()})
+				dest = startService(t, "tcp://127.0.0.1:0", cfg, &service{dir: t.TempDir()}).Addr()
 			}
 			body(t, client, dest)
 		})
@@ -97,8 +97,8 @@ func newNode(t testing.TB, cfg Config) *Node {
 }
 
 // startService runs s on a new node listening on addr and returns the
-// node's address.
-func startService(t testing.TB, addr string, cfg Config, s *service) string {
+// node.
+func startService(t testing.TB, addr string, cfg Config, s *service) *Node {
 	t.Helper()
 	n := newNode(t, cfg)
 	if err := n.Listen(context.Background(), addr); err != nil {
@@ -114,7 +114,7 @@ func startService(t testing.TB, addr string, cfg Config, s *service) string {
 		_ = n.Close() // ends s.run
 		wg.Wait()
 	})
-	return n.Addr()
+	return n
 }
 
 // startHelper starts the test binary as a helper process serving the test
