@@ -27,11 +27,13 @@ import (
 //  3. The rest of the request is filled with the rarest wanted pieces that
 //     some parent with a free upload slot holds (ties broken by a per-request
 //     random salt in file mode, so peers spread over different pieces; by
-//     index in stream mode, which delivers in order).
+//     index in stream mode, which delivers in order). In swarms of more than
+//     candidateSample free parents, a random subset of them is looked at.
 //  4. Each piece gets up to ParentsPerPiece parents among the free holders
 //     that have not failed m for it, ranked by free upload capacity
-//     (declared upload × free slots / slots); the first is charged a slot.
-//     A piece whose free holders were used up by earlier picks is skipped.
+//     (declared upload × free slots / slots) among a random sample of
+//     holders; the first is charged a slot. When earlier picks used up a
+//     piece's free holders, another pass looks among the parents left.
 
 // Key layout for ranking candidate pieces: holders, tie-break, index.
 const (
@@ -72,7 +74,10 @@ func (s *state) pick(m *member, room int, now time.Time, sc *proto.Schedule) {
 	salt := s.rng.Uint32()
 
 	// Source fetches: the origin is the scarcest parent, keep it busy first.
-	srcRoom := min(room, s.cfg.OriginConcurrency-t.srcInflight, s.sourceShare(m))
+	srcRoom := min(room, s.cfg.OriginConcurrency-t.srcInflight)
+	if srcRoom > 0 {
+		srcRoom = min(srcRoom, s.sourceShare(m))
+	}
 	if srcRoom > 0 {
 		src := s.srcCands.reset(words)
 		for w := range src {
@@ -111,9 +116,17 @@ func (s *state) pick(m *member, room int, now time.Time, sc *proto.Schedule) {
 // made.
 func (s *state) pickFromPeers(m *member, room, lo, hi int, salt uint32, now time.Time, sc *proto.Schedule) int {
 	t := m.task
+	// Candidates are the pieces of up to candidateSample free parents,
+	// taken from a salted starting point: all of them in swarms up to that
+	// size, a random subset in larger ones (rarity itself stays exact).
 	cands := s.cands.reset(len(m.done))
-	for _, f := range t.free {
-		if f != m {
+	start := int(salt % uint32(len(t.free)))
+	for k := range min(len(t.free), candidateSample) {
+		j := start + k
+		if j >= len(t.free) {
+			j -= len(t.free)
+		}
+		if f := t.free[j]; f != m {
 			for w, bits := range f.have {
 				cands[w] |= bits
 			}
@@ -124,11 +137,16 @@ func (s *state) pickFromPeers(m *member, room, lo, hi int, salt uint32, now time
 	}
 	cands.keepRange(lo, hi)
 	s.top.reset(room)
-	cands.each(func(i int) { s.top.offer(s.key(m, t.count[i], i, salt)) })
+	cands.each(func(i int) {
+		// Skip the hash for pieces commoner than every piece kept so far.
+		if c := uint64(t.count[i]); m.window > 0 || !s.top.full() || c<<(keyTieBits+keyIndexBits) <= s.top.h[0] {
+			s.top.offer(s.key(m, t.count[i], i, salt))
+		}
+	})
 	made := 0
 	for _, k := range s.top.sorted() {
 		i := int(k & keyIndexMask)
-		parents := s.rankParents(m, i, salt)
+		parents := s.rankParents(m, i, start, salt)
 		if len(parents) == 0 {
 			continue
 		}
@@ -145,19 +163,19 @@ func (s *state) pickFromPeers(m *member, room, lo, hi int, salt uint32, now time
 
 // sourceShare is how many more source fetches member m may start. A
 // piece fresh from the origin is the rarest there is and must be passed on
-// at once, so it goes to a peer whose upload is the most idle: no member of
-// the task has fewer uploads running, and it is not already the only holder
-// of some piece (unless every member is). One peer gets at most its share
-// of the origin's slots.
+// at once, so it goes to an idle member (no upload running, not the only
+// holder of any piece) while the task has one, and otherwise to a member
+// with a free upload slot that holds no piece alone (unless every member
+// does). One member gets at most its share of the origin's slots.
 func (s *state) sourceShare(m *member) int {
 	t := m.task
-	if !m.peer.hasFreeSlot() || (m.sole > 0 && t.soleMembers < len(t.members)) {
+	switch {
+	case t.idleMembers > 0 && !m.idle():
 		return 0
-	}
-	for _, o := range t.members {
-		if o.peer.uploads < m.peer.uploads && (o.sole == 0 || t.soleMembers == len(t.members)) {
-			return 0
-		}
+	case !m.peer.hasFreeSlot():
+		return 0
+	case m.sole > 0 && t.soleMembers < len(t.members):
+		return 0
 	}
 	own := 0
 	for _, a := range m.assigns {
@@ -191,40 +209,67 @@ func (s *state) allHoldersFailed(m *member, i core.PieceIndex) bool {
 }
 
 // rankParents returns up to ParentsPerPiece free holders of piece i that
-// have not failed m, best first. The result aliases scratch space.
-func (s *state) rankParents(m *member, i int, salt uint32) []*member {
-	ps := s.parents[:0]
-	for _, f := range m.task.free {
-		if f != m && f.have.has(i) && !m.hasFailed(core.PieceIndex(i), f.peer.id) {
-			ps = append(ps, f)
+// have not failed m, best first. It scans the window of the free list the
+// candidates came from (candidateSample parents from start), beginning at a
+// salted offset, and stops once it has seen parentSample eligible holders
+// per wanted parent (the power of a few random choices), so a decision
+// costs the same for ten peers or ten thousand. The result aliases scratch
+// space.
+func (s *state) rankParents(m *member, i, start int, salt uint32) []*member {
+	free := m.task.free
+	if len(free) == 0 {
+		return nil
+	}
+	window := min(len(free), candidateSample)
+	start %= len(free) // earlier picks may have shrunk the free list
+	want := s.cfg.ParentsPerPiece
+	sample := want * parentSample
+	top := s.parents[:0]
+	off := int(mix32(uint32(i)^salt) % uint32(window))
+	seen := 0
+	for k := range window {
+		pos := off + k // position in the window, then in the free list
+		if pos >= window {
+			pos -= window
+		}
+		if pos += start; pos >= len(free) {
+			pos -= len(free)
+		}
+		f := free[pos]
+		if f == m || !f.have.has(i) || m.hasFailed(core.PieceIndex(i), f.peer.id) {
+			continue
+		}
+		// Insert f into top (best first), keeping at most want.
+		j := len(top)
+		if j < want {
+			top = append(top, f)
+		} else if f.peer.score > top[j-1].peer.score {
+			j--
+			top[j] = f
+		} else {
+			j = -1
+		}
+		for ; j > 0 && top[j].peer.score > top[j-1].peer.score; j-- {
+			top[j], top[j-1] = top[j-1], top[j]
+		}
+		if seen++; seen >= sample {
+			break
 		}
 	}
-	s.parents = ps
-	// Partial selection sort: ParentsPerPiece is small.
-	n := min(len(ps), s.cfg.ParentsPerPiece)
-	for k := range n {
-		best := k
-		for j := k + 1; j < len(ps); j++ {
-			if better(ps[j], ps[best], salt) {
-				best = j
-			}
-		}
-		ps[k], ps[best] = ps[best], ps[k]
-	}
-	return ps[:n]
+	s.parents = top
+	return top
 }
 
-// better reports whether a has more free upload capacity than b; equal
-// capacities are ordered by a salted hash so that load spreads.
-func better(a, b *member, salt uint32) bool {
-	fa, fb := freeCapacity(a.peer), freeCapacity(b.peer)
-	if fa != fb {
-		return fa > fb
-	}
-	return mix32(uint32(a.freePos)^salt) > mix32(uint32(b.freePos)^salt)
-}
+// candidateSample bounds how many free parents' pieces one decision
+// considers, so that its cost does not grow with the swarm.
+const candidateSample = 64
 
-// freeCapacity is the upload bandwidth a new child of p can expect.
+// parentSample times ParentsPerPiece is how many eligible holders
+// rankParents compares.
+const parentSample = 4
+
+// freeCapacity is the upload bandwidth a new child of p can expect:
+// declared upload × free slots / slots.
 func freeCapacity(p *peer) float64 {
 	up := float64(max(p.upload, 1))
 	return up * float64(p.slots-p.uploads) / float64(p.slots)
@@ -257,6 +302,8 @@ type topK struct {
 }
 
 func (t *topK) reset(k int) { t.k, t.h = k, t.h[:0] }
+
+func (t *topK) full() bool { return len(t.h) >= t.k }
 
 func (t *topK) offer(key uint64) {
 	switch {

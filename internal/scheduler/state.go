@@ -39,7 +39,8 @@ type peer struct {
 	upload   uint64 // declared capacity, bytes/s
 	download uint64
 	slots    int // upload slots
-	uploads  int // assignments with this peer as counted parent, all tasks
+	uploads  int     // assignments with this peer as counted parent, all tasks
+	score    float64 // free upload capacity a new child can expect; see setUploads
 	lastSeen time.Time
 	members  map[core.TaskID]*member
 	gone     bool
@@ -64,6 +65,7 @@ type task struct {
 	waiters     []*waiter
 	seeds       int
 	soleMembers int // members that are the only holder of some piece
+	idleMembers int // members with no upload running that hold no piece alone
 	isDirty     bool
 }
 
@@ -162,6 +164,7 @@ func (s *state) register(r *proto.Register) (*proto.Registered, error) {
 		id: r.Peer, addr: r.Addr, upload: r.Upload, download: r.Download,
 		slots: s.cfg.slotsFor(r.Upload), members: map[core.TaskID]*member{},
 	}
+	p.score = freeCapacity(p)
 	s.touch(p)
 	s.peers[p.id] = p
 	s.timer.push(deadline{at: p.lastSeen.Add(s.cfg.PeerTimeout), peer: p})
@@ -227,6 +230,7 @@ func (s *state) join(j *proto.Join) (*proto.TaskInfo, error) {
 	}
 	t.members[p.id] = m
 	p.members[t.id] = m
+	t.idleMembers += boolInt(m.idle())
 	s.updateFree(m)
 	s.markDirty(t)
 	return &proto.TaskInfo{
@@ -278,6 +282,7 @@ func (s *state) removeHolder(m *member, i int) {
 
 // addSole changes the number of pieces m alone holds.
 func (m *member) addSole(delta int) {
+	wasIdle := m.idle()
 	before := m.sole
 	m.sole += delta
 	switch {
@@ -286,6 +291,18 @@ func (m *member) addSole(delta int) {
 	case before > 0 && m.sole == 0:
 		m.task.soleMembers--
 	}
+	m.task.idleMembers += boolInt(m.idle()) - boolInt(wasIdle)
+}
+
+// idle reports whether m's upload is idle with nothing only it can offer:
+// the best place for a piece fresh from the source.
+func (m *member) idle() bool { return m.peer.uploads == 0 && m.sole == 0 }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // otherHolder returns a holder of piece i other than m. The caller knows
@@ -320,7 +337,15 @@ func (s *state) updateFree(m *member) {
 // setUploads changes p's counted uploads and the free lists it is on.
 func (s *state) setUploads(p *peer, delta int) {
 	wasFree := p.hasFreeSlot()
+	if idleChange := (p.uploads == 0) != (p.uploads+delta == 0); idleChange {
+		for _, m := range p.members {
+			if m.sole == 0 {
+				m.task.idleMembers += boolInt(p.uploads+delta == 0) - boolInt(p.uploads == 0)
+			}
+		}
+	}
 	p.uploads += delta
+	p.score = freeCapacity(p)
 	if p.hasFreeSlot() != wasFree {
 		for _, m := range p.members {
 			s.updateFree(m)
@@ -394,6 +419,9 @@ func (m *member) noteFailure(i core.PieceIndex, parent core.PeerID) {
 }
 
 func (m *member) hasFailed(i core.PieceIndex, parent core.PeerID) bool {
+	if len(m.failed) == 0 {
+		return false
+	}
 	for _, p := range m.failed[i] {
 		if p == parent {
 			return true
@@ -546,6 +574,7 @@ func (s *state) removeMember(m *member) {
 	if m.ndone == t.n {
 		t.seeds--
 	}
+	t.idleMembers -= boolInt(m.idle())
 	delete(t.members, m.peer.id)
 	delete(m.peer.members, t.id)
 	s.updateFree(m)
