@@ -159,6 +159,8 @@ func (op *outPeer) takeReply(c *call, dst []byte, rm *wire.Message) ([]byte, err
 		err := checkGrant(c.access, Write, c.segLen, f.SegOff, int64(len(f.Data)))
 		if err == nil {
 			err = writeSeg(c.seg, f.SegOff, f.Data)
+		} else {
+			op.n.stats.grantViolations.Add(1)
 		}
 		c.segMu.Unlock()
 		if err != nil {
