@@ -249,3 +249,27 @@ func ServeEach(ctx context.Context, accept func() (net.Conn, error), stop func()
 	}
 	return err
 }
+
+// A Handler answers the benchmark protocol for a transport that delivers
+// whole messages to its server (wire does, gRPC does): echo requests are
+// sent back, streamed data is counted, a flush is acknowledged once the data
+// it counts has arrived. It is safe for concurrent use.
+type Handler struct {
+	s sink
+}
+
+// NewHandler returns a Handler with nothing received yet.
+func NewHandler() *Handler { return &Handler{} }
+
+// Handle answers msg, calling reply for each message to send back (none,
+// one, or the acknowledgement of an earlier flush). An error, including the
+// client's goodbye, ends the session.
+func (h *Handler) Handle(msg []byte, reply func([]byte) error) error {
+	return handle(&h.s, msg, reply)
+}
+
+// ExpectsReply reports whether the server answers msg (an echo request, a
+// flush or a goodbye) rather than only counting it (streamed data).
+func ExpectsReply(msg []byte) bool {
+	return len(msg) >= HeaderLen && msg[5] != typeSink
+}

@@ -2,10 +2,10 @@
 // Copyright 2026 The pollen Authors
 
 // Command muxcompare runs pollen's wire benchmark workloads over wire, raw
-// TCP, hashicorp/yamux and xtaci/smux side by side in one run, interleaved,
-// and prints a table or one JSON object per line (the layout of `pollen
-// bench wire --json`). Every candidate is reported against raw TCP; wire is
-// also reported against yamux and smux.
+// TCP, hashicorp/yamux, xtaci/smux and gRPC unary calls side by side in one
+// run, interleaved, and prints a table or one JSON object per line (the
+// layout of `pollen bench wire --json`). Every candidate is reported against
+// raw TCP; wire is also reported against each of the others.
 //
 //	go run ./cmd/muxcompare [-json] [-duration 5s] [-runs 1] [-pin both] [-case NAME,...]
 //
@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		runs      = fs.Int("runs", 1, "interleaved repetitions; medians are reported")
 		pin       = fs.String("pin", "both", "run both ends pinned to one CPU: off, on or both")
 		cases     = fs.String("case", "", "comma-separated cases to run (default all)")
-		only      = fs.String("transports", "wire,yamux,smux", "comma-separated candidates compared with raw TCP")
+		only      = fs.String("transports", "wire,yamux,smux,grpc", "comma-separated candidates compared with raw TCP")
 		wireConns = fs.Int("wire-conns", 1, "TCP connections under each wire mux")
 		inproc    = fs.Bool("inproc", false, "run the server side in this process instead of a child process")
 	)
@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		wirebench.Wire(wirebench.WireOptions{Conns: *wireConns}),
 		streammux.Yamux(),
 		streammux.Smux(),
+		streammux.GRPC(),
 	}
 	if wirebench.IsChild() {
 		return wirebench.ServeMain(ctx, all, stdin, stdout)
@@ -87,9 +88,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	if len(opts.Candidates) == 0 {
-		return fmt.Errorf("no known transport in %q (have wire, yamux, smux)", *only)
+		return fmt.Errorf("no known transport in %q (have wire, yamux, smux, grpc)", *only)
 	}
-	for _, other := range []string{"yamux", "smux"} {
+	for _, other := range []string{"yamux", "smux", "grpc"} {
 		opts.Versus = append(opts.Versus, [2]string{"wire", other})
 	}
 	for _, name := range strings.Split(*cases, ",") {

@@ -50,7 +50,7 @@ func TestMuxcompareJSON(t *testing.T) {
 		seen[key{r.Bench, r.Baseline, r.Case}] = true
 	}
 	for _, c := range []string{"rr-1B-1conn", "rr-100B-200conn-pinned", "stream-64KiB-1conn"} {
-		for _, k := range []key{{"wire", "tcp", c}, {"yamux", "tcp", c}, {"smux", "tcp", c}, {"wire", "yamux", c}, {"wire", "smux", c}} {
+		for _, k := range []key{{"wire", "tcp", c}, {"yamux", "tcp", c}, {"smux", "tcp", c}, {"grpc", "tcp", c}, {"wire", "yamux", c}, {"wire", "smux", c}, {"wire", "grpc", c}} {
 			if !seen[k] {
 				t.Errorf("missing %+v in:\n%s", k, stdout.String())
 			}
