@@ -19,11 +19,20 @@ import (
 
 // A mover waits for the frames of one move it started.
 type mover struct {
-	ch chan moveMsg // data and move-done frames, never more than cap
+	ch   chan moveMsg  // data and move-done frames
+	quit chan struct{} // closed by endMover
 
 	mu     sync.Mutex // guards closed
 	closed bool
 }
+
+// moverQueue is the number of frames a mover may have waiting; the
+// session's reader waits (and wire holds back the connection) beyond it.
+const moverQueue = 8
+
+// memChunk is the data per frame when the segment is memory: small enough
+// that the copy behind the header stays in cache for the kernel's copy.
+const memChunk = 256 << 10
 
 // A moveMsg is a data or move-done frame for a mover. For a streamed
 // message, head holds the frame's first bytes, already read from it.
@@ -38,8 +47,8 @@ const maxMovesPerCall = 64
 
 var chunkPool = sync.Pool{New: func() any { return new([]byte) }}
 
-func (in *inPeer) newMover(frames int64) (uint64, *mover) {
-	mv := &mover{ch: make(chan moveMsg, frames+1)}
+func (in *inPeer) newMover() (uint64, *mover) {
+	mv := &mover{ch: make(chan moveMsg, moverQueue), quit: make(chan struct{})}
 	in.mu.Lock()
 	in.nextMove++
 	id := in.nextMove
@@ -55,6 +64,12 @@ func (in *inPeer) endMover(id uint64, mv *mover) {
 	mv.mu.Lock()
 	mv.closed = true
 	mv.mu.Unlock()
+	close(mv.quit)
+	mv.drain()
+}
+
+// drain releases the frames waiting for a mover that ended.
+func (mv *mover) drain() {
 	for {
 		select {
 		case mm := <-mv.ch:
@@ -76,14 +91,16 @@ func (in *inPeer) deliver(id uint64, m *wire.Message, head []byte) {
 	mv := in.moves[id]
 	in.mu.Unlock()
 	if mv != nil {
-		mv.mu.Lock()
-		ok := !mv.closed && len(mv.ch) < cap(mv.ch)
-		if ok {
-			mv.ch <- mm
-		}
-		mv.mu.Unlock()
-		if ok {
+		select {
+		case mv.ch <- mm:
+			mv.mu.Lock()
+			closed := mv.closed
+			mv.mu.Unlock()
+			if closed {
+				mv.drain() // endMover may have drained before the send
+			}
 			return
+		case <-mv.quit:
 		}
 	}
 	in.n.stats.badFrames.Add(1)
@@ -97,8 +114,7 @@ func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Se
 	if n == 0 {
 		return nil
 	}
-	chunk := int64(in.n.cfg.MaxChunk)
-	id, mv := in.newMover((n + chunk - 1) / chunk)
+	id, mv := in.newMover()
 	defer in.endMover(id, mv)
 	var buf [64]byte
 	req, _ := moveFromFrame{Seq: seq, Move: id, Off: segOff, N: n}.Append(buf[:0])
@@ -185,10 +201,10 @@ func (in *inPeer) moveTo(ctx context.Context, seq uint64, segOff int64, src Segm
 	if n == 0 {
 		return nil
 	}
-	id, mv := in.newMover(1)
+	id, mv := in.newMover()
 	defer in.endMover(id, mv)
 	for o := int64(0); o < n; {
-		k := min(int64(in.n.cfg.MaxChunk), n-o)
+		k := min(chunkSize(src, in.n.cfg.MaxChunk), n-o)
 		h := moveToFrame{Seq: seq, Move: id, Start: segOff, Total: n, Off: segOff + o}
 		if err := sendChunk(ctx, in.sock, h, src, o, k); err != nil {
 			return fmt.Errorf("msg: move to: %w", err)
@@ -220,6 +236,14 @@ func (in *inPeer) moveTo(ctx context.Context, seq uint64, segOff int64, src Segm
 // A chunkHead is a data or move-to frame without its bytes.
 type chunkHead interface {
 	appendHead(b []byte, n int) ([]byte, error)
+}
+
+// chunkSize is the data per frame for a move from src.
+func chunkSize(src Segment, maxChunk int) int64 {
+	if _, ok := src.(Bytes); ok {
+		return int64(min(maxChunk, memChunk))
+	}
+	return int64(maxChunk)
 }
 
 // sendChunk sends one frame with k bytes of src at o: a file range with
@@ -262,7 +286,7 @@ func (op *outPeer) serveMoveFrom(c *call, f moveFromFrame) {
 	}
 	end := f.Off + f.N
 	for o := f.Off; o < end; {
-		k := min(int64(op.n.cfg.MaxChunk), end-o)
+		k := min(chunkSize(c.seg, op.n.cfg.MaxChunk), end-o)
 		h := dataFrame{Move: f.Move, Off: o}
 		if err := sendChunk(op.n.ctx, op.sock, h, c.seg, o, k); err != nil {
 			op.sendMoveDone(f.Move, err)
