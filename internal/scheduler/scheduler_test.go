@@ -36,6 +36,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(context.Background()) }()
 	t.Cleanup(func() {
+		checkState(t, s)
 		s.Close()
 		if err := <-done; !errors.Is(err, ErrClosed) {
 			t.Errorf("Run = %v, want ErrClosed", err)

@@ -165,7 +165,7 @@ func simulate(t *testing.T, c simConfig) simResult {
 	nextBeat := hb
 	drops := append([]simDrop(nil), c.drop...)
 	survivors := np - len(drops)
-	finished := 0
+	finished, steps := 0, 0
 	rng := rand.New(rand.NewPCG(cfg.Seed, 2))
 	order := make([]int, np)
 	for i := range order {
@@ -296,7 +296,11 @@ func simulate(t *testing.T, c simConfig) simResult {
 			}
 		}
 		flows = kept
+		if steps++; steps%256 == 0 {
+			checkState(t, s)
+		}
 	}
+	checkState(t, s)
 	var last time.Duration
 	for _, p := range peers {
 		if !p.dead {

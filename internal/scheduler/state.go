@@ -38,7 +38,7 @@ type peer struct {
 	addr     string
 	upload   uint64 // declared capacity, bytes/s
 	download uint64
-	slots    int // upload slots
+	slots    int     // upload slots
 	uploads  int     // assignments with this peer as counted parent, all tasks
 	score    float64 // free upload capacity a new child can expect; see setUploads
 	lastSeen time.Time
@@ -217,6 +217,7 @@ func (s *state) join(j *proto.Join) (*proto.TaskInfo, error) {
 		assigns: map[core.PieceIndex]*assignment{}, serving: map[*assignment]struct{}{},
 		failed: map[core.PieceIndex][]core.PeerID{}, freePos: -1, window: int(j.Window),
 	}
+	t.idleMembers += boolInt(m.idle()) // before addHolder, which tracks m's changes
 	for i := range n {
 		if proto.BitmapHas(j.Have, core.PieceIndex(i)) {
 			m.done.set(i)
@@ -230,7 +231,6 @@ func (s *state) join(j *proto.Join) (*proto.TaskInfo, error) {
 	}
 	t.members[p.id] = m
 	p.members[t.id] = m
-	t.idleMembers += boolInt(m.idle())
 	s.updateFree(m)
 	s.markDirty(t)
 	return &proto.TaskInfo{
