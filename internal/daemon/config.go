@@ -90,6 +90,13 @@ type Config struct {
 	// because the scheduler was unreachable tries it again. 0 means 5s.
 	ReconnectInterval time.Duration
 
+	// StallTimeout is how long a task may go without a piece in flight or
+	// completed while the scheduler assigns nothing before the daemon
+	// fetches from the source on its own (until the scheduler assigns
+	// again). It keeps a scheduler policy gap from stalling a download.
+	// 0 means 10s.
+	StallTimeout time.Duration
+
 	// RetransmitInterval is msg's retransmission interval for the daemon's
 	// node; it decides how fast a dead parent or scheduler is noticed
 	// (about 3 intervals). 0 means 1s.
@@ -117,6 +124,7 @@ const (
 	defaultSchedulerTimeout  = 5 * time.Second
 	defaultReconnect         = 5 * time.Second
 	defaultRetransmit        = time.Second
+	defaultStall             = 10 * time.Second
 	defaultGCInterval        = time.Minute
 	// waitMillis is the long-poll wait of a RequestPieces.
 	waitMillis = 2000
@@ -143,6 +151,7 @@ func (c Config) withDefaults() Config {
 	defDur(&c.SchedulerTimeout, defaultSchedulerTimeout)
 	defDur(&c.ReconnectInterval, defaultReconnect)
 	defDur(&c.RetransmitInterval, defaultRetransmit)
+	defDur(&c.StallTimeout, defaultStall)
 	defDur(&c.GCInterval, defaultGCInterval)
 	if c.FS == nil {
 		c.FS = piece.OS
@@ -179,7 +188,7 @@ func (c Config) Validate() error {
 	if c.Concurrency < 0 || c.SourceConcurrency < 0 || c.UploadSlots < 0 || c.Concurrency > 1024 || c.UploadSlots > 1024 {
 		bad("Concurrency, SourceConcurrency and UploadSlots must be in [0, 1024]")
 	}
-	if c.PieceTimeout < 0 || c.SchedulerTimeout < 0 || c.ReconnectInterval < 0 || c.RetransmitInterval < 0 || c.GCInterval < 0 {
+	if c.PieceTimeout < 0 || c.SchedulerTimeout < 0 || c.ReconnectInterval < 0 || c.RetransmitInterval < 0 || c.StallTimeout < 0 || c.GCInterval < 0 {
 		bad("negative duration")
 	}
 	if len(c.Token) > 255 {

@@ -155,6 +155,7 @@ func baseConfig(t *testing.T, sched string) daemon.Config {
 		PieceTimeout:       5 * time.Second,
 		SchedulerTimeout:   2 * time.Second,
 		ReconnectInterval:  200 * time.Millisecond,
+		StallTimeout:       time.Second,
 		RetransmitInterval: 100 * time.Millisecond,
 		Source:             fastSource(),
 	}

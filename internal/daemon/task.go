@@ -145,6 +145,8 @@ func (t *task) loop() error {
 		asking     bool
 		nextAsk    time.Time // scheduler mode: next RequestPieces; source mode: next reconnect
 		lastErr    error
+		stalled    bool      // the scheduler gave nothing for StallTimeout: take from the source
+		lastMove   = time.Now() // last time a piece completed or was handed out
 	)
 	present := t.st.Bitmap()
 	missing := func(i core.PieceIndex) bool { return !present[i] && !inflight[i] && !queued[i] }
@@ -179,7 +181,12 @@ func (t *task) loop() error {
 		}
 		now := time.Now()
 		free := conc - len(inflight) - len(queue)
-		if mode == modeSource {
+		if mode == modeScheduler && !stalled && len(inflight) == 0 && len(queue) == 0 &&
+			now.Sub(lastMove) > t.d.cfg.StallTimeout {
+			t.log.Warn("daemon: scheduler assigns nothing, fetching from the source", "for", now.Sub(lastMove).Round(time.Millisecond))
+			stalled = true
+		}
+		if mode == modeSource || stalled {
 			fillFromSource()
 		}
 		if !asking && t.d.sched.configured() && !now.Before(nextAsk) && (free > 0 || mode == modeSource) {
@@ -200,6 +207,9 @@ func (t *task) loop() error {
 		if !asking && t.d.sched.configured() {
 			timer.Reset(max(time.Until(nextAsk), time.Millisecond))
 			tc = timer.C
+		} else if mode == modeScheduler && !stalled && len(inflight) == 0 && len(queue) == 0 {
+			timer.Reset(max(t.d.cfg.StallTimeout-now.Sub(lastMove), 0) + time.Millisecond)
+			tc = timer.C
 		}
 		select {
 		case out <- head:
@@ -216,6 +226,7 @@ func (t *task) loop() error {
 			}
 			if r.err == nil {
 				present[r.job.index] = true
+				lastMove = time.Now()
 				nextAsk = time.Time{} // a slot is free: ask at once
 				continue
 			}
@@ -260,6 +271,7 @@ func (t *task) loop() error {
 				queue = queue[:0]
 			}
 			sc := a.sched
+			t.log.Debug("daemon: schedule", "state", sc.State, "assigned", len(sc.Assignments), "retry_ms", sc.RetryMillis)
 			switch sc.State {
 			case proto.StateAssigned:
 				for _, as := range sc.Assignments {
@@ -281,6 +293,9 @@ func (t *task) loop() error {
 				}
 				if len(sc.Assignments) == 0 {
 					nextAsk = time.Now().Add(100 * time.Millisecond)
+				} else {
+					lastMove = time.Now()
+					stalled = false
 				}
 			case proto.StateWait:
 				nextAsk = time.Now().Add(min(time.Duration(sc.RetryMillis)*time.Millisecond, time.Second))
