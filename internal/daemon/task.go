@@ -35,8 +35,8 @@ type task struct {
 	done   chan struct{} // closed when run has returned; err is then set
 	err    error
 
-	results chan result     // workers → loop
-	asks    chan askResult  // asker → loop; capacity 1
+	results chan result        // workers → loop
+	asks    chan askResult     // asker → loop; capacity 1
 	reports chan proto.Message // loop and workers → reporter; closed after the workers end
 
 	prog progress
@@ -145,7 +145,7 @@ func (t *task) loop() error {
 		asking     bool
 		nextAsk    time.Time // scheduler mode: next RequestPieces; source mode: next reconnect
 		lastErr    error
-		stalled    bool      // the scheduler gave nothing for StallTimeout: take from the source
+		stalled    bool         // the scheduler gave nothing for StallTimeout: take from the source
 		lastMove   = time.Now() // last time a piece completed or was handed out
 	)
 	present := t.st.Bitmap()

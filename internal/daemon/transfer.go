@@ -39,19 +39,19 @@ const (
 // Progress is a snapshot of one transfer.
 type Progress struct {
 	Task       core.TaskID      `json:"task"`
-	Size       int64            `json:"size"`        // bytes in the object
-	PieceSize  int64            `json:"piece_size"`  // bytes per piece
-	Done       int64            `json:"done"`        // bytes stored and verified, resumed ones included
-	Pieces     int              `json:"pieces"`      // pieces in the object
-	PiecesDone int              `json:"pieces_done"` // pieces stored and verified
-	Resumed    int64            `json:"resumed"`     // bytes already stored when the transfer began
-	FromSource int64            `json:"from_source"` // bytes fetched from the origin by this daemon
-	FromPeers  int64            `json:"from_peers"`  // bytes fetched from other daemons
+	Size       int64            `json:"size"`            // bytes in the object
+	PieceSize  int64            `json:"piece_size"`      // bytes per piece
+	Done       int64            `json:"done"`            // bytes stored and verified, resumed ones included
+	Pieces     int              `json:"pieces"`          // pieces in the object
+	PiecesDone int              `json:"pieces_done"`     // pieces stored and verified
+	Resumed    int64            `json:"resumed"`         // bytes already stored when the transfer began
+	FromSource int64            `json:"from_source"`     // bytes fetched from the origin by this daemon
+	FromPeers  int64            `json:"from_peers"`      // bytes fetched from other daemons
 	Peers      map[string]int64 `json:"peers,omitempty"` // bytes per parent address
-	Rate       float64          `json:"rate"`        // bytes per second over the last seconds
+	Rate       float64          `json:"rate"`            // bytes per second over the last seconds
 	Elapsed    time.Duration    `json:"elapsed"`
 	Sum        core.Digest      `json:"sum,omitzero"` // whole-file SHA-256 once complete
-	State      string           `json:"state"` // StateRunning, StateDone, StateFailed, StateCanceled
+	State      string           `json:"state"`        // StateRunning, StateDone, StateFailed, StateCanceled
 	Error      string           `json:"error,omitempty"`
 }
 
