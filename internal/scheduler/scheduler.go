@@ -235,11 +235,7 @@ func (s *Scheduler) Handle(ctx context.Context, req proto.Message) proto.Message
 		err = fmt.Errorf("%w: %v is not a scheduler request", ErrBadRequest, req.Type())
 	}
 	if err != nil {
-		text := err.Error()
-		if len(text) > proto.MaxErrorLen {
-			text = text[:proto.MaxErrorLen]
-		}
-		return &proto.Error{Code: codeOf(err), Text: text}
+		return &proto.Error{Code: codeOf(err), Text: truncate(err.Error())}
 	}
 	return reply
 }

@@ -374,6 +374,7 @@ const mb = 1e6
 type simCase struct {
 	simConfig
 	maxRatio float64 // completion / one-copy bound
+	large    bool    // skipped with -short and under the race detector
 }
 
 func simCases() []simCase {
@@ -381,24 +382,27 @@ func simCases() []simCase {
 	// Timeouts short enough to matter within a few seconds of virtual time.
 	fast := Config{AssignTimeout: 2 * time.Second, HeartbeatInterval: 250 * time.Millisecond, PeerTimeout: time.Second}
 	return []simCase{
-		{simConfig{name: "homogeneous", fileSize: f, pieceSize: ps, origin: 20 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8}, 1.15},
-		{simConfig{name: "heterogeneous", fileSize: f, pieceSize: ps, origin: 25 * mb, up: spread(30, 4*mb, 50*mb), down: spread(30, 40*mb, 120*mb), slots: 8}, 1.15},
-		{simConfig{name: "slow-origin", fileSize: f, pieceSize: ps, origin: 4 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8}, 1.15},
-		{simConfig{name: "peer-upload-bound", fileSize: f, pieceSize: ps, origin: 50 * mb, up: uniform(40, 5*mb), down: uniform(40, 60*mb), slots: 8}, 1.15},
-		{simConfig{name: "large-swarm", fileSize: f, pieceSize: ps, origin: 20 * mb, up: spread(100, 10*mb, 30*mb), down: uniform(100, 100*mb), slots: 8}, 1.15},
+		{simConfig{name: "homogeneous", fileSize: f, pieceSize: ps, origin: 20 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8}, 1.15, false},
+		{simConfig{name: "heterogeneous", fileSize: f, pieceSize: ps, origin: 25 * mb, up: spread(30, 4*mb, 50*mb), down: spread(30, 40*mb, 120*mb), slots: 8}, 1.15, false},
+		{simConfig{name: "slow-origin", fileSize: f, pieceSize: ps, origin: 4 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8}, 1.15, false},
+		{simConfig{name: "peer-upload-bound", fileSize: f, pieceSize: ps, origin: 50 * mb, up: uniform(40, 5*mb), down: uniform(40, 60*mb), slots: 8}, 1.15, false},
+		{simConfig{name: "large-swarm", fileSize: f, pieceSize: ps, origin: 20 * mb, up: spread(100, 10*mb, 30*mb), down: uniform(100, 100*mb), slots: 8}, 1.15, true},
 		// Peers fail mid-run: told (the connection died) or silent (only
 		// missing heartbeats and assignment timeouts reveal it).
 		{simConfig{
 			name: "drops", fileSize: f, pieceSize: ps, origin: 20 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8,
 			drop:  []simDrop{{idx: 3, at: 0.3}, {idx: 7, at: 0.5, silent: true}, {idx: 11, at: 0.7}, {idx: 12, at: 0.9, silent: true}},
 			sched: fast,
-		}, 1.5},
+		}, 1.5, false},
 	}
 }
 
 func TestSimulation(t *testing.T) {
 	for _, c := range simCases() {
 		t.Run(c.name, func(t *testing.T) {
+			if c.large && (testing.Short() || raceEnabled) {
+				t.Skip("large simulation: not with -short or -race")
+			}
 			r := runSim(t, c.simConfig)
 			oneCopy := c.oneCopyBound()
 			t.Logf("%s: %d peers, all done %.3fs; fluid bound %.3fs (x%.3f); one-copy bound %.3fs (x%.3f); origin served %.3f copies; %+v",
