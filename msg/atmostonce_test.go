@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,12 +21,7 @@ func listenAddr(t *testing.T, network string) string {
 	if network == "tcp" {
 		return "tcp://127.0.0.1:0"
 	}
-	dir, err := os.MkdirTemp("", "msg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return "unix://" + filepath.Join(dir, "s.sock")
+	return "unix://" + filepath.Join(t.TempDir(), "s.sock")
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -63,7 +63,7 @@ func BenchmarkSRR(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer client.Close()
+			defer func() { _ = client.Close() }()
 			m := make([]byte, 32)
 			dst := make([]byte, 0, 32)
 			ctx := context.Background()
@@ -109,7 +109,7 @@ func BenchmarkMoveFrom(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer client.Close()
+				defer func() { _ = client.Close() }()
 				dest := server.Addr()
 				reply := make([]byte, 0, 256)
 				b.ReportAllocs()
@@ -152,7 +152,7 @@ func BenchmarkRawTCP(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer ln.Close()
+			defer func() { _ = ln.Close() }()
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -160,7 +160,7 @@ func BenchmarkRawTCP(b *testing.B) {
 				if err != nil {
 					return
 				}
-				defer s.Close()
+				defer func() { _ = s.Close() }()
 				req, resp := make([]byte, c.req), make([]byte, c.resp)
 				for {
 					if _, err := io.ReadFull(s, req); err != nil {

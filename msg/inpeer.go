@@ -209,7 +209,7 @@ func (in *inPeer) dispatch(m *wire.Message) {
 	b := m.Bytes()
 	if b == nil {
 		// Only move data is long enough to be streamed.
-		if _, err := readFull(m, head[:]); err != nil {
+		if err := readFull(m, head[:]); err != nil {
 			in.protocolError(m, err)
 			return
 		}

@@ -172,7 +172,7 @@ func takeData(mm *moveMsg, segOff, n int64, dst Segment) (int64, error) {
 	case Bytes:
 		if b != nil {
 			copy(d[at:at+k], b[dataHeaderLen:])
-		} else if _, err := readFull(m, d[at:at+k]); err != nil {
+		} else if err := readFull(m, d[at:at+k]); err != nil {
 			return 0, err
 		}
 	case FileRange:
@@ -360,7 +360,7 @@ func writeChunk(m *wire.Message, seg Segment, off, k int64) error {
 			copy(s[off:off+k], b[moveToHeaderLen:])
 			return nil
 		}
-		_, err := readFull(m, s[off:off+k])
+		err := readFull(m, s[off:off+k])
 		return err
 	case FileRange:
 		if b != nil {

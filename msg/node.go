@@ -296,7 +296,7 @@ func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
 		select {
 		case ref := <-n.reqs:
 			if ref.tx.live(ref.gen) {
-				*r = Request{tx: ref.tx, gen: ref.gen}
+				*r = Request(ref)
 				return nil
 			}
 		case <-ctx.Done():

@@ -65,6 +65,9 @@ func (n *Node) outPeer(ctx context.Context, dest, scheme, rest string) (*outPeer
 	}
 	if err := op.dial(ctx); err != nil {
 		_ = mux.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("msg: connect %s: %w", dest, ctx.Err())
+		}
 		return nil, err
 	}
 	n.mu.Lock()
@@ -210,7 +213,7 @@ func (op *outPeer) dispatch(m *wire.Message) {
 	b := m.Bytes()
 	if b == nil {
 		// Only move-to data is long enough to be streamed.
-		if _, err := readFull(m, head[:]); err != nil {
+		if err := readFull(m, head[:]); err != nil {
 			op.protocolError(m, err)
 			return
 		}
@@ -293,19 +296,17 @@ func (op *outPeer) protocolError(m *wire.Message, err error) {
 }
 
 // readFull reads exactly len(p) bytes of a message.
-func readFull(m *wire.Message, p []byte) (int, error) {
+func readFull(m *wire.Message, p []byte) error {
 	k := 0
 	for k < len(p) {
 		r, err := m.Read(p[k:])
 		k += r
-		if err != nil {
-			if errors.Is(err, io.EOF) && k < len(p) {
-				return k, fmt.Errorf("message of %d bytes: %w", m.Len(), ErrMalformed)
+		if err != nil && k < len(p) {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("message of %d bytes: %w", m.Len(), ErrMalformed)
 			}
-			if k < len(p) {
-				return k, err
-			}
+			return err
 		}
 	}
-	return k, nil
+	return nil
 }

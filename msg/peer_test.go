@@ -85,7 +85,7 @@ func TestRemoteReceiverViolatesGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	client := newNode(t, Config{})
 	seg := pattern(5, 100)
 	orig := bytes.Clone(seg)

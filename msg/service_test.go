@@ -52,8 +52,10 @@ func (s *service) run(ctx context.Context, n *Node) error {
 // errName names the sentinel an error matches, so that it survives the
 // trip back from a helper process.
 func errName(err error) string {
-	for _, e := range []error{ErrAccess, ErrOutOfRange, ErrNotAwaitingReply, ErrProtocol,
-		ErrSegmentBeyondFile, ErrMessageTooLarge, ErrClosed} {
+	for _, e := range []error{
+		ErrAccess, ErrOutOfRange, ErrNotAwaitingReply, ErrProtocol,
+		ErrSegmentBeyondFile, ErrMessageTooLarge, ErrClosed,
+	} {
 		if errors.Is(err, e) {
 			return e.Error()
 		}
@@ -99,8 +101,10 @@ func (s *service) handle(ctx context.Context, r *Request, carry []byte) {
 				errReply(r, err)
 				return
 			}
-			defer os.Remove(f.Name())
-			defer f.Close()
+			defer func() {
+				_ = f.Close()
+				_ = os.Remove(f.Name())
+			}()
 			if err := r.MoveFrom(ctx, off, FileRange{File: f, Offset: 7, Length: n}); err != nil {
 				errReply(r, err)
 				return
@@ -129,7 +133,7 @@ func (s *service) handle(ctx context.Context, r *Request, carry []byte) {
 				errReply(r, err)
 				return
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }()
 			_, _ = f.WriteAt(data, 3)
 			src = FileRange{File: f, Offset: 3, Length: n}
 		}

@@ -42,7 +42,7 @@ func runHelper(path string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer n.Close()
+	defer func() { _ = n.Close() }()
 	if err := n.Listen(ctx, "unix://"+path); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -121,10 +121,7 @@ func startService(t testing.TB, addr string, cfg Config, s *service) *Node {
 // service over a Unix socket and returns its address.
 func startHelper(t testing.TB) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "msgtest")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
 	path := filepath.Join(dir, "svc.sock")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+path)
@@ -140,7 +137,6 @@ func startHelper(t testing.TB) string {
 		_ = stdin.Close()
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
-		_ = os.RemoveAll(dir)
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
