@@ -4,10 +4,10 @@
 package proto
 
 import (
-	"github.com/pollen-dev/pollen/internal/core"
-
 	"fmt"
 	"io"
+
+	"github.com/pollen-dev/pollen/internal/core"
 )
 
 // ScheduleState says what a [Schedule] means for the requester.

@@ -5,6 +5,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"testing"
@@ -83,8 +84,10 @@ func BenchmarkRequestPieces(b *testing.B) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	defer func() {
-		s.Close()
-		<-done
+		_ = s.Close()
+		if err := <-done; !errors.Is(err, ErrClosed) {
+			b.Error(err)
+		}
 	}()
 	const peers, pieces = 1000, 4096
 	layout := core.Layout{Size: pieces * 1024, PieceSize: 1024}

@@ -37,7 +37,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	go func() { done <- s.Run(context.Background()) }()
 	t.Cleanup(func() {
 		checkState(t, s)
-		s.Close()
+		_ = s.Close()
 		if err := <-done; !errors.Is(err, ErrClosed) {
 			t.Errorf("Run = %v, want ErrClosed", err)
 		}
@@ -275,7 +275,9 @@ func TestAssignmentTimeout(t *testing.T) {
 		if st := h.s.Stats(); st.Timeouts != 0 {
 			t.Fatalf("timed out before AssignTimeout: %+v", st)
 		}
-		h.s.Heartbeat(h.ctx, &proto.Heartbeat{Peer: seed})
+		if err := h.s.Heartbeat(h.ctx, &proto.Heartbeat{Peer: seed}); err != nil {
+			t.Fatal(err)
+		}
 		if sc := h.request(r2, 1); sc.State != proto.StateWait {
 			t.Fatalf("r2 before the timeout: %+v, want wait", sc)
 		}
@@ -408,7 +410,9 @@ func TestStreamWindow(t *testing.T) {
 		h := newHarness(t, Config{UploadSlots: 8})
 		seed := h.peer(0, 0, 1, 2, 3, 4, 5, 6, 7)
 		r := simPeerID(1)
-		h.s.Register(h.ctx, &proto.Register{Peer: r})
+		if _, err := h.s.Register(h.ctx, &proto.Register{Peer: r}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := h.s.Join(h.ctx, &proto.Join{Peer: r, Task: h.task, Layout: h.layout, Window: 2}); err != nil {
 			t.Fatal(err)
 		}
@@ -565,7 +569,7 @@ func TestLifecycle(t *testing.T) {
 
 		// Close without Run: calls fail instead of hanging.
 		s2, _ := New(Config{}, nil)
-		s2.Close()
+		_ = s2.Close()
 		if err := s2.Run(context.Background()); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Run after Close: %v", err)
 		}

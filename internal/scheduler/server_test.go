@@ -32,7 +32,7 @@ func TestServe(t *testing.T) {
 				t.Fatal(err)
 			}
 			var wg sync.WaitGroup
-			wg.Go(func() { s.Run(ctx) })
+			wg.Go(func() { _ = s.Run(ctx) })
 			wg.Go(func() {
 				if err := s.Serve(ctx, srv); !errors.Is(err, context.Canceled) {
 					t.Errorf("Serve = %v", err)
@@ -43,11 +43,11 @@ func TestServe(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() {
-				cli.Close()
+				_ = cli.Close()
 				cancel()
 				wg.Wait()
-				srv.Close()
-				s.Close()
+				_ = srv.Close()
+				_ = s.Close()
 			}()
 			send := func(m proto.Message) proto.Message {
 				t.Helper()

@@ -6,6 +6,7 @@ package scheduler
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -124,8 +125,10 @@ func simulate(t *testing.T, c simConfig) simResult {
 	runDone := make(chan error, 1)
 	go func() { runDone <- s.Run(ctx) }()
 	defer func() {
-		s.Close()
-		<-runDone
+		_ = s.Close()
+		if err := <-runDone; !errors.Is(err, ErrClosed) {
+			t.Errorf("Run = %v", err)
+		}
 	}()
 
 	layout := core.Layout{Size: c.fileSize, PieceSize: c.pieceSize}
