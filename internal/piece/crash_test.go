@@ -98,6 +98,9 @@ func TestCrashResume(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// A child that stops reporting is killed, so the test fails with
+		// its stderr instead of hanging.
+		watchdog := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
 		sc := bufio.NewScanner(out)
 		seen := 0
 		for seen < kills && sc.Scan() {
@@ -114,6 +117,7 @@ func TestCrashResume(t *testing.T) {
 				t.Fatalf("round %d: helper: %s", round, line)
 			}
 		}
+		watchdog.Stop()
 		// Kill mid-write: the helper is writing the next piece by now.
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)

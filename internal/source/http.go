@@ -18,16 +18,17 @@ import (
 
 // HTTP is an object on an http(s) origin. It is safe for concurrent use.
 type HTTP struct {
-	url  string
-	cfg  Config
-	size int64
+	url       string
+	cfg       Config
+	ownClient bool // cfg.Client was made by Open: Close closes its idle connections
+	size      int64
 }
 
 // openHTTP learns the object's size with a one-byte Range request: a 206
 // answer names the size in Content-Range, a 200 (no range support) in
 // Content-Length, and a 416 with "bytes */0" means an empty object.
-func openHTTP(ctx context.Context, u *url.URL, cfg Config) (*HTTP, error) {
-	s := &HTTP{url: u.String(), cfg: cfg, size: -1}
+func openHTTP(ctx context.Context, u *url.URL, cfg Config, ownClient bool) (*HTTP, error) {
+	s := &HTTP{url: u.String(), cfg: cfg, ownClient: ownClient, size: -1}
 	err := s.retry(ctx, "probe size", func(ctx context.Context) (bool, error) {
 		resp, err := s.get(ctx, "bytes=0-0")
 		if err != nil {
@@ -68,9 +69,14 @@ func (s *HTTP) URL() string { return s.url }
 // Size implements Source.
 func (s *HTTP) Size() int64 { return s.size }
 
-// Close implements Source. It holds nothing open between requests: the
-// client's idle connections are the client's to manage.
-func (s *HTTP) Close() error { return nil }
+// Close implements Source. It closes the idle connections of the client
+// Open made; a client passed in Config is the caller's to manage.
+func (s *HTTP) Close() error {
+	if s.ownClient {
+		s.cfg.Client.CloseIdleConnections()
+	}
+	return nil
+}
 
 // ReadRange implements Source. Each attempt asks for the bytes not yet
 // delivered, so a retry after a body cut short resumes where it stopped.

@@ -131,6 +131,7 @@ func Open(ctx context.Context, rawURL string, cfg Config) (Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	ownClient := cfg.Client == nil
 	cfg = cfg.withDefaults()
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -138,7 +139,7 @@ func Open(ctx context.Context, rawURL string, cfg Config) (Source, error) {
 	}
 	switch u.Scheme {
 	case "http", "https":
-		return openHTTP(ctx, u, cfg)
+		return openHTTP(ctx, u, cfg, ownClient)
 	case "file":
 		return openFile(u)
 	}
