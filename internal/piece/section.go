@@ -66,9 +66,10 @@ func (t *Task) OpenPiece(i core.PieceIndex) (*Section, error) {
 	return &Section{t: t, f: f, r: r}, nil
 }
 
-// File returns the open data file, positioned at the section's current
-// read position. On the [OS] file system it is an *os.File. Reading it
-// directly bypasses the section's position.
+// File returns the section's own data file descriptor, positioned at the
+// piece's offset when opened (Read does not move it; WriteTo does). On the
+// [OS] file system it is an *os.File, for a caller that sendfiles
+// [Section.Len] bytes itself.
 func (s *Section) File() File { return s.f }
 
 // Offset returns the piece's offset in the data file.
