@@ -29,13 +29,14 @@ type inPeer struct {
 	hello  helloFrame
 	mux    *wire.Mux
 	sock   *wire.Socket
-	active atomic.Bool // a frame arrived since the reaper last looked
-	idle   int         // reaper ticks without a frame; reaper only
+	active atomic.Bool         // a frame arrived since the reaper last looked
+	idle   int                 // reaper ticks without a frame; reaper only
+	head   [dataHeaderLen]byte // loop only: the head of a streamed frame
 
 	mu         sync.Mutex // guards the following
 	floor      uint64     // every request below is complete at the sender
 	entries    map[uint64]entry
-	fifo       []uint64 // sequence numbers of cached replies, oldest first
+	fifo       seqQueue // sequence numbers of cached replies, oldest first
 	cacheBytes int
 	running    int // entries still being served
 	moves      map[uint64]*mover
@@ -205,15 +206,14 @@ func (in *inPeer) loop() {
 
 // dispatch handles one frame from the sender.
 func (in *inPeer) dispatch(m *wire.Message) {
-	var head [dataHeaderLen]byte
 	b := m.Bytes()
 	if b == nil {
 		// Only move data is long enough to be streamed.
-		if err := readFull(m, head[:]); err != nil {
+		if err := readFull(m, in.head[:]); err != nil {
 			in.protocolError(m, err)
 			return
 		}
-		b = head[:]
+		b = in.head[:]
 	}
 	typ, err := frameTypeOf(b)
 	if err != nil {
@@ -350,8 +350,8 @@ func (in *inPeer) advanceLocked(ack uint64) {
 		}
 	}
 	in.floor = ack
-	for len(in.fifo) > 0 && in.fifo[0] < ack {
-		in.fifo = in.fifo[1:]
+	for in.fifo.len() > 0 && in.fifo.front() < ack {
+		in.fifo.pop()
 	}
 }
 
@@ -381,9 +381,8 @@ func (in *inPeer) unrefLocked(cr *cached) {
 // evictLocked drops the oldest cached replies beyond ReplyCacheBytes. Their
 // entries stay, marked lost, so a retransmission never runs again.
 func (in *inPeer) evictLocked() {
-	for in.cacheBytes > in.n.cfg.ReplyCacheBytes && len(in.fifo) > 0 {
-		s := in.fifo[0]
-		in.fifo = in.fifo[1:]
+	for in.cacheBytes > in.n.cfg.ReplyCacheBytes && in.fifo.len() > 0 {
+		s := in.fifo.pop()
 		e, ok := in.entries[s]
 		if !ok || e.reply == nil {
 			continue
@@ -426,7 +425,7 @@ func (in *inPeer) reply(tx *txn, m []byte, segOff int64, data []byte, withSeg bo
 		in.entries[seq] = e
 		in.running--
 		cr.refs = 2 // the cache and the send below
-		in.fifo = append(in.fifo, seq)
+		in.fifo.push(seq)
 		in.cacheBytes += len(cr.b)
 		in.evictLocked()
 	} else {
@@ -435,11 +434,11 @@ func (in *inPeer) reply(tx *txn, m []byte, segOff int64, data []byte, withSeg bo
 	}
 	in.mu.Unlock()
 	if ok {
-		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ReplyTimeout)
+		ctx := newTimeout(n.cfg.ReplyTimeout)
 		if err := in.sock.Send(ctx, cr.b); err != nil {
 			n.stats.undelivered.Add(1) // the retransmission gets it from the cache
 		}
-		cancel()
+		ctx.release()
 	}
 	in.mu.Lock()
 	in.unrefLocked(cr)
@@ -449,9 +448,9 @@ func (in *inPeer) reply(tx *txn, m []byte, segOff int64, data []byte, withSeg bo
 
 // sendCached sends a cached reply frame again; the caller took a ref.
 func (in *inPeer) sendCached(cr *cached) {
-	ctx, cancel := context.WithTimeout(in.n.ctx, in.n.cfg.ReplyTimeout)
+	ctx := newTimeout(in.n.cfg.ReplyTimeout)
 	_ = in.sock.Send(ctx, cr.b)
-	cancel()
+	ctx.release()
 	in.mu.Lock()
 	in.unrefLocked(cr)
 	in.mu.Unlock()
@@ -465,7 +464,33 @@ func (in *inPeer) sendControl(f frame) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(in.n.ctx, in.n.cfg.ReplyTimeout)
+	ctx := newTimeout(in.n.cfg.ReplyTimeout)
 	_ = in.sock.Send(ctx, b)
-	cancel()
+	ctx.release()
+}
+
+// A seqQueue is a FIFO of sequence numbers that reuses its array.
+type seqQueue struct {
+	q    []uint64
+	head int
+}
+
+func (q *seqQueue) len() int      { return len(q.q) - q.head }
+func (q *seqQueue) front() uint64 { return q.q[q.head] }
+
+func (q *seqQueue) push(s uint64) {
+	if q.head > 0 && q.head >= len(q.q)/2 {
+		q.q = q.q[:copy(q.q, q.q[q.head:])]
+		q.head = 0
+	}
+	q.q = append(q.q, s)
+}
+
+func (q *seqQueue) pop() uint64 {
+	s := q.q[q.head]
+	q.head++
+	if q.head == len(q.q) {
+		q.q, q.head = q.q[:0], 0
+	}
+	return s
 }

@@ -31,10 +31,11 @@ type outPeer struct {
 	mux      *wire.Mux
 	sock     *wire.Socket
 	win      *window
-	kick     chan struct{} // asks the keeper to replace the connections; cap 1
-	dead     chan struct{} // closed when the peer gave up (deadErr says why)
-	deadErr  error         // written before dead is closed
-	connects atomic.Uint64 // successful dials
+	kick     chan struct{}         // asks the keeper to replace the connections; cap 1
+	dead     chan struct{}         // closed when the peer gave up (deadErr says why)
+	deadErr  error                 // written before dead is closed
+	connects atomic.Uint64         // successful dials
+	head     [moveToHeaderLen]byte // loop only: the head of a streamed frame
 
 	mu    sync.Mutex // guards the following
 	calls map[uint64]*call
@@ -209,15 +210,14 @@ func (op *outPeer) loop() {
 
 // dispatch handles one frame from the receiver.
 func (op *outPeer) dispatch(m *wire.Message) {
-	var head [moveToHeaderLen]byte
 	b := m.Bytes()
 	if b == nil {
 		// Only move-to data is long enough to be streamed.
-		if err := readFull(m, head[:]); err != nil {
+		if err := readFull(m, op.head[:]); err != nil {
 			op.protocolError(m, err)
 			return
 		}
-		b = head[:]
+		b = op.head[:]
 	}
 	typ, err := frameTypeOf(b)
 	if err != nil {
