@@ -119,7 +119,7 @@ func (t *task) fetchPeer(j job, r core.Range, p proto.Parent, buf *[]byte) error
 	default:
 		return fmt.Errorf("%w: unexpected %v reply", errCorrupt, reply.Type())
 	}
-	err = t.st.WritePieceBytes(j.index, seg, j.digest)
+	err = t.writePiece(j.index, seg, j.digest)
 	var dm *piece.DigestMismatchError
 	if errors.As(err, &dm) && dm.Piece != piece.WholeFile {
 		return fmt.Errorf("%w: %w", errCorrupt, err)
@@ -168,4 +168,21 @@ func (t *task) fetchSource(j job, r core.Range) result {
 	t.prog.add("source", true, r.Len)
 	t.reportDone(j.index, dg)
 	return result{job: j, from: "source"}
+}
+
+// writePiece stores a piece held in memory with one write (hashing it on
+// the way) and commits it against want.
+func (t *task) writePiece(i core.PieceIndex, b []byte, want core.Digest) error {
+	w, err := t.st.NewPieceWriter(i)
+	if errors.Is(err, piece.ErrPiecePresent) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit(want)
 }

@@ -162,7 +162,7 @@ func baseConfig(t *testing.T, sched string) daemon.Config {
 }
 
 // startDaemon creates and runs a daemon, closed at cleanup.
-func startDaemon(t *testing.T, cfg daemon.Config) *daemon.Daemon {
+func startDaemon(t testing.TB, cfg daemon.Config) *daemon.Daemon {
 	t.Helper()
 	d, err := daemon.New(cfg, testLogger(t))
 	if err != nil {
@@ -223,7 +223,7 @@ type schedServer struct {
 	once   sync.Once
 }
 
-func startScheduler(t *testing.T, cfg scheduler.Config, listen string) *schedServer {
+func startScheduler(t testing.TB, cfg scheduler.Config, listen string) *schedServer {
 	t.Helper()
 	if cfg.HeartbeatInterval == 0 {
 		cfg.HeartbeatInterval = 500 * time.Millisecond

@@ -4,10 +4,12 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -274,6 +276,10 @@ func (t *task) loop() error {
 			t.log.Debug("daemon: schedule", "state", sc.State, "assigned", len(sc.Assignments), "retry_ms", sc.RetryMillis)
 			switch sc.State {
 			case proto.StateAssigned:
+				// Start a batch in piece order: a piece that extends the
+				// verified prefix is hashed for the whole-file digest as it
+				// is written instead of read back later.
+				slices.SortFunc(sc.Assignments, func(a, b proto.Assignment) int { return cmp.Compare(a.Index, b.Index) })
 				for _, as := range sc.Assignments {
 					i := as.Index
 					switch {

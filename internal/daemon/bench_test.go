@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package daemon_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pollen-dev/pollen/internal/daemon"
+	"github.com/pollen-dev/pollen/internal/scheduler"
+)
+
+// BenchmarkPeerTransfer moves one file from a seeding daemon to a fresh
+// one over loopback, through the real scheduler: GetPiece over msg, the
+// piece moved with one sendfile on the parent, hashed and written by the
+// child. POLLEN_BENCH_SIZE sets the file size (default 1 GiB),
+// POLLEN_BENCH_PIECE the piece size (default 4 MiB). Reported: throughput,
+// and CPU seconds per GiB of both daemons together (user+system).
+//
+//	go test -run '^$' -bench PeerTransfer -benchtime 3x ./internal/daemon/
+func BenchmarkPeerTransfer(b *testing.B) {
+	size := envInt("POLLEN_BENCH_SIZE", 1<<30)
+	psize := envInt("POLLEN_BENCH_PIECE", 4<<20)
+	path := filepath.Join(b.TempDir(), "blob")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := genData(64<<20, 9)
+	for off := int64(0); off < size; off += int64(len(chunk)) {
+		if _, err := f.Write(chunk[:min(int64(len(chunk)), size-off)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	url := "file://" + path
+	ss := startScheduler(b, scheduler.Config{}, "")
+	cfg := func() daemon.Config {
+		return daemon.Config{
+			DataDir: b.TempDir(), Scheduler: ss.addr, PieceSize: psize, Concurrency: 8,
+			StallTimeout: time.Minute,
+		}
+	}
+	seed := startDaemon(b, cfg())
+	ctx := context.Background()
+	tr, err := seed.Download(ctx, daemon.Request{URL: url})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tr.Wait(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ResetTimer()
+	var cpu time.Duration
+	for range b.N {
+		d := startDaemon(b, cfg())
+		c0 := cpuTime()
+		tr, err := d.Download(ctx, daemon.Request{URL: url})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tr.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - c0
+		if p := tr.Progress(); p.FromPeers != size {
+			b.Logf("got %d bytes from peers, %d from the source", p.FromPeers, p.FromSource)
+		}
+		b.StopTimer()
+		_ = d.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(cpu.Seconds()/float64(b.N)/(float64(size)/(1<<30)), "cpu-s/GiB")
+}
+
+func envInt(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// cpuTime returns the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
