@@ -20,7 +20,8 @@ type Config struct {
 	// (delivered by [Node.ReceiveWithSegment]) or with a reply
 	// ([Request.ReplyWithSegment]). 0 means 64 KiB.
 	MaxCarry int
-	// MaxChunk bounds the data in one move frame; longer moves are sent as
+	// MaxChunk bounds the data in one move frame this node sends, at most
+	// MaxFrameData (every node accepts that much); longer moves are sent as
 	// several frames and acknowledged once. 0 means 4 MiB.
 	MaxChunk int
 	// ReceiveQueue is the number of requests waiting for [Node.Receive].
@@ -105,9 +106,12 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("msg: %s %d out of range [0, %d]", name, v, max))
 		}
 	}
-	pos("MaxMessage", c.MaxMessage, 16<<20)
-	pos("MaxCarry", c.MaxCarry, 16<<20)
-	pos("MaxChunk", c.MaxChunk, 256<<20)
+	pos("MaxMessage", c.MaxMessage, MaxFrameData)
+	pos("MaxCarry", c.MaxCarry, MaxFrameData)
+	pos("MaxChunk", c.MaxChunk, MaxFrameData)
+	if c.MaxMessage+c.MaxCarry > MaxFrameData {
+		errs = append(errs, fmt.Errorf("msg: MaxMessage + MaxCarry = %d exceeds %d", c.MaxMessage+c.MaxCarry, MaxFrameData))
+	}
 	pos("ReceiveQueue", c.ReceiveQueue, 1<<20)
 	pos("Window", c.Window, 1<<20)
 	pos("MaxRetransmits", c.MaxRetransmits, 1<<20)
@@ -123,10 +127,16 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// wireMaxMessage is the wire message limit for a config: the largest frame
-// msg sends.
+// MaxFrameData is the protocol's bound on the variable part of a frame (a
+// message with its carried segment bytes, or a move frame's data). Every
+// node accepts frames up to MaxFrameData plus their fixed fields, whatever
+// its own limits, so nodes with different configurations interoperate.
+const MaxFrameData = 4 << 20
+
+// wireMaxMessage is the wire message limit: the longest frame of the
+// protocol.
 func (c Config) wireMaxMessage() int {
-	return max(c.MaxChunk, c.MaxMessage+c.MaxCarry) + maxFrameOverhead
+	return MaxFrameData + maxFrameOverhead
 }
 
 // streamThreshold is the size from which wire streams a message instead of

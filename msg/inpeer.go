@@ -5,6 +5,7 @@ package msg
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -222,6 +223,14 @@ func (in *inPeer) dispatch(m *wire.Message) {
 	}
 	switch typ {
 	case frameRequest:
+		if m.Bytes() == nil {
+			// Longer than this node's requests can be: refuse it
+			// without reading it.
+			seq := binary.BigEndian.Uint64(b[8:])
+			m.Release()
+			in.sendControl(replyFrame{Seq: seq, Status: statusTooLarge})
+			return
+		}
 		in.onRequest(m, b)
 	case frameData:
 		f, _, err := parseDataHead(b, m.Len())

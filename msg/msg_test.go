@@ -102,8 +102,8 @@ func TestReceiveWithSegment(t *testing.T) {
 // MoveFrom and MoveTo between memory and files on both sides, including
 // moves longer than a chunk.
 func TestMoves(t *testing.T) {
-	transports(t, Config{}, func(t *testing.T, client *Node, dest string) {
-		data := pattern(1, 5<<20+3) // > MaxChunk: several frames
+	transports(t, Config{MaxChunk: 256 << 10}, func(t *testing.T, client *Node, dest string) {
+		data := pattern(1, 1<<20+3) // > MaxChunk: several frames
 		f := tempFile(t, append(make([]byte, 11), data...))
 		segs := map[string]Segment{
 			"bytes": Bytes(data),
@@ -111,7 +111,7 @@ func TestMoves(t *testing.T) {
 		}
 		for name, seg := range segs {
 			for _, toFile := range []bool{false, true} {
-				for _, r := range [][2]int64{{0, 1}, {3, 1 << 20}, {0, int64(len(data))}, {int64(len(data)) - 5, 5}} {
+				for _, r := range [][2]int64{{0, 1}, {3, 300 << 10}, {0, int64(len(data))}, {int64(len(data)) - 5, 5}} {
 					got, err := client.SendWithSegment(context.Background(), dest, moveFromMsg(r[0], r[1], toFile), seg, Read)
 					want := sha256.Sum256(data[r[0] : r[0]+r[1]])
 					if err != nil || !bytes.Equal(got, want[:]) {
@@ -135,7 +135,7 @@ func TestMoves(t *testing.T) {
 			},
 		} {
 			for _, fromFile := range []bool{false, true} {
-				const size = 5<<20 + 1
+				const size = 1<<20 + 1
 				seg, read := mk(size)
 				got, err := client.SendWithSegment(context.Background(), dest, moveToMsg(1, size-1, 9, fromFile), seg, Write)
 				if err != nil || string(got) != "ok" {

@@ -302,3 +302,21 @@ func TestSessionLimits(t *testing.T) {
 func closedByPeer(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
+
+// A sender allowed longer messages than its receiver gets
+// ErrMessageTooLarge, whether its request fits the receiver's buffers or
+// is long enough to be streamed, and the session goes on.
+func TestMessageLimitsDiffer(t *testing.T) {
+	checkLeaks(t)
+	server := startService(t, "tcp://127.0.0.1:0", Config{}, &service{dir: t.TempDir()})
+	client := newNode(t, Config{MaxMessage: 1 << 20})
+	for _, size := range []int{100 << 10, 512 << 10} {
+		m := append([]byte{opEcho}, make([]byte, size)...)
+		if _, err := client.Send(context.Background(), server.Addr(), m); !errors.Is(err, ErrMessageTooLarge) {
+			t.Fatalf("%d-byte message to a 64 KiB receiver: %v", size, err)
+		}
+	}
+	if got := send(t, client, server.Addr(), []byte{opEcho, 'o', 'k'}); string(got) != "ok" {
+		t.Fatalf("echo after refusals: %q", got)
+	}
+}
