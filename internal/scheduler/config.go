@@ -5,6 +5,7 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/pollen-dev/pollen/internal/proto"
@@ -17,15 +18,16 @@ type Config struct {
 	// time). Empty accepts every peer: use mutual TLS on the transport then.
 	Token string
 
-	// UploadSlots is how many pieces a peer is parent for at once (across
-	// its tasks), when its capacity does not decide it (see SlotBandwidth).
-	// 0 means 4.
+	// UploadSlots is how many pieces a peer of average upload capacity is
+	// parent for at once (across its tasks); a peer that declared no
+	// capacity gets exactly this many. 0 means 4.
 	UploadSlots int
 
-	// SlotBandwidth, when > 0, gives a peer one upload slot per
-	// SlotBandwidth bytes/s of the upload capacity it registered with
-	// (rounded, at least 1, at most MaxUploadSlots), so faster peers serve
-	// more children at once. 0 means every peer gets UploadSlots.
+	// SlotBandwidth is the upload bandwidth (bytes/s) one slot stands for: a
+	// peer gets its declared upload divided by SlotBandwidth, rounded, at
+	// least 1 and at most MaxUploadSlots, so that every child of any parent
+	// gets about the same rate. 0 means automatic: the mean declared upload
+	// of the registered peers divided by UploadSlots.
 	SlotBandwidth uint64
 
 	// MaxUploadSlots caps a peer's upload slots. 0 means 16.
@@ -122,11 +124,16 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// slotsFor is the number of upload slots of a peer with the given capacity.
-func (c *Config) slotsFor(upload uint64) int {
-	if c.SlotBandwidth == 0 || upload == 0 {
+// slotsFor is the number of upload slots of a peer with the given declared
+// capacity, when the mean declared capacity is mean (0: unknown).
+func (c *Config) slotsFor(upload uint64, mean float64) int {
+	per := float64(c.SlotBandwidth)
+	if per == 0 {
+		per = mean / float64(c.UploadSlots)
+	}
+	if upload == 0 || per <= 0 {
 		return min(c.UploadSlots, c.MaxUploadSlots)
 	}
-	n := int((upload + c.SlotBandwidth/2) / c.SlotBandwidth)
+	n := int(math.Round(float64(upload) / per))
 	return max(1, min(n, c.MaxUploadSlots))
 }

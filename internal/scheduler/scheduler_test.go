@@ -600,8 +600,18 @@ func TestConfigValidate(t *testing.T) {
 	}
 	c := Config{SlotBandwidth: 10}.withDefaults()
 	for up, want := range map[uint64]int{0: 4, 1: 1, 14: 1, 15: 2, 1000: 16} {
-		if got := c.slotsFor(up); got != want {
+		if got := c.slotsFor(up, 1e9); got != want {
 			t.Errorf("slotsFor(%d) = %d, want %d", up, got, want)
+		}
+	}
+	auto := Config{}.withDefaults()
+	for _, tc := range []struct {
+		up   uint64
+		mean float64
+		want int
+	}{{0, 100, 4}, {100, 0, 4}, {100, 100, 4}, {10, 100, 1}, {50, 100, 2}, {300, 100, 12}, {1e6, 100, 16}} {
+		if got := auto.slotsFor(tc.up, tc.mean); got != tc.want {
+			t.Errorf("automatic slotsFor(%d, mean %v) = %d, want %d", tc.up, tc.mean, got, tc.want)
 		}
 	}
 }

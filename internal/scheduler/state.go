@@ -26,6 +26,10 @@ type state struct {
 	timer deadlines
 	dirty []*task // tasks whose waiters may now be served
 
+	// Declared upload capacities, for automatic slot sizing.
+	upSum   float64
+	upCount int
+
 	// Scratch space for the policy, reused between decisions.
 	cands, srcCands bitset
 	top             topK
@@ -121,8 +125,38 @@ func newState(cfg Config, log *slog.Logger, stats *counters) *state {
 	}
 }
 
-// touch records that p was heard from.
-func (s *state) touch(p *peer) { p.lastSeen = time.Now() }
+// touch records that p was heard from, and resizes its upload slots to
+// the current mean capacity.
+func (s *state) touch(p *peer) {
+	p.lastSeen = time.Now()
+	s.refreshSlots(p)
+}
+
+// meanUpload is the mean declared upload of the registered peers, or 0.
+func (s *state) meanUpload() float64 {
+	if s.upCount == 0 {
+		return 0
+	}
+	return s.upSum / float64(s.upCount)
+}
+
+// refreshSlots recomputes p's upload slots. Assignments beyond a reduced
+// count run out; the peer just gets no new ones meanwhile.
+func (s *state) refreshSlots(p *peer) {
+	slots := s.cfg.slotsFor(p.upload, s.meanUpload())
+	if slots == p.slots {
+		return
+	}
+	wasFree := p.hasFreeSlot()
+	p.slots = slots
+	p.score = freeCapacity(p)
+	if p.hasFreeSlot() != wasFree {
+		for _, m := range p.members {
+			s.updateFree(m)
+			s.markDirty(m.task)
+		}
+	}
+}
 
 // peerOf returns the registered peer id, refreshing its liveness.
 func (s *state) peerOf(id core.PeerID) (*peer, error) {
@@ -160,9 +194,13 @@ func (s *state) register(r *proto.Register) (*proto.Registered, error) {
 	} else if len(s.peers) >= s.cfg.MaxPeers {
 		return nil, fmt.Errorf("%w: %d peers", ErrFull, len(s.peers))
 	}
+	if r.Upload > 0 {
+		s.upSum += float64(r.Upload)
+		s.upCount++
+	}
 	p := &peer{
 		id: r.Peer, addr: r.Addr, upload: r.Upload, download: r.Download,
-		slots: s.cfg.slotsFor(r.Upload), members: map[core.TaskID]*member{},
+		slots: s.cfg.slotsFor(r.Upload, s.meanUpload()), members: map[core.TaskID]*member{},
 	}
 	p.score = freeCapacity(p)
 	s.touch(p)
@@ -555,6 +593,10 @@ func (s *state) dropPeer(p *peer, why string) {
 	}
 	p.gone = true
 	delete(s.peers, p.id)
+	if p.upload > 0 {
+		s.upSum -= float64(p.upload)
+		s.upCount--
+	}
 	s.stats.peers.Store(int64(len(s.peers)))
 	s.log.Debug("peer dropped", "peer", p.id, "why", why)
 }
