@@ -85,7 +85,7 @@ func (s *state) pick(m *member, room int, now time.Time, sc *proto.Schedule) {
 		}
 		src.keepRange(lo, hi)
 		for i := range m.failed {
-			if t.held.has(int(i)) && !t.srcBusy.has(int(i)) && !m.pending.has(int(i)) &&
+			if t.held.has(int(i)) && !t.srcBusy.has(int(i)) && !m.pending.has(int(i)) && !m.done.has(int(i)) &&
 				int(i) >= lo && int(i) < hi && s.allHoldersFailed(m, i) {
 				src.set(int(i))
 			}
