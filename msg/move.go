@@ -5,8 +5,10 @@ package msg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/pollen-dev/pollen/wire"
 )
@@ -107,6 +109,31 @@ func (in *inPeer) deliver(id uint64, m *wire.Message, head []byte) {
 	m.Release()
 }
 
+// errStalled ends a move attempt that made no progress for a while: its
+// frames were probably lost with a connection.
+var errStalled = errors.New("msg: move stalled")
+
+// retryMove runs attempt until it succeeds or fails for a reason other than
+// a stall or a lost connection; each retry is a new move, and the data is
+// moved again from the start (the seed's "retransmission of all packets").
+func (in *inPeer) retryMove(what string, attempt func(stall time.Duration) error) error {
+	stall := 2 * in.n.cfg.RetransmitInterval
+	for i := 0; ; i++ {
+		err := attempt(stall)
+		if err == nil {
+			return nil
+		}
+		lost := errors.Is(err, errStalled) || errors.Is(err, wire.ErrTruncatedMessage) || errors.Is(err, wire.ErrAssemblyTimeout)
+		if !lost {
+			return fmt.Errorf("msg: %s: %w", what, err)
+		}
+		if i >= in.n.cfg.MaxRetransmits {
+			return fmt.Errorf("msg: %s: %w: %w", what, ErrUnreachable, err)
+		}
+		in.n.stats.moveRetries.Add(1)
+	}
+}
+
 // moveFrom asks the owner for [segOff, segOff+dst.Len()) and writes the
 // data frames into dst. The grant was checked by the caller.
 func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Segment) error {
@@ -114,29 +141,39 @@ func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Se
 	if n == 0 {
 		return nil
 	}
-	id, mv := in.newMover()
-	defer in.endMover(id, mv)
-	var buf [64]byte
-	req, _ := moveFromFrame{Seq: seq, Move: id, Off: segOff, N: n}.Append(buf[:0])
-	if err := in.sock.Send(ctx, req); err != nil {
-		return fmt.Errorf("msg: move from: %w", err)
-	}
-	for got := int64(0); got < n; {
-		select {
-		case mm := <-mv.ch:
-			k, err := takeData(&mm, segOff, n, dst)
-			if err != nil {
-				return fmt.Errorf("msg: move from: %w", err)
-			}
-			got += k
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-in.n.closed:
-			return ErrClosed
+	err := in.retryMove("move from", func(stall time.Duration) error {
+		id, mv := in.newMover()
+		defer in.endMover(id, mv)
+		var buf [64]byte
+		req, _ := moveFromFrame{Seq: seq, Move: id, Off: segOff, N: n}.Append(buf[:0])
+		if err := in.sock.Send(ctx, req); err != nil {
+			return err
 		}
+		t := time.NewTimer(stall)
+		defer t.Stop()
+		for got := int64(0); got < n; {
+			select {
+			case mm := <-mv.ch:
+				k, err := takeData(&mm, segOff, n, dst)
+				if err != nil {
+					return err
+				}
+				got += k
+				t.Reset(stall)
+			case <-t.C:
+				return errStalled
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-in.n.closed:
+				return ErrClosed
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		in.n.stats.movedFrom.Add(uint64(n))
 	}
-	in.n.stats.movedFrom.Add(uint64(n))
-	return nil
+	return err
 }
 
 // takeData writes one data frame of a move of [segOff, segOff+n) into dst,
@@ -201,36 +238,42 @@ func (in *inPeer) moveTo(ctx context.Context, seq uint64, segOff int64, src Segm
 	if n == 0 {
 		return nil
 	}
-	id, mv := in.newMover()
-	defer in.endMover(id, mv)
-	for o := int64(0); o < n; {
-		k := min(chunkSize(src, in.n.cfg.MaxChunk), n-o)
-		h := moveToFrame{Seq: seq, Move: id, Start: segOff, Total: n, Off: segOff + o}
-		if err := sendChunk(ctx, in.sock, h, src, o, k); err != nil {
-			return fmt.Errorf("msg: move to: %w", err)
+	err := in.retryMove("move to", func(stall time.Duration) error {
+		id, mv := in.newMover()
+		defer in.endMover(id, mv)
+		for o := int64(0); o < n; {
+			k := min(chunkSize(src, in.n.cfg.MaxChunk), n-o)
+			h := moveToFrame{Seq: seq, Move: id, Start: segOff, Total: n, Off: segOff + o}
+			if err := sendChunk(ctx, in.sock, h, src, o, k); err != nil {
+				return err
+			}
+			o += k
+			if len(mv.ch) > 0 {
+				break // the owner refused early
+			}
 		}
-		o += k
-		if len(mv.ch) > 0 {
-			break // the owner refused early
+		t := time.NewTimer(stall)
+		defer t.Stop()
+		select {
+		case mm := <-mv.ch:
+			defer mm.m.Release()
+			f, _, err := parseMoveDone(mm.m.Bytes())
+			if err != nil {
+				return fmt.Errorf("move-done expected: %w", ErrProtocol)
+			}
+			return remoteErr(f.Status, f.Detail)
+		case <-t.C:
+			return errStalled
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-in.n.closed:
+			return ErrClosed
 		}
+	})
+	if err == nil {
+		in.n.stats.movedTo.Add(uint64(n))
 	}
-	select {
-	case mm := <-mv.ch:
-		defer mm.m.Release()
-		f, _, err := parseMoveDone(mm.m.Bytes())
-		if err != nil {
-			return fmt.Errorf("msg: move to: %w", ErrProtocol)
-		}
-		if err := remoteErr(f.Status, f.Detail); err != nil {
-			return fmt.Errorf("msg: move to: %w", err)
-		}
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-in.n.closed:
-		return ErrClosed
-	}
-	in.n.stats.movedTo.Add(uint64(n))
-	return nil
+	return err
 }
 
 // A chunkHead is a data or move-to frame without its bytes.

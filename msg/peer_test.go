@@ -6,6 +6,7 @@ package msg
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -220,6 +221,54 @@ func TestRemoteSenderMisbehaves(t *testing.T) {
 	p.send(requestFrame{Seq: 7, Ack: 3, Msg: []byte{opCount}})
 	wantReply(7, string(binary.BigEndian.AppendUint64(nil, 1)))
 	if st := server.Stats(); st.BadFrames < 1 || st.Duplicates < 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A move whose frames are lost (here: ignored by the owner) stalls and is
+// started again as a new move; the late frames of the old move are
+// dropped. After MaxRetransmits stalls the move fails with ErrUnreachable.
+func TestMoveRetry(t *testing.T) {
+	checkLeaks(t)
+	server := startService(t, "tcp://127.0.0.1:0", fastCfg, &service{dir: t.TempDir()})
+	p, _ := dialRaw(t, server, 9)
+	seg := pattern(4, 1000)
+
+	p.send(requestFrame{Seq: 1, Ack: 1, Msg: moveFromMsg(0, 1000, false), HasSeg: true, Access: Read, SegLen: 1000})
+	first := p.recv().(moveFromFrame) // lost
+	second, ok := p.recv().(moveFromFrame)
+	if !ok || second.Move == first.Move || second.Off != 0 || second.N != 1000 {
+		t.Fatalf("retried move-from %+v after %+v", second, first)
+	}
+	p.send(dataFrame{Move: first.Move, Data: seg}) // late: dropped
+	p.send(dataFrame{Move: second.Move, Data: seg})
+	sum := sha256.Sum256(seg)
+	if f, ok := p.recv().(replyFrame); !ok || !bytes.Equal(f.Msg, sum[:]) {
+		t.Fatalf("reply %+v", f)
+	}
+
+	p.send(requestFrame{Seq: 2, Ack: 2, Msg: moveToMsg(0, 10, 1, false), HasSeg: true, Access: Write, SegLen: 10})
+	first2 := p.recv().(moveToFrame) // never acknowledged
+	second2, ok := p.recv().(moveToFrame)
+	if !ok || second2.Move == first2.Move || !bytes.Equal(second2.Data, pattern(1, 10)) {
+		t.Fatalf("retried move-to %+v", second2)
+	}
+	p.send(moveDoneFrame{Move: second2.Move})
+	if f, ok := p.recv().(replyFrame); !ok || string(f.Msg) != "ok" {
+		t.Fatalf("reply %+v", f)
+	}
+
+	// Never answered: the move gives up.
+	p.send(requestFrame{Seq: 3, Ack: 3, Msg: moveFromMsg(0, 10, false), HasSeg: true, Access: Read, SegLen: 10})
+	for range fastCfg.MaxRetransmits + 1 {
+		if _, ok := p.recv().(moveFromFrame); !ok {
+			t.Fatal("want a move-from")
+		}
+	}
+	if f, ok := p.recv().(replyFrame); !ok || !strings.HasPrefix(string(f.Msg), errorPrefix) {
+		t.Fatalf("reply %+v", f)
+	}
+	if st := server.Stats(); st.MoveRetries != 2+uint64(fastCfg.MaxRetransmits) {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -22,12 +22,13 @@ type Stats struct {
 	Aborts          uint64 // connections aborted by wire
 	MovedFrom       uint64 // bytes moved into this node by remote MoveFrom
 	MovedTo         uint64 // bytes moved out of this node by remote MoveTo
+	MoveRetries     uint64 // remote moves started again after a stall or lost connection
 }
 
 type counters struct {
 	retransmits, connects, sessions, duplicates, pendingSent, cachedReplies,
 	undelivered, evicted, stale, queueFull, grantViolations, badFrames,
-	aborts, movedFrom, movedTo atomic.Uint64
+	aborts, movedFrom, movedTo, moveRetries atomic.Uint64
 }
 
 // Stats returns a snapshot of the node's counters. It is safe to call
@@ -50,5 +51,6 @@ func (n *Node) Stats() Stats {
 		Aborts:          c.aborts.Load(),
 		MovedFrom:       c.movedFrom.Load(),
 		MovedTo:         c.movedTo.Load(),
+		MoveRetries:     c.moveRetries.Load(),
 	}
 }
