@@ -53,8 +53,9 @@ type Config struct {
 	LoopbackRuns int
 	// IperfTime is the length of one iperf3 run. Zero means 5s.
 	IperfTime time.Duration
-	// Timeout bounds each system's run. Zero means 10 times the lower
-	// bound plus one minute.
+	// Timeout bounds each system's run. Zero means one minute plus twice
+	// the longer of 5 times the lower bound and N·F/u_origin (the
+	// client-server time).
 	Timeout time.Duration
 	// Dir is where the run's temporary directory is made. Empty means
 	// os.TempDir().
@@ -133,7 +134,9 @@ func (c Config) timeout() time.Duration {
 	if c.Timeout != 0 {
 		return c.Timeout
 	}
-	return 10*c.bound() + time.Minute
+	origin, _ := c.links()
+	serial := LowerBound(units.Size(c.Peers)*c.Size, origin.Up, nil)
+	return 2*max(5*c.bound(), serial) + time.Minute
 }
 
 func (c Config) bound() time.Duration {

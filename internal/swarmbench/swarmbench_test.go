@@ -82,6 +82,13 @@ func TestConfig(t *testing.T) {
 	if got, want := (Config{}).withDefaults().bound(), 5368709*time.Microsecond; got.Round(time.Millisecond) != want.Round(time.Millisecond) {
 		t.Errorf("default bound = %v, want %v", got, want)
 	}
+	// The default timeout leaves the client-server baseline, which sends
+	// N·F through the origin, room to finish: 16 x 256 MiB at 100 Mbit/s
+	// is 344 s.
+	big := Config{Peers: 16, Size: 256 << 20}.withDefaults()
+	if got := big.timeout(); got < 2*344*time.Second {
+		t.Errorf("default timeout for 16 x 256 MiB = %v, want at least twice 344s", got)
+	}
 }
 
 // runOrSkip runs cfg and skips the test when the machine lacks root or the
