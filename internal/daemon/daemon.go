@@ -113,7 +113,8 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	node, err := msg.NewNode(msg.Config{
-		MaxChunk:           core.MaxPieceSize, // one frame, one sendfile per piece
+		// MaxChunk stays msg's default (4 MiB): a piece of up to 4 MiB is
+		// one frame and one sendfile loop, a larger one a few.
 		RetransmitInterval: cfg.RetransmitInterval,
 		Logger:             logger,
 	})

@@ -57,5 +57,5 @@ func codeOf(err error) proto.ErrorCode {
 
 // pieceErr wraps err with the piece and where it came from.
 func pieceErr(i core.PieceIndex, from string, err error) error {
-	return fmt.Errorf("daemon: piece %d from %s: %w", i, from, err)
+	return fmt.Errorf("piece %d from %s: %w", i, from, err)
 }

@@ -39,7 +39,7 @@ type badSeed struct {
 
 func startBadSeed(t *testing.T, ss *schedServer, id core.TaskID, layout core.Layout, url string, data []byte) *badSeed {
 	t.Helper()
-	node, err := msg.NewNode(msg.Config{RetransmitInterval: 100 * time.Millisecond, MaxChunk: core.MaxPieceSize})
+	node, err := msg.NewNode(msg.Config{RetransmitInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func (t *task) fetchSource(j job, r core.Range) result {
 	case errors.Is(err, piece.ErrPieceBusy):
 		return result{job: j, from: "source", err: err}
 	case err != nil:
-		return result{job: j, from: "source", err: pieceErr(j.index, "source", err), fatal: true}
+		return result{job: j, from: "source", err: fmt.Errorf("daemon: %w", pieceErr(j.index, "source", err)), fatal: true}
 	}
 	_, err = t.src.ReadRange(t.ctx, r.Off, r.Len, w)
 	if err == nil {
