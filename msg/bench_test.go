@@ -18,8 +18,8 @@ import (
 // BenchmarkRawTCP/pingpong-32B, BenchmarkMoveFrom/tcp-* against
 // BenchmarkRawTCP/stream-1MiB.
 
-// benchServer runs a serving loop that answers every request with handle,
-// allocation-free (ReceiveInto reuses one Request).
+// benchServer serves every request with handle, allocation-free (Serve
+// reuses one Request).
 func benchServer(b *testing.B, addr string, handle func(r *Request)) *Node {
 	n, err := NewNode(Config{})
 	if err != nil {
@@ -32,10 +32,7 @@ func benchServer(b *testing.B, addr string, handle func(r *Request)) *Node {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		var r Request
-		for n.ReceiveInto(context.Background(), &r) == nil {
-			handle(&r)
-		}
+		_ = n.Serve(context.Background(), func(_ context.Context, r *Request) { handle(r) })
 	}()
 	b.Cleanup(func() {
 		_ = n.Close()

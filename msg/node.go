@@ -307,6 +307,21 @@ func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
 	}
 }
 
+// Serve receives requests and calls h for each, one at a time in the
+// calling goroutine, until ctx ends (returning its error) or the node
+// closes ([ErrClosed]). The *Request passed to h is reused for the next
+// request once h returns; a handler that answers later keeps a copy
+// (req := *r), which stays valid.
+func (n *Node) Serve(ctx context.Context, h func(ctx context.Context, r *Request)) error {
+	var r Request
+	for {
+		if err := n.ReceiveInto(ctx, &r); err != nil {
+			return err
+		}
+		h(ctx, &r)
+	}
+}
+
 // ReceiveWithSegment is [Node.Receive] that also copies the first bytes of
 // a readable segment into buf: those that travelled with the message
 // (remote) or up to len(buf) (local). It returns how many bytes it copied.
