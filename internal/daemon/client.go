@@ -63,7 +63,7 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return s, fmt.Errorf("daemon: client: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read-only: nothing to lose
 	if resp.StatusCode != http.StatusOK {
 		return s, fmt.Errorf("daemon: client: stats: %s", resp.Status)
 	}
@@ -100,7 +100,7 @@ func (c *Client) Download(ctx context.Context, req Request) (*Transfer, error) {
 		return nil, fmt.Errorf("daemon: client: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }() // read-only: nothing to lose
 		defer stop()
 		var ae apiError
 		if json.NewDecoder(resp.Body).Decode(&ae) != nil || ae.Error == "" {
@@ -122,7 +122,7 @@ func (c *Client) Download(ctx context.Context, req Request) (*Transfer, error) {
 // is the client transfer's only goroutine; it ends when the stream does
 // (Cancel closes it).
 func (tr *Transfer) readStream(resp *http.Response) {
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read-only: nothing to lose
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	var last apiProgress

@@ -56,7 +56,7 @@ func startHelper(t *testing.T, dir, sock string, rate int64, logs *bytes.Buffer)
 		t.Fatal(err)
 	}
 	c := daemon.NewClient(sock)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	waitFor(t, "the daemon's socket", 10*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -95,7 +95,7 @@ func TestKillRestart(t *testing.T) {
 
 	cmd := startHelper(t, dir, sock, 4<<20, &logs) // 8 MiB at 4 MiB/s: about 2 s
 	c := daemon.NewClient(sock)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tr, err := c.Download(ctx, req)

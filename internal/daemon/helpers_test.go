@@ -176,7 +176,9 @@ func startDaemon(t testing.TB, cfg daemon.Config) *daemon.Daemon {
 		if err := d.Close(); err != nil {
 			t.Errorf("close: %v", err)
 		}
-		<-done
+		if err := <-done; err == nil {
+			t.Errorf("Run returned nil")
+		}
 	})
 	return d
 }

@@ -202,7 +202,7 @@ func (d *Daemon) advertise(schedHostport string) string {
 	if err != nil {
 		return addr
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // UDP: nothing was sent
 	local, _, _ := net.SplitHostPort(c.LocalAddr().String())
 	return net.JoinHostPort(local, port)
 }

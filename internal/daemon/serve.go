@@ -63,7 +63,7 @@ func (d *Daemon) upload(r *msg.Request, gp *proto.GetPiece) {
 		d.miss(r, gp, reason)
 		return
 	}
-	defer sec.Close()
+	defer func() { _ = sec.Close() }() // read-only section
 	access, segLen := r.Grant()
 	if access&msg.Write == 0 || segLen < sec.Len() {
 		d.replyError(r, proto.CodeBadRequest, "daemon: GetPiece needs a writable segment of the piece's length")
