@@ -129,8 +129,8 @@ func TestCutEveryBoundary(t *testing.T) {
 			}
 			msg.Release()
 		}
-		st := m.Stats()
-		if st.Mux.RxNeedMore == 0 {
+		// Over TCP the kernel may coalesce the bytes; a pipe cannot.
+		if st := m.Stats(); st.Conns[0].LocalAddr == "pipe" && st.Mux.RxNeedMore == 0 {
 			t.Error("RxNeedMore = 0 after a bytewise stream")
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 )
@@ -86,6 +87,11 @@ func (c *conn) submit(ctx context.Context, req *sendReq) error {
 	c.pending = append(c.pending, req)
 	c.pmu.Unlock()
 	if c.wmu.TryLock() {
+		// Let goroutines that are about to send (typically receivers
+		// just woken by a burst of requests) queue behind us first, so
+		// one vectored write carries them all. With nothing else
+		// runnable this returns at once.
+		runtime.Gosched()
 		c.combineLocked(nil)
 	}
 	done := ctx.Done()
