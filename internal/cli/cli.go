@@ -50,9 +50,16 @@ kernel as rarely as user space allows.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &ExitError{Code: 2, Err: err}
+	})
 	root.AddCommand(
 		newVersionCmd(),
 		newBenchCmd(),
+		newDemoCmd(),
+		newSchedulerCmd(),
+		newDaemonCmd(),
+		newGetCmd(),
 	)
 	return root
 }

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/daemon"
+	"github.com/pollen-dev/pollen/internal/progress"
+)
+
+// downloader is what `pollen get` needs of a daemon: a local one through
+// its socket ([daemon.Client]) or one in this process ([daemon.Daemon]).
+type downloader interface {
+	Download(ctx context.Context, req daemon.Request) (*daemon.Transfer, error)
+}
+
+func newGetCmd() *cobra.Command {
+	var (
+		c       common
+		output  string
+		stream  bool
+		digest  string
+		socket  string
+		dataDir string
+	)
+	cmd := &cobra.Command{
+		Use:   "get URL",
+		Short: "Download a file through the local daemon (or one in this process)",
+		Long: `get downloads URL (http://, https:// or file://) through the daemon on
+--socket, or, when none answers there, through a daemon started in this
+process for the one download (its pieces kept in a temporary directory,
+removed afterwards). The output appears only once it is complete and
+verified: with --digest, its SHA-256 must match. -o - writes it to stdout
+once verified. A progress bar with rate and time left is drawn on stderr
+when stderr is a terminal.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
+				return usageError(err)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := c.setup(cmd, "get")
+			if err != nil {
+				return err
+			}
+			if stream {
+				return errors.New("get --stream: not implemented yet (stream mode comes in a later release)")
+			}
+			req := daemon.Request{URL: args[0]}
+			if digest != "" {
+				if req.Digest, err = core.ParseDigest(digest); err != nil {
+					return usageError(fmt.Errorf("--digest: %w", err))
+				}
+				if req.Digest.IsZero() {
+					return usageError(errors.New("--digest: the zero digest matches nothing"))
+				}
+			}
+			if output == "" {
+				if output, err = outputName(req.URL); err != nil {
+					return usageError(err)
+				}
+			}
+			ctx := cmd.Context()
+			dl, done, err := openDaemon(ctx, socket, cmd.Flags().Changed("socket"), dataDir, log)
+			if err != nil {
+				return err
+			}
+			defer done()
+			if output != "-" {
+				req.Output = output
+				return get(ctx, dl, req, cmd.ErrOrStderr())
+			}
+			tmp, err := os.MkdirTemp("", "pollen-get-")
+			if err != nil {
+				return err
+			}
+			defer func() { _ = os.RemoveAll(tmp) }()
+			req.Output = filepath.Join(tmp, "out")
+			if err := get(ctx, dl, req, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			return catFile(cmd.OutOrStdout(), req.Output)
+		},
+	}
+	c.addFlags(cmd, "warn")
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "", "output file, - for stdout (default: the URL's base name)")
+	f.BoolVar(&stream, "stream", false, "deliver bytes in order as they arrive, never to disk (not implemented yet)")
+	f.StringVar(&digest, "digest", "", "expected SHA-256 of the whole file, sha256:HEX")
+	f.StringVar(&socket, "socket", defaultSocket(), "the local daemon's Unix socket")
+	f.StringVar(&dataDir, "data", "", "piece store of the in-process daemon (default: a temporary directory)")
+	return cmd
+}
+
+// openDaemon returns the daemon on socket if one answers there, else (if
+// the socket was not named explicitly) a daemon in this process, and the
+// function that releases it.
+func openDaemon(ctx context.Context, socket string, explicit bool, dataDir string, log *slog.Logger) (downloader, func(), error) {
+	client := daemon.NewClient(socket)
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := client.Ping(pctx)
+	cancel()
+	if err == nil {
+		log.Info("downloading through the local daemon", "socket", socket)
+		return client, func() { _ = client.Close() }, nil
+	}
+	_ = client.Close()
+	if explicit {
+		return nil, nil, fmt.Errorf("get: no daemon answers on %s: %w", socket, err)
+	}
+	log.Info("no daemon on the socket; downloading in this process", "socket", socket)
+	tmp := ""
+	if dataDir == "" {
+		if tmp, err = os.MkdirTemp("", "pollen-get-data-"); err != nil {
+			return nil, nil, fmt.Errorf("get: %w", err)
+		}
+		dataDir = tmp
+	}
+	removeTmp := func() {
+		if tmp != "" {
+			_ = os.RemoveAll(tmp)
+		}
+	}
+	d, err := daemon.New(daemon.Config{DataDir: dataDir, Listen: "127.0.0.1:0"}, log)
+	if err != nil {
+		removeTmp()
+		return nil, nil, fmt.Errorf("get: %w", err)
+	}
+	return d, func() { _ = d.Close(); removeTmp() }, nil
+}
+
+// get downloads req with dl, drawing a progress bar on w if it is a
+// terminal, and returns the transfer's error.
+func get(ctx context.Context, dl downloader, req daemon.Request, w io.Writer) error {
+	tr, err := dl.Download(ctx, req)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", req.URL, err)
+	}
+	defer tr.Cancel()
+	bars := progress.New(ctx, w)
+	bar := bars.Add(path.Base(req.Output), tr.Progress().Size)
+	bar.Follow(ctx, tr.Done(), func() (int64, int64) {
+		p := tr.Progress()
+		return p.Done, p.Size
+	})
+	err = tr.Wait(ctx)
+	if err == nil {
+		bar.Done(tr.Progress().Size)
+	}
+	bars.Wait()
+	if err != nil {
+		return fmt.Errorf("get %s: %w", req.URL, err)
+	}
+	return nil
+}
+
+// outputName is the default output file of `pollen get URL`: the base
+// name of the URL's path.
+func outputName(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("get: %w", err)
+	}
+	name := path.Base(u.Path)
+	if name == "." || name == "/" || name == "" {
+		return "", fmt.Errorf("get: %s names no file; give -o FILE", raw)
+	}
+	return name, nil
+}
+
+// catFile copies the file at p to w.
+func catFile(w io.Writer, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := io.Copy(w, f); err != nil {
+		return fmt.Errorf("get: write to stdout: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package demo
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/daemon"
+	"github.com/pollen-dev/pollen/internal/netlab"
+	"github.com/pollen-dev/pollen/internal/progress"
+	"github.com/pollen-dev/pollen/internal/scheduler"
+	"github.com/pollen-dev/pollen/internal/swarmbench"
+	"github.com/pollen-dev/pollen/internal/units"
+	"github.com/pollen-dev/pollen/msg"
+)
+
+// Defaults. With 8 peers and a 256 MiB file the bound is F/u_origin =
+// 14.3 s (the peers' sum term is 9.8 s): the origin's link decides, and
+// the swarm must forward each piece while the origin is still sending the
+// next ones for every peer to finish near it. The loopback traffic this
+// asks of the machine (N·F/bound, about 150 MB/s, every byte hashed twice)
+// fits in a fraction of two cores.
+const (
+	DefaultPeers      = 8
+	DefaultSize       = 256 << 20
+	DefaultOriginRate = 150e6 / 8 // 150 Mbit/s
+	DefaultPeerRate   = 200e6 / 8 // 200 Mbit/s
+)
+
+// Config describes a demo run. The zero value runs the defaults.
+type Config struct {
+	// Peers is the number of daemons. 0 means DefaultPeers.
+	Peers int
+	// Size is the file's size in bytes. 0 means DefaultSize.
+	Size int64
+	// OriginRate caps the origin's upload, bytes/s. 0 means
+	// DefaultOriginRate.
+	OriginRate int64
+	// PeerRate caps every daemon's upload, bytes/s. 0 means
+	// DefaultPeerRate.
+	PeerRate int64
+	// PeerDownloadRate caps every daemon's download, bytes/s. 0 means
+	// unlimited (the bound's F/d_min term drops).
+	PeerDownloadRate int64
+	// Dir is where the run's temporary directory is made. Empty means
+	// os.TempDir().
+	Dir string
+	// Progress, if set, shows a progress bar per peer when it is a
+	// terminal.
+	Progress io.Writer
+	// Logger receives the components' logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Peers == 0 {
+		c.Peers = DefaultPeers
+	}
+	if c.Size == 0 {
+		c.Size = DefaultSize
+	}
+	if c.OriginRate == 0 {
+		c.OriginRate = DefaultOriginRate
+	}
+	if c.PeerRate == 0 {
+		c.PeerRate = DefaultPeerRate
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports whether c, with defaults, describes a run.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.Peers < 1 || c.Peers > 256:
+		return fmt.Errorf("demo: peers %d not in 1..256", c.Peers)
+	case c.Size < 1:
+		return fmt.Errorf("demo: size %d is not positive", c.Size)
+	case c.OriginRate < 0 || c.PeerRate < 0 || c.PeerDownloadRate < 0:
+		return errors.New("demo: negative rate")
+	}
+	return nil
+}
+
+// LowerBound returns the fluid lower bound of the run c describes.
+func (c Config) LowerBound() time.Duration {
+	c = c.withDefaults()
+	links := make([]netlab.Link, c.Peers)
+	for i := range links {
+		links[i] = netlab.Link{Up: units.Rate(c.PeerRate), Down: units.Rate(c.PeerDownloadRate)}
+	}
+	return swarmbench.LowerBound(units.Size(c.Size), units.Rate(c.OriginRate), links)
+}
+
+// Result is what a demo run measured. It marshals to the JSON object of
+// `pollen demo --json`.
+type Result struct {
+	Peers             int     `json:"peers"`
+	FileBytes         int64   `json:"file_bytes"`
+	PieceBytes        int64   `json:"piece_bytes"`
+	OriginRate        int64   `json:"origin_rate_bytes_per_second"`
+	PeerRate          int64   `json:"peer_rate_bytes_per_second"`
+	PeerDownloadRate  int64   `json:"peer_download_rate_bytes_per_second"` // 0: unlimited
+	AllDoneSeconds    float64 `json:"all_done_seconds"`
+	LowerBoundSeconds float64 `json:"lower_bound_seconds"`
+	// Ratio is AllDoneSeconds / LowerBoundSeconds.
+	Ratio             float64 `json:"ratio"`
+	OriginBytesServed int64   `json:"origin_bytes_served"`
+	// Verified is true when every copy is complete and its SHA-256, read
+	// back from disk after the run, is the file's.
+	Verified bool         `json:"verified"`
+	PerPeer  []PeerResult `json:"per_peer"`
+}
+
+// PeerResult is one daemon's part of a run.
+type PeerResult struct {
+	Peer       int     `json:"peer"`
+	Seconds    float64 `json:"seconds"` // from the start to a verified, exported copy
+	FromOrigin int64   `json:"from_origin_bytes"`
+	FromPeers  int64   `json:"from_peers_bytes"`
+	Uploaded   int64   `json:"uploaded_bytes"`
+	Verified   bool    `json:"verified"`
+}
+
+// Run runs the demo cfg describes and returns what it measured. A copy
+// that does not verify is reported in the Result (Verified false), not as
+// an error; errors are failures to run the swarm at all.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	dir, err := os.MkdirTemp(cfg.Dir, "pollen-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	f, sum, err := generate(filepath.Join(dir, "demo.bin"), cfg.Size)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+
+	ctx, cancel := context.WithCancel(ctx)
+	sw := &swarm{log: cfg.Logger}
+	defer sw.stop(cancel)
+	if err := sw.start(ctx, cfg, dir, f); err != nil {
+		return nil, err
+	}
+	return sw.distribute(ctx, cfg, dir, sum)
+}
+
+// swarm is the running origin, scheduler and daemons, and the goroutines
+// that run them.
+type swarm struct {
+	log     *slog.Logger
+	origin  *origin
+	sched   *scheduler.Scheduler
+	node    *msg.Node
+	daemons []*daemon.Daemon
+
+	wg   sync.WaitGroup
+	mu   sync.Mutex // guards errs
+	errs []error
+}
+
+// goRun runs f on a goroutine the swarm waits for in stop, and records an
+// error it returns while the swarm is meant to run.
+func (sw *swarm) goRun(ctx context.Context, what string, f func(context.Context) error) {
+	sw.wg.Go(func() {
+		if err := f(ctx); err != nil && ctx.Err() == nil {
+			sw.mu.Lock()
+			sw.errs = append(sw.errs, fmt.Errorf("%s: %w", what, err))
+			sw.mu.Unlock()
+		}
+	})
+}
+
+// failed returns the errors of components that stopped early.
+func (sw *swarm) failed() error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return errors.Join(sw.errs...)
+}
+
+func (sw *swarm) start(ctx context.Context, cfg Config, dir string, f *os.File) error {
+	var err error
+	if sw.origin, err = newOrigin(f, cfg.OriginRate); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	sw.goRun(ctx, "origin", sw.origin.serve)
+
+	if sw.sched, err = scheduler.New(scheduler.Config{}, sw.log.With("component", "scheduler")); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	sw.goRun(ctx, "scheduler", sw.sched.Run)
+	if sw.node, err = msg.NewNode(msg.Config{Logger: sw.log.With("component", "scheduler-msg")}); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := sw.node.Listen(ctx, "tcp://127.0.0.1:0"); err != nil {
+		return fmt.Errorf("demo: scheduler: %w", err)
+	}
+	sw.goRun(ctx, "scheduler", func(ctx context.Context) error { return sw.sched.Serve(ctx, sw.node) })
+	schedAddr := strings.TrimPrefix(sw.node.Addr(), "tcp://")
+
+	for i := range cfg.Peers {
+		d, err := daemon.New(daemon.Config{
+			DataDir:      filepath.Join(dir, "peer"+strconv.Itoa(i+1)),
+			Listen:       "127.0.0.1:0",
+			Scheduler:    schedAddr,
+			UploadRate:   cfg.PeerRate,
+			DownloadRate: cfg.PeerDownloadRate,
+		}, sw.log.With("component", "daemon", "peer", i+1))
+		if err != nil {
+			return fmt.Errorf("demo: peer %d: %w", i+1, err)
+		}
+		sw.daemons = append(sw.daemons, d)
+		sw.goRun(ctx, "peer "+strconv.Itoa(i+1), d.Run)
+	}
+	return sw.waitRegistered(ctx)
+}
+
+// waitRegistered waits until every daemon is registered with the
+// scheduler, so that none starts on its own from the origin.
+func (sw *swarm) waitRegistered(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		n := 0
+		for _, d := range sw.daemons {
+			if d.Stats().Registered {
+				n++
+			}
+		}
+		if n == len(sw.daemons) {
+			return nil
+		}
+		if err := sw.failed(); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			return fmt.Errorf("demo: %d of %d daemons registered with the scheduler after 30s", n, len(sw.daemons))
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// stop cancels the run's context, closes every component and waits for
+// their goroutines.
+func (sw *swarm) stop(cancel context.CancelFunc) {
+	cancel()
+	for _, d := range sw.daemons {
+		_ = d.Close()
+	}
+	if sw.node != nil {
+		_ = sw.node.Close()
+	}
+	if sw.sched != nil {
+		_ = sw.sched.Close()
+	}
+	sw.wg.Wait()
+}
+
+// distribute has every daemon download the file at once, follows their
+// progress, and verifies the copies.
+func (sw *swarm) distribute(ctx context.Context, cfg Config, dir string, sum core.Digest) (*Result, error) {
+	bars := progress.New(ctx, progressWriter(cfg.Progress))
+	defer bars.Wait()
+	res := &Result{
+		Peers:             cfg.Peers,
+		FileBytes:         cfg.Size,
+		OriginRate:        cfg.OriginRate,
+		PeerRate:          cfg.PeerRate,
+		PeerDownloadRate:  cfg.PeerDownloadRate,
+		LowerBoundSeconds: cfg.LowerBound().Seconds(),
+		PerPeer:           make([]PeerResult, cfg.Peers),
+	}
+	outs := make([]string, cfg.Peers)
+	trs := make([]*daemon.Transfer, cfg.Peers)
+	ended := make([]time.Duration, cfg.Peers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer func() {
+		for _, tr := range trs {
+			if tr != nil {
+				tr.Cancel()
+			}
+		}
+	}()
+	start := time.Now()
+	for i, d := range sw.daemons {
+		outs[i] = filepath.Join(dir, "copy"+strconv.Itoa(i+1))
+		tr, err := d.Download(ctx, daemon.Request{URL: sw.origin.url(), Digest: sum, Output: outs[i]})
+		if err != nil {
+			return nil, fmt.Errorf("demo: peer %d: %w", i+1, err)
+		}
+		trs[i] = tr
+		bar := bars.Add(fmt.Sprintf("peer %d", i+1), cfg.Size)
+		wg.Go(func() {
+			bar.Follow(ctx, tr.Done(), func() (int64, int64) {
+				p := tr.Progress()
+				return p.Done, p.Size
+			})
+			<-tr.Done()
+			ended[i] = time.Since(start)
+			if tr.Err() == nil {
+				bar.Done(cfg.Size)
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	var failures []error
+	for i, tr := range trs {
+		p := tr.Progress()
+		if res.PieceBytes == 0 {
+			res.PieceBytes = p.PieceSize
+		}
+		res.PerPeer[i] = PeerResult{
+			Peer:       i + 1,
+			Seconds:    ended[i].Seconds(),
+			FromOrigin: p.FromSource,
+			FromPeers:  p.FromPeers,
+			Uploaded:   int64(sw.daemons[i].Stats().BytesUploaded),
+		}
+		res.AllDoneSeconds = max(res.AllDoneSeconds, ended[i].Seconds())
+		if err := tr.Err(); err != nil {
+			failures = append(failures, fmt.Errorf("peer %d: %w", i+1, err))
+		}
+	}
+	res.OriginBytesServed = sw.origin.served.Load()
+	if res.LowerBoundSeconds > 0 {
+		res.Ratio = res.AllDoneSeconds / res.LowerBoundSeconds
+	}
+	if len(failures) > 0 {
+		return res, fmt.Errorf("demo: %w", errors.Join(failures...))
+	}
+	res.Verified = true
+	for i, ok := range verify(ctx, outs, cfg.Size, sum) {
+		res.PerPeer[i].Verified = ok
+		res.Verified = res.Verified && ok
+	}
+	return res, nil
+}
+
+// progressWriter returns w, or io.Discard for none.
+func progressWriter(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// generate writes size pseudo-random bytes to path and returns the file,
+// open for reading, and its digest.
+func generate(path string, size int64) (*os.File, core.Digest, error) {
+	var sum core.Digest
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, sum, fmt.Errorf("demo: %w", err)
+	}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	var seed [32]byte
+	for i := range 4 {
+		v := rand.Uint64()
+		for k := range 8 {
+			seed[i*8+k] = byte(v >> (8 * k))
+		}
+	}
+	_, err = io.CopyN(bw, rand.NewChaCha8(seed), size)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, sum, fmt.Errorf("demo: write %s: %w", path, err)
+	}
+	copy(sum[:], h.Sum(nil))
+	return f, sum, nil
+}
+
+// verify reads every copy back and reports which have size bytes and
+// digest sum, two at a time.
+func verify(ctx context.Context, paths []string, size int64, sum core.Digest) []bool {
+	ok := make([]bool, len(paths))
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for i, path := range paths {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ok[i] = ctx.Err() == nil && verifyCopy(path, size, sum)
+		})
+	}
+	wg.Wait()
+	return ok
+}
+
+func verifyCopy(path string, size int64, sum core.Digest) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = f.Close() }()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return err == nil && n == size && core.Digest(h.Sum(nil)) == sum
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// origin is the demo's HTTP origin: it serves one file with Range support,
+// its upload shared by all requests and capped at a rate, and counts the
+// body bytes it sends.
+type origin struct {
+	srv    *http.Server
+	ln     net.Listener
+	path   string // URL path of the file
+	bucket *bucket
+	served atomic.Int64
+}
+
+// newOrigin listens on a loopback port and prepares to serve file at
+// rate bytes per second (0: unlimited).
+func newOrigin(file *os.File, rate int64) (*origin, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("origin: %w", err)
+	}
+	fi, err := file.Stat()
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("origin: %w", err)
+	}
+	o := &origin{ln: ln, path: "/demo.bin", bucket: newBucket(rate)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+o.path, func(w http.ResponseWriter, r *http.Request) {
+		lw := &limitedWriter{ResponseWriter: w, ctx: r.Context(), bucket: o.bucket, served: &o.served}
+		http.ServeContent(lw, r, "demo.bin", fi.ModTime(), io.NewSectionReader(file, 0, fi.Size()))
+	})
+	o.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return o, nil
+}
+
+// url returns the file's URL.
+func (o *origin) url() string { return "http://" + o.ln.Addr().String() + o.path }
+
+// serve serves until ctx is done, then shuts the server down.
+func (o *origin) serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- o.srv.Serve(o.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("origin: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := o.srv.Shutdown(sctx); err != nil {
+		_ = o.srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("origin: %w", err)
+	}
+	return nil
+}
+
+// limitedWriter writes a response body in chunks, each after the origin's
+// bucket allows it, and counts what was written.
+type limitedWriter struct {
+	http.ResponseWriter
+	ctx    context.Context
+	bucket *bucket
+	served *atomic.Int64
+}
+
+// chunk is the most bytes written after one wait: small enough that
+// concurrent responses share the link fairly.
+const chunk = 32 << 10
+
+func (w *limitedWriter) Write(p []byte) (int, error) {
+	var n int
+	for len(p) > 0 {
+		c := min(len(p), chunk)
+		if err := w.bucket.wait(w.ctx, int64(c)); err != nil {
+			return n, err
+		}
+		m, err := w.ResponseWriter.Write(p[:c])
+		n += m
+		w.served.Add(int64(m))
+		if err != nil {
+			return n, err
+		}
+		p = p[c:]
+	}
+	return n, nil
+}
+
+// bucket is a token bucket for bytes: wait(n) takes n tokens, going into
+// debt, and sleeps until the debt is paid, so the long-run rate is exact.
+// A nil *bucket is unlimited. It is safe for concurrent use.
+type bucket struct {
+	rate  float64 // bytes per second
+	burst float64 // most tokens saved while idle
+
+	mu     sync.Mutex // guards the following fields
+	tokens float64
+	last   time.Time
+}
+
+func newBucket(rate int64) *bucket {
+	if rate <= 0 {
+		return nil
+	}
+	b := max(float64(rate)/50, 2*chunk) // 20 ms of traffic
+	return &bucket{rate: float64(rate), burst: b, tokens: b, last: time.Now()}
+}
+
+func (b *bucket) wait(ctx context.Context, n int64) error {
+	if b == nil {
+		return ctx.Err()
+	}
+	b.mu.Lock()
+	now := time.Now()
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	b.tokens -= float64(n)
+	debt := -b.tokens
+	b.mu.Unlock()
+	if debt <= 0 {
+		return nil
+	}
+	t := time.NewTimer(time.Duration(debt / b.rate * float64(time.Second)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
