@@ -38,7 +38,7 @@ type Daemon struct {
 	stats counters
 
 	apiLn  net.Listener // nil without Config.Socket
-	apiSrv *http.Server
+	apiSrv *http.Server // serves apiLn; set by New
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -144,6 +144,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		if d.apiLn, err = listenUnix(cfg.Socket); err != nil {
 			return fail(err)
 		}
+		d.apiSrv = d.newAPIServer()
 	}
 	for _, info := range store.Tasks() {
 		if !info.Complete {
@@ -220,8 +221,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	d.goroutine(d.serve)
 	d.goroutine(d.keep)
-	if d.apiLn != nil {
-		d.apiSrv = d.newAPIServer()
+	if d.apiSrv != nil {
 		d.goroutine(func() {
 			err := d.apiSrv.Serve(d.apiLn)
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -260,8 +260,7 @@ func (d *Daemon) Close() error {
 		_ = d.apiSrv.Shutdown(ctx) // streams end when their downloads do
 		cancel()
 		_ = d.apiSrv.Close()
-	} else if d.apiLn != nil {
-		_ = d.apiLn.Close()
+		_ = d.apiLn.Close() // if Run never served it
 	}
 	d.wg.Wait()
 	if d.cfg.Socket != "" {

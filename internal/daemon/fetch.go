@@ -105,7 +105,7 @@ func (t *task) fetchPeer(j job, r core.Range, p proto.Parent, buf *[]byte) error
 	}
 	reply, _, err := proto.Parse(rb)
 	if err != nil {
-		return fmt.Errorf("%w: bad reply: %w", errCorrupt, err)
+		return fmt.Errorf("daemon: bad GetPiece reply: %w", err)
 	}
 	switch m := reply.(type) {
 	case *proto.Miss:

@@ -38,7 +38,7 @@ func (d *Daemon) serve() {
 			defer func() { <-slots }()
 			d.upload(r, gp)
 		}) {
-			_ = r.Reply(nil) // closing: the requester sees a malformed reply and moves on
+			d.miss(r, gp, proto.MissBusy) // closing
 			return
 		}
 	}
@@ -88,7 +88,7 @@ func (d *Daemon) upload(r *msg.Request, gp *proto.GetPiece) {
 	}
 	if err := r.MoveTo(d.ctx, 0, seg); err != nil {
 		d.log.Debug("daemon: upload failed", "task", gp.Task.Short(), "piece", gp.Index, "err", err)
-		_ = r.Reply(nil) // the requester's Send fails; it tries another parent
+		d.miss(r, gp, proto.MissBusy) // if the requester still waits, it tries another parent
 		return
 	}
 	reply := &proto.Piece{Task: gp.Task, Index: gp.Index, Length: uint32(sec.Len())}
