@@ -374,3 +374,37 @@ func TestSendContextCancel(t *testing.T) {
 	}
 	io.CopyN(io.Discard, y, 100)
 }
+
+// TestCloseWhileWriteBlocked closes a mux whose writer is blocked on a peer
+// that does not read: Close must return, and the sender gets ErrClosed.
+func TestCloseWhileWriteBlocked(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		m, err := NewMux(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, _ := pair(t)
+		if err := m.Attach(x); err != nil {
+			t.Fatal(err)
+		}
+		s := m.NewSocket()
+		errc := make(chan error, 2)
+		big := make([]byte, 16<<20) // content does not matter: nobody reads it
+		for range 2 {
+			go func() { errc <- s.Send(context.Background(), big) }()
+		}
+		time.Sleep(50 * time.Millisecond)
+		closed := make(chan struct{})
+		go func() { m.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close blocked")
+		}
+		for range 2 {
+			if err := <-errc; !errors.Is(err, ErrClosed) {
+				t.Fatalf("Send = %v", err)
+			}
+		}
+	})
+}

@@ -196,7 +196,12 @@ func (m *Mux) publishLocked() {
 // again. Messages queued on c but not yet written are sent on other
 // connections; a complete message c's reader could not yet deliver is
 // dropped (counted in RxReadyDrops) and a streamed message being read from c
-// fails with [ErrTruncatedMessage]. Detaching a connection that is not
+// fails with [ErrTruncatedMessage]. Bytes the reader had already read
+// beyond the last delivered message are dropped, so detaching a connection
+// whose peer is still sending leaves it at an arbitrary point of the
+// stream; detach after the peer stopped sending (or close the connection)
+// to keep the framing. Detach waits for a write in progress, which a peer
+// that stopped reading can block. Detaching a connection that is not
 // attached is [ErrNotAttached].
 func (m *Mux) Detach(c net.Conn) error {
 	m.mu.Lock()
@@ -249,7 +254,9 @@ func (m *Mux) NewSocket() *Socket {
 // Close closes every socket, detaches every connection (leaving them open:
 // they belong to the caller), drops undelivered messages and returns after
 // the mux's goroutines have exited. Pending and future calls return
-// [ErrClosed]. Close is idempotent; it always returns nil.
+// [ErrClosed]. A message being written when Close is called may be cut
+// short, so a connection taken back this way may end in the middle of a
+// message. Close is idempotent; it always returns nil.
 func (m *Mux) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -271,7 +278,11 @@ func (m *Mux) Close() error {
 		_ = s.Close()
 	}
 	for _, c := range conns {
+		// A write blocked on a peer that stopped reading would hold the
+		// shutdown forever: cut it short.
+		_ = c.nc.SetWriteDeadline(aLongTimeAgo)
 		c.shutdown(nil, false)
+		_ = c.nc.SetWriteDeadline(time.Time{})
 	}
 	m.wg.Wait()
 	m.drainReady()
