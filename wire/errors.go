@@ -75,6 +75,10 @@ func (e *ParserError) Unwrap() error { return e.Err }
 // completely written: the message must be sent again, whole, elsewhere.
 var errRetry = errors.New("wire: retry on another connection")
 
+// errGone tells a sender that the connection it picked was detached before
+// its message was queued: nothing was written, so it is not a retry.
+var errGone = errors.New("wire: connection gone")
+
 // errHandoff tells a waiting sender that it must take over flushing the
 // connection's pending messages.
 var errHandoff = errors.New("wire: flush handoff")

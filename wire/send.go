@@ -55,6 +55,9 @@ func (m *Mux) send(ctx context.Context, s *Socket, req *sendReq) error {
 			return err
 		}
 		err = c.submit(ctx, req)
+		if err == errGone {
+			continue // detached between pick and submit: nothing was written
+		}
 		if err == errRetry {
 			if len(req.msgs) == 0 {
 				break
@@ -82,7 +85,7 @@ func (c *conn) submit(ctx context.Context, req *sendReq) error {
 	c.pmu.Lock()
 	if c.wdead {
 		c.pmu.Unlock()
-		return errRetry
+		return errGone
 	}
 	c.pending = append(c.pending, req)
 	c.pmu.Unlock()
