@@ -39,7 +39,10 @@ Nothing is left on disk. Exit status 1 if a copy does not verify.`,
 			if err != nil {
 				return err
 			}
-			res, err := demo.Run(cmd.Context(), demo.Config{
+			if peers < 1 || size < 1 || originRate < 1 || peerRate < 1 {
+				return usageError(errors.New("demo: --peers, --size and the upload rates must be positive"))
+			}
+			cfg := demo.Config{
 				Peers:            peers,
 				Size:             int64(size),
 				OriginRate:       int64(originRate),
@@ -47,7 +50,11 @@ Nothing is left on disk. Exit status 1 if a copy does not verify.`,
 				PeerDownloadRate: int64(peerDown),
 				Progress:         cmd.ErrOrStderr(),
 				Logger:           log,
-			})
+			}
+			if err := cfg.Validate(); err != nil {
+				return usageError(err)
+			}
+			res, err := demo.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}

@@ -41,8 +41,8 @@ func newGetCmd() *cobra.Command {
 		Use:   "get URL",
 		Short: "Download a file through the local daemon (or one in this process)",
 		Long: `get downloads URL (http://, https:// or file://) through the daemon on
---socket, or, when none answers there, through a daemon started in this
-process for the one download (its pieces kept in a temporary directory,
+--socket, or, when none answers there (and --socket was not given on the
+command line), through a daemon started in this process for the one download (its pieces kept in a temporary directory,
 removed afterwards). The output appears only once it is complete and
 verified: with --digest, its SHA-256 must match. -o - writes it to stdout
 once verified. A progress bar with rate and time left is drawn on stderr
@@ -54,6 +54,7 @@ when stderr is a terminal.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			explicitSocket := cmd.Flags().Changed("socket") // a socket named on the command line must answer
 			log, err := c.setup(cmd, "get")
 			if err != nil {
 				return err
@@ -76,7 +77,7 @@ when stderr is a terminal.`,
 				}
 			}
 			ctx := cmd.Context()
-			dl, done, err := openDaemon(ctx, socket, cmd.Flags().Changed("socket"), dataDir, log)
+			dl, done, err := openDaemon(ctx, socket, explicitSocket, dataDir, log)
 			if err != nil {
 				return err
 			}
