@@ -134,13 +134,16 @@ func (p *Proc) CPU() (time.Duration, error) {
 }
 
 // GroupCPU returns the user+system CPU time of the live members of process
-// group pgid (zombies aside), each with the CPU time of the children it has reaped.
+// group pgid (zombies aside), each with the CPU time of the children it has
+// reaped. A member's own time is the scheduler's runtime of its threads
+// (/proc/<pid>/task/<tid>/schedstat, in nanoseconds), which is what the
+// tick-sampled utime+stime add up to; reaped children count in clock ticks.
 func GroupCPU(pgid int) (time.Duration, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, fmt.Errorf("netlab: list /proc: %w", err)
 	}
-	var ticks int64
+	var sum time.Duration
 	found := false
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -148,18 +151,49 @@ func GroupCPU(pgid int) (time.Duration, error) {
 			continue
 		}
 		st, err := readStat(pid)
+		if err != nil || st.pgrp != pgid || st.state == 'Z' {
+			continue // exited meanwhile, or not ours
+		}
+		found = true
+		own, err := runtimeOf(pid)
 		if err != nil {
-			continue // exited meanwhile
+			own = time.Duration(st.utime+st.stime) * time.Second / userHZ
 		}
-		if st.pgrp == pgid && st.state != 'Z' {
-			found = true
-			ticks += st.utime + st.stime + st.cutime + st.cstime
-		}
+		sum += own + time.Duration(st.cutime+st.cstime)*time.Second/userHZ
 	}
 	if !found {
 		return 0, fmt.Errorf("netlab: no process in group %d: %w", pgid, os.ErrNotExist)
 	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
+	return sum, nil
+}
+
+// runtimeOf sums the on-CPU time of pid's threads from their schedstat.
+func runtimeOf(pid int) (time.Duration, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var ns int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // thread ended
+			}
+			return 0, err
+		}
+		f := bytes.Fields(b)
+		if len(f) == 0 {
+			return 0, errors.New("netlab: empty schedstat")
+		}
+		v, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("netlab: schedstat: %w", err)
+		}
+		ns += v
+	}
+	return time.Duration(ns), nil
 }
 
 type procStat struct {
