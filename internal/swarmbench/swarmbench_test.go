@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -174,6 +175,8 @@ var (
 	swarmLoopback = flag.Bool("swarm.loopback", false, "TestSwarmBench: also the loopback baselines")
 	swarmNoSwarm  = flag.Bool("swarm.noswarm", false, "TestSwarmBench: only the loopback baselines")
 	swarmJSON     = flag.Bool("swarm.json", false, "TestSwarmBench: JSON lines instead of a table")
+	swarmSystems  = flag.String("swarm.systems", "bittorrent,nginx", "TestSwarmBench: systems to run, comma-separated")
+	swarmPieceLog = flag.Int("swarm.bt-piece-log2", 0, "TestSwarmBench: BitTorrent piece size as a power of two (0: mktorrent's default)")
 )
 
 // TestSwarmBench is the runner of the swarm benchmark until `pollen bench
@@ -196,6 +199,16 @@ func TestSwarmBench(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name := range strings.SplitSeq(*swarmSystems, ",") {
+		switch name {
+		case "bittorrent":
+			cfg.Systems = append(cfg.Systems, BitTorrent{PieceLog2: *swarmPieceLog})
+		case "nginx":
+			cfg.Systems = append(cfg.Systems, HTTP{})
+		default:
+			t.Fatalf("unknown system %q", name)
+		}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	w := report.NewWriter(t.Output(), *swarmJSON)
