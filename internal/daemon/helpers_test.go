@@ -24,7 +24,6 @@ import (
 
 	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/daemon"
-	"github.com/pollen-dev/pollen/internal/proto"
 	"github.com/pollen-dev/pollen/internal/scheduler"
 	"github.com/pollen-dev/pollen/internal/source"
 	"github.com/pollen-dev/pollen/msg"
@@ -214,8 +213,7 @@ func checkFile(t *testing.T, path string, want []byte) {
 	}
 }
 
-// schedServer is a real scheduler behind a msg node on loopback: the thin
-// network loop around Scheduler.Handle.
+// schedServer is a real scheduler serving a msg node on loopback.
 type schedServer struct {
 	s      *scheduler.Scheduler
 	node   *msg.Node
@@ -262,26 +260,7 @@ func startScheduler(t testing.TB, cfg scheduler.Config, listen string) *schedSer
 	}()
 	go func() {
 		defer ss.wg.Done()
-		for {
-			r, err := node.Receive(ctx)
-			if err != nil {
-				return
-			}
-			ss.wg.Add(1)
-			go func() {
-				defer ss.wg.Done()
-				var reply proto.Message
-				if m, err := proto.Decode(r.Message()); err != nil {
-					reply = &proto.Error{Code: proto.CodeBadRequest, Text: err.Error()}
-				} else {
-					reply = s.Handle(ctx, m)
-				}
-				b, err := reply.Append(nil)
-				if err == nil {
-					_ = r.Reply(b)
-				}
-			}()
-		}
+		_ = s.Serve(ctx, node)
 	}()
 	t.Cleanup(ss.stop)
 	return ss
