@@ -68,7 +68,7 @@ func (h *Host) Start(cmd *exec.Cmd) (*Proc, error) {
 	onForkThread(func() { err = cmd.Start() })
 	if err != nil {
 		h.lab.untrack(p)
-		return nil, fmt.Errorf("netlab: start %v on %s: %w", cmd.Args[4:], h.NS, err)
+		return nil, fmt.Errorf("netlab: start %v on %s: %w", cmd.Args, h.NS, err)
 	}
 	p.start = time.Now()
 	go p.wait()

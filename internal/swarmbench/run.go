@@ -14,7 +14,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pollen-dev/pollen/internal/netlab"
@@ -171,7 +174,8 @@ func Run(ctx context.Context, cfg Config, w *report.Writer) error {
 	if err := netlab.Supported(ctx); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp(cfg.Dir, "swarmbench-")
+	removeStaleDirs(cfg.Dir)
+	dir, err := os.MkdirTemp(cfg.Dir, fmt.Sprintf("swarmbench-%d-", os.Getpid()))
 	if err != nil {
 		return fmt.Errorf("swarmbench: %w", err)
 	}
@@ -192,6 +196,21 @@ func Run(ctx context.Context, cfg Config, w *report.Writer) error {
 		}
 	}
 	return nil
+}
+
+// removeStaleDirs removes the directories of runs in parent whose process
+// has died (killed before its deferred cleanup could run).
+func removeStaleDirs(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "swarmbench-*-*"))
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.Split(filepath.Base(d), "-")[1])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 func runSwarm(ctx context.Context, cfg Config, dir string, w *report.Writer) error {
