@@ -6,8 +6,10 @@ package daemon
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"time"
 )
 
@@ -76,6 +78,11 @@ func (d *Daemon) apiDownload(w http.ResponseWriter, r *http.Request) {
 	var req Request
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&req); err != nil {
 		writeAPIError(w, http.StatusBadRequest, errors.Join(ErrBadRequest, err))
+		return
+	}
+	if req.Output != "" && !filepath.IsAbs(req.Output) {
+		// The daemon's working directory means nothing to the client.
+		writeAPIError(w, http.StatusBadRequest, fmt.Errorf("%w: output %q is not an absolute path", ErrBadRequest, req.Output))
 		return
 	}
 	tr, err := d.Download(r.Context(), req)

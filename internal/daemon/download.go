@@ -22,13 +22,18 @@ import (
 // an origin that cannot be reached fails here. ctx bounds the whole
 // transfer: cancelling it is [Transfer.Cancel]. When the object is
 // complete and verified it is exported to req.Output; the task stays in
-// the store, seeded to other peers, until garbage collection.
+// the store, seeded to other peers, until garbage collection. A relative
+// req.Output is taken relative to this process's working directory.
 func (d *Daemon) Download(ctx context.Context, req Request) (*Transfer, error) {
 	if req.URL == "" {
 		return nil, fmt.Errorf("%w: empty URL", ErrBadRequest)
 	}
 	if req.Output != "" && !filepath.IsAbs(req.Output) {
-		return nil, fmt.Errorf("%w: output %q is not an absolute path", ErrBadRequest, req.Output)
+		abs, err := filepath.Abs(req.Output)
+		if err != nil {
+			return nil, fmt.Errorf("%w: output: %w", ErrBadRequest, err)
+		}
+		req.Output = abs
 	}
 	if req.PieceSize < 0 || req.PieceSize > core.MaxPieceSize {
 		return nil, fmt.Errorf("%w: piece size %d outside [0, %d]", ErrBadRequest, req.PieceSize, core.MaxPieceSize)

@@ -310,6 +310,17 @@ func TestSchedulerDown(t *testing.T) {
 			t.Fatalf("progress %+v", p)
 		}
 	})
+	t.Run("wrong-token", func(t *testing.T) {
+		ss := startScheduler(t, scheduler.Config{Token: "secret"}, "")
+		cfg := baseConfig(t, ss.addr)
+		cfg.Token = "guess"
+		d := startDaemon(t, cfg)
+		out, p := fetch(t, d, daemon.Request{URL: o.url() + "?token"})
+		checkFile(t, out, data)
+		if p.FromSource != int64(len(data)) || d.Stats().Registered {
+			t.Fatalf("progress %+v, stats %+v", p, d.Stats())
+		}
+	})
 	t.Run("killed-and-restarted", func(t *testing.T) {
 		ss := startScheduler(t, scheduler.Config{}, "")
 		var ds []*daemon.Daemon

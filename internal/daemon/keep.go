@@ -20,10 +20,17 @@ func (d *Daemon) keep() {
 	var lastHB time.Time
 	var lastUp, lastDown uint64
 	nextGC := time.Now().Add(d.cfg.GCInterval)
+	var lastErr string // the last registration failure logged
 	for {
 		now := time.Now()
 		if d.sched.configured() {
-			if addr, gen, err := d.sched.ensure(d.ctx); err == nil {
+			addr, gen, err := d.sched.ensure(d.ctx)
+			if err != nil && err.Error() != lastErr && d.ctx.Err() == nil {
+				lastErr = err.Error()
+				d.log.Warn("daemon: cannot register with the scheduler; downloads use the source", "err", err)
+			}
+			if err == nil {
+				lastErr = ""
 				if hb := d.sched.heartbeatInterval(); hb > 0 && now.Sub(lastHB) >= hb {
 					up, down := d.stats.uploaded.Load(), d.stats.fromPeers.Load()+d.stats.fromSource.Load()
 					secs := max(now.Sub(lastHB).Seconds(), 1e-3)

@@ -22,9 +22,10 @@ type Request struct {
 	// PieceSize overrides the piece size; 0 means Config.PieceSize or
 	// chosen from the file size.
 	PieceSize int64 `json:"piece_size,omitempty"`
-	// Output is the absolute path the object is exported to once it is
-	// complete and verified; it appears atomically, never partial. Empty
-	// means keep it in the store only (seeding).
+	// Output is the path the object is exported to once it is complete
+	// and verified; it appears atomically, never partial. Empty means keep
+	// it in the store only (seeding). Over the local API it must be
+	// absolute ([Client.Download] makes it so).
 	Output string `json:"output,omitempty"`
 }
 
