@@ -224,6 +224,36 @@ func BenchmarkStream64K(b *testing.B) {
 		}
 		<-done
 	})
+	b.Run("mux-receive", func(b *testing.B) {
+		// Receive hands over the message buffer: no copy to the caller.
+		client, server := benchMuxes(b, 1)
+		s, r := client.NewSocket(), server.NewSocket()
+		ctx := context.Background()
+		done := make(chan struct{})
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		b.ResetTimer()
+		go func() {
+			defer close(done)
+			for range b.N {
+				m, err := r.Receive(ctx)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if len(m.Bytes()) != len(msg) {
+					b.Error("short message")
+				}
+				m.Release()
+			}
+		}()
+		for range b.N {
+			if err := s.Send(ctx, msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		<-done
+	})
 	b.Run("tcp", func(b *testing.B) {
 		x, y := benchTCPPair(b)
 		done := make(chan struct{})

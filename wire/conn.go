@@ -131,7 +131,16 @@ type reader struct {
 	skip       int64 // bytes of a released stream still to discard
 	dlSet      bool  // a read deadline is set on the connection
 	dlFresh    bool  // the deadline belongs to the current message
+	afterLarge bool  // the last message was read by readLarge
 }
+
+// A message of which at least 1/directFraction of the read buffer is still
+// unread is read straight into its own buffer; after such a message the
+// next read is limited to peekSize bytes.
+const (
+	directFraction = 4
+	peekSize       = 512
+)
 
 // run reads and cuts messages until an error or a stop.
 func (r *reader) run() error {
@@ -248,7 +257,9 @@ func (r *reader) fill() error {
 		switch {
 		case r.want >= c.m.cfg.StreamThreshold:
 			return r.stream()
-		case r.want > len(r.buf):
+		case r.want > len(r.buf) || r.want-(r.end-r.start) >= len(r.buf)/directFraction:
+			// Most of the message is still to come: read it straight
+			// into its own buffer instead of copying it out of ours.
 			return r.readLarge()
 		case r.want > len(r.buf)-r.start:
 			r.compact()
@@ -263,7 +274,15 @@ func (r *reader) fill() error {
 	if err := r.setDeadline(r.start < r.end); err != nil {
 		return err
 	}
-	k, err := c.nc.Read(r.buf[r.end:])
+	into := r.buf[r.end:]
+	if r.afterLarge && r.start == r.end && len(into) > peekSize {
+		// Large messages tend to follow large messages: read just the
+		// head of the next one, so its body can go straight to its own
+		// buffer (readLarge). Small messages cost one extra read.
+		into = into[:peekSize]
+	}
+	r.afterLarge = false
+	k, err := c.nc.Read(into)
 	if k > 0 {
 		r.end += k
 		c.stats.rxReads.Add(1)
@@ -357,6 +376,7 @@ func (r *reader) readLarge() error {
 	c.stats.rxMsgs.Add(1)
 	c.stats.rxBytes.Add(uint64(r.want))
 	r.want, r.seen, r.dlFresh = 0, 0, false
+	r.afterLarge = true
 	return c.push(msg)
 }
 

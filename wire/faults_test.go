@@ -101,6 +101,10 @@ func TestRetryAfterReset(t *testing.T) {
 	checkLeaks(t)
 	p := newMuxPair(t, Config{}, 0, tcpPair)
 	x, y := tcpPair(t)
+	// Small buffers, so that the message cannot fit in them before the
+	// reset: a message handed whole to the kernel is not retried.
+	x.(*net.TCPConn).SetWriteBuffer(32 << 10)
+	y.(*net.TCPConn).SetReadBuffer(32 << 10)
 	if err := p.a.Attach(x); err != nil {
 		t.Fatal(err)
 	}

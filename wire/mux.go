@@ -34,8 +34,9 @@ type Config struct {
 	// and TCP flow control pushes back on the peer. 0 means 64.
 	ReceiveQueue int
 	// StreamThreshold is the length from which a message is delivered as a
-	// stream read straight from its connection instead of being buffered.
-	// 0 means 1 MiB.
+	// stream read straight from its connection instead of being buffered
+	// (unless it already arrived whole in the read buffer, which only
+	// happens when StreamThreshold < ReadBufferSize). 0 means 1 MiB.
 	StreamThreshold int
 	// ReadBufferSize is each connection's read buffer. Messages that fit are
 	// cut from it with one copy; larger ones are read straight into their
