@@ -303,8 +303,8 @@ func (m *Mux) drainReady() {
 }
 
 // pick returns the least-loaded attached connection, waiting for one to be
-// attached until ctx is done or the mux is closed.
-func (m *Mux) pick(ctx context.Context) (*conn, error) {
+// attached until ctx is done or the mux or the socket s is closed.
+func (m *Mux) pick(ctx context.Context, s *Socket) (*conn, error) {
 	for {
 		if m.closing.Load() {
 			return nil, ErrClosed
@@ -345,6 +345,8 @@ func (m *Mux) pick(ctx context.Context) (*conn, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-m.closedCh:
+			return nil, ErrClosed
+		case <-s.closed:
 			return nil, ErrClosed
 		}
 	}

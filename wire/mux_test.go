@@ -491,3 +491,39 @@ func TestBackPressure(t *testing.T) {
 		}
 	})
 }
+
+// TestSendBatchOneWrite checks that a batch leaves in one vectored write on
+// one connection, in order (T12).
+func TestSendBatchOneWrite(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxPair(t, Config{}, 3, pair)
+		var batch [][]byte
+		for i := range 50 {
+			batch = append(batch, frame(uint64(i), 10+i))
+		}
+		batch = append(batch, nil) // empty entries send nothing
+		errc := make(chan error, 1)
+		go func() { errc <- p.sa.SendBatch(ctxT(t), batch) }()
+		for i := range 50 {
+			if id := recvFrame(t, p.sb); id != uint64(i) {
+				t.Fatalf("message %d arrived as %d", id, i)
+			}
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		st := p.a.Stats()
+		if st.Mux.TxWrites != 1 || st.Mux.TxMsgs != 50 || st.Sockets[0].TxMsgs != 50 {
+			t.Fatalf("TxWrites %d TxMsgs %d socket %d", st.Mux.TxWrites, st.Mux.TxMsgs, st.Sockets[0].TxMsgs)
+		}
+		busy := 0
+		for _, c := range st.Conns {
+			if c.TxMsgs > 0 {
+				busy++
+			}
+		}
+		if busy != 1 {
+			t.Fatalf("batch spread over %d connections", busy)
+		}
+	})
+}

@@ -48,9 +48,9 @@ func putReq(r *sendReq) {
 // send sends req whole on one connection, again on another if its
 // connection fails before all of req is written.
 func (m *Mux) send(ctx context.Context, s *Socket, req *sendReq) error {
-	nmsgs, nbytes := len(req.msgs), req.n
+	nmsgs, nbytes := countMsgs(req.msgs), req.n
 	for {
-		c, err := m.pick(ctx)
+		c, err := m.pick(ctx, s)
 		if err != nil {
 			return err
 		}
@@ -208,7 +208,7 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 	if err == nil {
 		var msgs int
 		for _, r := range batch {
-			msgs += len(r.msgs)
+			msgs += countMsgs(r.msgs)
 			r.done <- nil
 		}
 		c.stats.txMsgs.Add(uint64(msgs))
@@ -225,8 +225,10 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 		for k < len(r.msgs) && int64(len(r.msgs[k])) <= written {
 			written -= int64(len(r.msgs[k]))
 			r.n -= int64(len(r.msgs[k]))
-			c.stats.txMsgs.Add(1)
-			c.stats.txBytes.Add(uint64(len(r.msgs[k])))
+			if len(r.msgs[k]) > 0 {
+				c.stats.txMsgs.Add(1)
+				c.stats.txBytes.Add(uint64(len(r.msgs[k])))
+			}
 			k++
 		}
 		if k < len(r.msgs) {
@@ -245,10 +247,21 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 	return err
 }
 
+// countMsgs counts the non-empty messages of a batch.
+func countMsgs(msgs [][]byte) int {
+	n := 0
+	for _, b := range msgs {
+		if len(b) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // sendFile sends header ++ f[off:off+n] as one message on one connection.
 func (m *Mux) sendFile(ctx context.Context, s *Socket, header []byte, f *os.File, off, n int64) error {
 	for {
-		c, err := m.pick(ctx)
+		c, err := m.pick(ctx, s)
 		if err != nil {
 			return err
 		}

@@ -175,7 +175,8 @@ func (s *Socket) Recv(ctx context.Context, buf []byte) (int, error) {
 func (s *Socket) SetReceiveDisabled(disabled bool) { s.rxDisabled.Store(disabled) }
 
 // Close closes the socket: waiting and later Receive calls return
-// [ErrClosed], and so do later sends. Messages being sent complete. Other
+// [ErrClosed], and so do sends waiting for a connection and later sends.
+// Messages already queued on a connection complete. Other
 // sockets of the mux are not affected. Close is idempotent; it returns nil.
 func (s *Socket) Close() error {
 	s.closeOnce.Do(func() {
