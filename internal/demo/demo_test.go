@@ -57,8 +57,8 @@ func TestLowerBound(t *testing.T) {
 	if got < want*0.999 || got > want*1.001 {
 		t.Errorf("bound %.3fs, want F/u_origin = %.3fs", got, want)
 	}
-	if got < 12 || got > 15 {
-		t.Errorf("default bound %.1fs, want 12 to 15 s", got)
+	if got < 20 || got > 30 {
+		t.Errorf("default bound %.1fs, want 20 to 30 s", got)
 	}
 	if err := (demo.Config{Peers: -1}).Validate(); err == nil {
 		t.Error("negative peers accepted")

@@ -22,6 +22,7 @@ import (
 type origin struct {
 	srv    *http.Server
 	ln     net.Listener
+	file   *os.File
 	path   string // URL path of the file
 	bucket *bucket
 	served atomic.Int64
@@ -39,7 +40,7 @@ func newOrigin(file *os.File, rate int64) (*origin, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("origin: %w", err)
 	}
-	o := &origin{ln: ln, path: "/demo.bin", bucket: newBucket(rate)}
+	o := &origin{ln: ln, file: file, path: "/demo.bin", bucket: newBucket(rate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+o.path, func(w http.ResponseWriter, r *http.Request) {
 		lw := &limitedWriter{ResponseWriter: w, ctx: r.Context(), bucket: o.bucket, served: &o.served}

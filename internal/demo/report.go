@@ -29,7 +29,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	verdict := "every copy verified (SHA-256)"
+	verdict := "every copy verified (SHA-256 and byte for byte)"
 	if !r.Verified {
 		verdict = "NOT every copy verified"
 	}
