@@ -37,7 +37,7 @@ func newRecorder(t *testing.T, upstream string) *recorder {
 	}
 	r := &recorder{ln: ln, upstream: upstream}
 	r.wg.Go(r.run)
-	t.Cleanup(func() { ln.Close(); r.wg.Wait() })
+	t.Cleanup(func() { _ = ln.Close(); r.wg.Wait() })
 	return r
 }
 
@@ -50,12 +50,12 @@ func (r *recorder) run() {
 	if err != nil {
 		return
 	}
-	defer down.Close()
+	defer func() { _ = down.Close() }()
 	up, err := net.Dial("tcp", r.upstream)
 	if err != nil {
 		return
 	}
-	defer up.Close()
+	defer func() { _ = up.Close() }()
 	var wg sync.WaitGroup
 	pipe := func(dst, src net.Conn, rec *bytes.Buffer) {
 		buf := make([]byte, 32<<10)
@@ -106,17 +106,17 @@ func cut(t *testing.T, p wire.Parser, stream []byte, want int) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	w, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	defer func() { _ = w.Close() }()
 	c, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	var aborted []error
 	var amu sync.Mutex
 	mux, err := wire.NewMux(wire.Config{
@@ -131,7 +131,7 @@ func cut(t *testing.T, p wire.Parser, stream []byte, want int) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mux.Close()
+	defer func() { _ = mux.Close() }()
 	if err := mux.Attach(c); err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func TestGRPCMessages(t *testing.T) {
 	if err := stream.RecvMsg(&none); !errors.Is(err, io.EOF) {
 		t.Fatalf("end of stream: %v", err)
 	}
-	conn.Close()
+	_ = conn.Close()
 	toServer, toClient := rec.wait(t)
 
 	mu.Lock()

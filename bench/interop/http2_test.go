@@ -49,7 +49,7 @@ func serveH2C(t *testing.T) string {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = srv.Serve(ln) })
 	t.Cleanup(func() {
-		srv.Close()
+		_ = srv.Close()
 		wg.Wait()
 	})
 	return ln.Addr().String()
@@ -159,7 +159,7 @@ func TestHTTP2Frames(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			b, err := io.ReadAll(resp.Body)
 			if err != nil {
 				errs <- err

@@ -78,13 +78,13 @@ func (t *transport) Name() string { return t.name }
 // Serve runs one session per accepted TCP connection and the benchmark
 // protocol on every stream of it.
 func (t *transport) Serve(ctx context.Context, ln net.Listener) error {
-	return wirebench.ServeEach(ctx, ln.Accept, func() { ln.Close() }, func(c net.Conn) {
+	return wirebench.ServeEach(ctx, ln.Accept, func() { _ = ln.Close() }, func(c net.Conn) {
 		s, err := t.server(c)
 		if err != nil {
 			return
 		}
 		// The session ends when the client closes it or ServeEach closes c.
-		_ = wirebench.ServeStreams(ctx, s.accept, func() { s.close() })
+		_ = wirebench.ServeStreams(ctx, s.accept, func() { _ = s.close() })
 	})
 }
 
@@ -97,7 +97,7 @@ func (t *transport) Dial(ctx context.Context, addr string, n int) (wirebench.Cli
 	}
 	s, err := t.client(c)
 	if err != nil {
-		c.Close()
+		_ = c.Close()
 		return nil, fmt.Errorf("%s client: %w", t.name, err)
 	}
 	cl := &wirebench.StreamClient{}
@@ -106,7 +106,7 @@ func (t *transport) Dial(ctx context.Context, addr string, n int) (wirebench.Cli
 	for range n {
 		st, err := s.open()
 		if err != nil {
-			cl.Close()
+			_ = cl.Close()
 			return nil, fmt.Errorf("%s open stream: %w", t.name, err)
 		}
 		cl.Add(st)

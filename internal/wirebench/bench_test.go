@@ -27,7 +27,7 @@ func BenchmarkRR(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					defer cl.Close()
+					defer func() { _ = cl.Close() }()
 					b.ReportAllocs()
 					b.ResetTimer()
 					if err := RoundTrips(b.Context(), cl, size, b.N); err != nil {
@@ -55,7 +55,7 @@ func BenchmarkStream(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer cl.Close()
+			defer func() { _ = cl.Close() }()
 			b.ReportAllocs()
 			b.SetBytes(HeaderLen + size)
 			b.ResetTimer()

@@ -68,12 +68,12 @@ func Serve(ctx context.Context, transports []Transport) (*Servers, error) {
 	for _, t := range transports {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			s.Close()
+			_ = s.Close()
 			return nil, fmt.Errorf("listen for %s: %w", t.Name(), err)
 		}
 		s.addrs[t.Name()] = ln.Addr().String()
 		wg.Go(func() {
-			defer ln.Close()
+			defer func() { _ = ln.Close() }()
 			if err := t.Serve(ctx, ln); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s server: %w", t.Name(), err))
@@ -101,7 +101,7 @@ func ServeMain(ctx context.Context, transports []Transport, stdin io.Reader, std
 	}
 	fmt.Fprintf(&b, "cpus %s\nready\n", affinityList())
 	if _, err := io.WriteString(stdout, b.String()); err != nil {
-		s.Close()
+		_ = s.Close()
 		return fmt.Errorf("report addresses: %w", err)
 	}
 	stdinDone := make(chan struct{})
@@ -146,7 +146,7 @@ func StartServer(ctx context.Context, cmd ServerCommand, cpu int) (*Servers, err
 	s := &Servers{addrs: map[string]string{}}
 	waited := make(chan error, 1)
 	s.close = func() error {
-		stdin.Close()
+		_ = stdin.Close()
 		timer := time.NewTimer(15 * time.Second)
 		defer timer.Stop()
 		select {
@@ -190,7 +190,7 @@ func StartServer(ctx context.Context, cmd ServerCommand, cpu int) (*Servers, err
 	}
 	if r.err != nil {
 		_ = c.Process.Kill()
-		stdin.Close()
+		_ = stdin.Close()
 		if !read {
 			<-readDone
 		}

@@ -20,7 +20,7 @@ type tcpTransport struct{}
 func (tcpTransport) Name() string { return "tcp" }
 
 func (tcpTransport) Serve(ctx context.Context, ln net.Listener) error {
-	return ServeStreams(ctx, ln.Accept, func() { ln.Close() })
+	return ServeStreams(ctx, ln.Accept, func() { _ = ln.Close() })
 }
 
 func (tcpTransport) Dial(ctx context.Context, addr string, n int) (Client, error) {
@@ -29,7 +29,7 @@ func (tcpTransport) Dial(ctx context.Context, addr string, n int) (Client, error
 	for range n {
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
-			cl.Close()
+			_ = cl.Close()
 			return nil, fmt.Errorf("dial %s: %w", addr, err)
 		}
 		cl.Add(c)

@@ -230,7 +230,7 @@ func ServeEach(ctx context.Context, accept func() (net.Conn, error), stop func()
 		mu.Unlock()
 		wg.Go(func() {
 			handle(c)
-			c.Close()
+			_ = c.Close()
 			mu.Lock()
 			delete(conns, c)
 			mu.Unlock()
@@ -239,7 +239,7 @@ func ServeEach(ctx context.Context, accept func() (net.Conn, error), stop func()
 	stop()
 	mu.Lock()
 	for c := range conns {
-		c.Close()
+		_ = c.Close()
 	}
 	mu.Unlock()
 	close(done)

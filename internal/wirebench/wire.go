@@ -79,16 +79,16 @@ func (t *wireTransport) Dial(ctx context.Context, addr string, n int) (Client, e
 	for range t.opts.Conns {
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
-			cl.Close()
+			_ = cl.Close()
 			return nil, fmt.Errorf("dial %s: %w", addr, err)
 		}
 		cl.tcp = append(cl.tcp, c)
 		if _, err := c.Write(hello); err != nil {
-			cl.Close()
+			_ = cl.Close()
 			return nil, fmt.Errorf("write hello: %w", err)
 		}
 		if err := mux.Attach(c); err != nil {
-			cl.Close()
+			_ = cl.Close()
 			return nil, fmt.Errorf("attach: %w", err)
 		}
 	}
@@ -143,7 +143,7 @@ func (w wireConn) Recv(ctx context.Context, buf []byte) (int, error) { return w.
 // its session's mux.
 func (t *wireTransport) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &wireServer{t: t, ctx: ctx, sessions: map[uint64]*wireSession{}}
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	stop := context.AfterFunc(ctx, func() { _ = ln.Close() })
 	var err error
 	for {
 		var c net.Conn
@@ -189,20 +189,20 @@ func (srv *wireServer) attach(c net.Conn) {
 	hello := make([]byte, helloLen)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.ReadFull(c, hello); err != nil || string(hello[:4]) != helloMagic {
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	id := binary.BigEndian.Uint64(hello[4:])
 	nsock := int(binary.BigEndian.Uint32(hello[12:]))
 	if nsock < 1 || nsock > maxServerSockets {
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	srv.mu.Lock()
 	if srv.closed {
 		srv.mu.Unlock()
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	s := srv.sessions[id]
@@ -210,7 +210,7 @@ func (srv *wireServer) attach(c net.Conn) {
 		mux, err := wire.NewMux(wire.Config{ReceiveQueue: srv.t.receiveQueue(nsock)})
 		if err != nil {
 			srv.mu.Unlock()
-			c.Close()
+			_ = c.Close()
 			return
 		}
 		s = &wireSession{srv: srv, id: id, mux: mux}
@@ -224,13 +224,13 @@ func (srv *wireServer) attach(c net.Conn) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		c.Close()
+		_ = c.Close()
 		return
 	}
 	s.tcp = append(s.tcp, c)
 	s.mu.Unlock()
 	if err := s.mux.Attach(c); err != nil {
-		c.Close()
+		_ = c.Close()
 	}
 }
 
@@ -275,7 +275,7 @@ func (s *wireSession) close() {
 	s.srv.mu.Unlock()
 	_ = s.mux.Close()
 	for _, c := range tcp {
-		c.Close()
+		_ = c.Close()
 	}
 }
 

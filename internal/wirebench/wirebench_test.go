@@ -146,9 +146,9 @@ func TestReadFrameLimits(t *testing.T) {
 func TestServeConnRejects(t *testing.T) {
 	checkLeaks(t)
 	a, b := net.Pipe()
-	defer a.Close()
+	defer func() { _ = a.Close() }()
 	done := make(chan error, 1)
-	go func() { done <- ServeConn(b); b.Close() }()
+	go func() { done <- ServeConn(b); _ = b.Close() }()
 	if _, err := a.Write(newMessage(9, 3)); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestStalledTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -177,9 +177,9 @@ func TestStalledTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	defer func() { _ = cl.Close() }()
 	if c := <-accepted; c != nil {
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()

@@ -103,7 +103,7 @@ func (l *load) start(ctx context.Context, cl Client, body func(ctx context.Conte
 		}
 		if l.err != nil {
 			cancel()
-			cl.Close()
+			_ = cl.Close()
 			<-done
 		}
 		return l.err
