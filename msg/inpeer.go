@@ -325,6 +325,9 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte) {
 	gen := tx.gen
 	tx.mu.Unlock()
 	m.Release()
+	if n.answerNameProbe(tx, gen) { // the node's own name handshake (names.go)
+		return
+	}
 	select {
 	case n.reqs <- reqRef{tx: tx, gen: gen}:
 	default:

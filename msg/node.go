@@ -42,6 +42,7 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine of the node
 	stats  counters
+	names  nameTable // Register and Lookup (names.go)
 
 	mu        sync.Mutex // guards the following
 	closing   bool
