@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/pollen-dev/pollen/wire"
 )
 
 // Benchmarks of the targets, each cheap enough for -benchtime=1x.
@@ -189,4 +191,72 @@ func BenchmarkRawTCP(b *testing.B) {
 			<-done
 		})
 	}
+}
+
+// BenchmarkWirePingPong is the floor under remote SRR: a 32-byte pollen
+// frame each way through two wire muxes on loopback TCP, one socket each,
+// no msg layer.
+func BenchmarkWirePingPong(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	c1, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c2, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var muxes []*wire.Mux
+	mux := func(c net.Conn) *wire.Socket {
+		m, err := wire.NewMux(wire.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		muxes = append(muxes, m)
+		if err := m.Attach(c); err != nil {
+			b.Fatal(err)
+		}
+		return m.NewSocket()
+	}
+	s1, s2 := mux(c1), mux(c2)
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := s2.Receive(ctx)
+			if err != nil {
+				return
+			}
+			err = s2.Send(ctx, m.Bytes())
+			m.Release()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	frame := wire.FrameHeader{Length: 24, Version: wire.ProtocolVersion}.Append(nil)
+	frame = append(frame, make([]byte, 24)...)
+	b.ReportAllocs()
+	b.SetBytes(32)
+	b.ResetTimer()
+	for range b.N {
+		if err := s1.Send(ctx, frame); err != nil {
+			b.Fatal(err)
+		}
+		m, err := s1.Receive(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Release()
+	}
+	b.StopTimer()
+	for _, m := range muxes {
+		_ = m.Close()
+	}
+	<-done
 }

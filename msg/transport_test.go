@@ -21,12 +21,12 @@ import (
 	"time"
 )
 
-// helperEnv, when set, makes the test binary a helper process that serves
+// processHelperEnv, when set, makes the test binary a helper process that serves
 // the test service on the Unix socket it names (see TestMain).
-const helperEnv = "POLLEN_MSG_HELPER"
+const processHelperEnv = "POLLEN_MSG_HELPER"
 
 func TestMain(m *testing.M) {
-	if path := os.Getenv(helperEnv); path != "" {
+	if path := os.Getenv(processHelperEnv); path != "" {
 		os.Exit(runHelper(path))
 	}
 	os.Exit(m.Run())
@@ -124,7 +124,7 @@ func startHelper(t testing.TB) string {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "svc.sock")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+path)
+	cmd.Env = append(os.Environ(), processHelperEnv+"="+path)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
