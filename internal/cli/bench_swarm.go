@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pollen-dev/pollen/internal/report"
+	"github.com/pollen-dev/pollen/internal/swarmbench"
+	"github.com/pollen-dev/pollen/internal/units"
+)
+
+func newBenchSwarmCmd() *cobra.Command {
+	var (
+		c           common
+		peers       int
+		size        = units.Size(64 << 20)
+		originRate  = units.Rate(100e6 / 8)
+		peerRate    = units.Rate(100e6 / 8)
+		peerDown    = units.Rate(200e6 / 8)
+		asJSON      bool
+		baselines   bool
+		loopback    bool
+		timeout     time.Duration
+		pollenBin   string
+		pieceSize   units.Size
+		installPkgs bool
+	)
+	cmd := &cobra.Command{
+		Use:   "swarm",
+		Short: "Copy one file to N hosts in network namespaces: pollen against BitTorrent and nginx",
+		Long: `swarm builds N+1 hosts in network namespaces with rate-limited links (tc),
+one of them the origin, generates a --size file on it and copies it to the
+N peers with pollen (scheduler, daemons, pollen get), then, in the same lab,
+with a BitTorrent swarm (opentracker, mktorrent, aria2c) and with nginx
+serving N concurrent curl clients. For each it reports the time until every
+copy is complete and verified beside the fluid lower bound
+max(F/u_origin, F/d_min, N·F/(u_origin + Σ u_peers)), the bytes the origin's
+link sent beside the file's size, and the CPU time of all the system's
+processes. Needs root and the Debian packages aria2, opentracker, mktorrent,
+nginx-light and curl (--install-packages installs them).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := c.setup(cmd, "bench.swarm")
+			if err != nil {
+				return err
+			}
+			if os.Geteuid() != 0 {
+				return errors.New("bench swarm: needs root (it builds network namespaces and shapes links with tc)")
+			}
+			if pollenBin == "" {
+				if pollenBin, err = os.Executable(); err != nil {
+					return fmt.Errorf("bench swarm: find the pollen binary: %w", err)
+				}
+			}
+			if installPkgs {
+				if err := swarmbench.InstallPackages(cmd.Context(), cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			}
+			systems := []swarmbench.System{swarmbench.Pollen{Binary: pollenBin, PieceSize: int64(pieceSize)}}
+			if baselines {
+				systems = append(systems, swarmbench.BitTorrent{}, swarmbench.HTTP{})
+			}
+			cfg := swarmbench.Config{
+				Peers:    peers,
+				Size:     size,
+				OriginUp: originRate,
+				PeerUp:   peerRate,
+				PeerDown: peerDown,
+				Systems:  systems,
+				Loopback: loopback,
+				Timeout:  timeout,
+				Logger:   log,
+			}
+			if err := cfg.Validate(); err != nil {
+				return usageError(err)
+			}
+			w := report.NewWriter(cmd.OutOrStdout(), asJSON)
+			if err := swarmbench.Run(cmd.Context(), cfg, w); err != nil {
+				return err
+			}
+			return w.Flush()
+		},
+	}
+	c.addFlags(cmd, "info")
+	f := cmd.Flags()
+	f.IntVar(&peers, "peers", 8, "number of peer hosts (N); the origin is one more")
+	f.Var(&size, "size", "size of the file (F)")
+	f.Var(&originRate, "origin-rate", "the origin's upload rate")
+	f.Var(&peerRate, "peer-rate", "every peer's upload rate")
+	f.Var(&peerDown, "peer-download-rate", "every host's download rate")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object per result")
+	f.BoolVar(&baselines, "baselines", true, "also run BitTorrent and nginx+curl in the same lab")
+	f.BoolVar(&loopback, "loopback", false, "also measure the single-transfer baselines on loopback (iperf3, nginx)")
+	f.DurationVar(&timeout, "timeout", 0, "bound on each system's run (0: 10 times the lower bound plus a minute)")
+	f.Var(&pieceSize, "piece-size", "pollen's piece size (0: chosen from the file size)")
+	f.StringVar(&pollenBin, "pollen-binary", "", "pollen executable to run in the hosts (default: this one)")
+	f.BoolVar(&installPkgs, "install-packages", false, "install the baselines' Debian packages with apt-get first")
+	return cmd
+}
