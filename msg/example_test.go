@@ -16,7 +16,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	server, _ := msg.NewNode(msg.Config{})
-	defer server.Close()
+	defer func() { _ = server.Close() }()
 	_ = server.Listen(ctx, "inproc://pages")
 	go func() {
 		_ = server.Serve(ctx, func(ctx context.Context, r *msg.Request) {
@@ -28,7 +28,7 @@ func Example() {
 	}()
 
 	client, _ := msg.NewNode(msg.Config{})
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	buf := make([]byte, 15)
 	reply, err := client.SendWithSegment(ctx, "inproc://pages", []byte("read 7"), msg.Bytes(buf), msg.Write)
 	fmt.Println(string(reply), err, string(buf))
