@@ -44,9 +44,24 @@ type Task struct {
 	failed   error // whole-file digest mismatch
 	closed   bool
 
+	// Group commit: concurrent commits share one fsync of the data file
+	// and one journal write and fsync. See commit.
+	smu     sync.Mutex // guards the following fields
+	scond   *sync.Cond // on smu: a batch finished
+	batch   *commitBatch
+	syncing bool // a goroutine is flushing a batch
+
 	hmu    sync.Mutex // guards the following fields: the running whole-file hash
 	hash   sha256State
 	hashed int // pieces [0, hashed) are in hash
+}
+
+// commitBatch is the piece records that one fsync of the data file and one
+// of the journal make durable together.
+type commitBatch struct {
+	recs     []record
+	finished bool
+	err      error
 }
 
 // sha256State is the running hash: a hash.Hash whose state can be saved
@@ -69,6 +84,7 @@ func newTask(st *Store, dir string, data, journal File, jsize int64, js *journal
 		complete: js.complete, sum: js.sum,
 		hash: newSHA256(),
 	}
+	t.scond = sync.NewCond(&t.smu)
 	if len(js.hashed.state) > 0 && t.hash.UnmarshalBinary(js.hashed.state) == nil {
 		t.hashed = int(js.hashed.prefix)
 	} else {
@@ -157,24 +173,53 @@ func (t *Task) Err() error {
 	return t.failed
 }
 
-// expected returns the digest piece i must have: want if given, else the
-// one from the task's metadata, else zero (unknown).
-func (t *Task) expected(i core.PieceIndex, want core.Digest) core.Digest {
-	if want.IsZero() && len(t.hdr.pieceDigests) > 0 {
-		return t.hdr.pieceDigests[i]
+// expected returns the digests piece i must match: want if given, and the
+// one from the task's metadata (a manifest) if it has them. Zero digests
+// are unknown.
+func (t *Task) expected(i core.PieceIndex, want core.Digest) [2]core.Digest {
+	var meta core.Digest
+	if len(t.hdr.pieceDigests) > 0 {
+		meta = t.hdr.pieceDigests[i]
 	}
-	return want
+	return [2]core.Digest{want, meta}
 }
 
 // commit makes a written piece durable and present: fsync the data, append
 // and fsync the journal record, then set the bit. The order is the crash
 // safety argument: a record is durable only after the bytes it vouches for.
 // tee, if not nil, is the running hash continued over this piece.
+//
+// Commits that arrive while another one is flushing are batched (group
+// commit): the next flush fsyncs the data file once for all of them, then
+// appends all their records with one write and one fsync of the journal.
+// Every commit still returns only once its record is durable.
 func (t *Task) commit(i core.PieceIndex, d core.Digest, tee *teeHash) error {
-	if err := t.data.Sync(); err != nil {
-		return diskErr(fmt.Sprintf("piece: sync data of %s", t.hdr.id.Short()), err)
+	t.smu.Lock()
+	b := t.batch
+	if b == nil {
+		b = &commitBatch{}
+		t.batch = b
 	}
-	if err := t.appendJournal(true, pieceRecord{index: i, digest: d}); err != nil {
+	b.recs = append(b.recs, pieceRecord{index: i, digest: d})
+	for !b.finished {
+		if t.syncing {
+			t.scond.Wait()
+			continue
+		}
+		// No flush runs, so b is still the open batch: flush it.
+		t.syncing = true
+		cur := t.batch
+		t.batch = nil
+		t.smu.Unlock()
+		err := t.flush(cur.recs)
+		t.smu.Lock()
+		cur.finished, cur.err = true, err
+		t.syncing = false
+		t.scond.Broadcast()
+	}
+	err := b.err
+	t.smu.Unlock()
+	if err != nil {
 		return err
 	}
 	t.mu.Lock()
@@ -182,6 +227,14 @@ func (t *Task) commit(i core.PieceIndex, d core.Digest, tee *teeHash) error {
 	t.digests[i] = d
 	t.mu.Unlock()
 	return t.advanceHash(tee)
+}
+
+// flush makes the pieces recs vouch for durable, then the records.
+func (t *Task) flush(recs []record) error {
+	if err := t.data.Sync(); err != nil {
+		return diskErr(fmt.Sprintf("piece: sync data of %s", t.hdr.id.Short()), err)
+	}
+	return t.appendJournal(true, recs...)
 }
 
 // appendJournal appends records at the end of the valid journal, with one
@@ -216,6 +269,11 @@ func (t *Task) appendJournal(sync bool, recs ...record) error {
 	return nil
 }
 
+// wholeHash reports whether the task keeps a running whole-file hash: only
+// when a whole-file digest is expected, since the hash costs a second
+// SHA-256 pass over every byte.
+func (t *Task) wholeHash() bool { return !t.hdr.digest.IsZero() }
+
 // teeHash is the running whole-file hash continued over the bytes of piece
 // index as they were written, so that the piece at the head of the prefix
 // is hashed without reading it back.
@@ -229,6 +287,9 @@ type teeHash struct {
 // present by another path (the writing bit excludes other writers), so the
 // hash cannot move past i before this writer commits.
 func (t *Task) startTee(i core.PieceIndex) *teeHash {
+	if !t.wholeHash() {
+		return nil
+	}
 	t.hmu.Lock()
 	defer t.hmu.Unlock()
 	if t.hashed != int(i) {
@@ -250,10 +311,23 @@ func (t *Task) startTee(i core.PieceIndex) *teeHash {
 // prefix covers every piece. Pieces that arrived out of order are read back
 // from the data file once (usually from the page cache); the piece tee
 // covers is not read at all.
+//
+// Without an expected whole-file digest there is no running hash (every
+// piece was verified on its own or came from the trusted origin): the task
+// completes, with a zero sum, when every piece is present.
 func (t *Task) advanceHash(tee *teeHash) error {
 	t.hmu.Lock()
 	defer t.hmu.Unlock()
 	n := t.hdr.layout.Pieces()
+	if !t.wholeHash() {
+		t.mu.Lock()
+		all := t.present.count() == n
+		t.mu.Unlock()
+		if !all {
+			return nil
+		}
+		return t.finish(core.Digest{})
+	}
 	start := t.hashed
 	var buf []byte
 	for t.hashed < n {

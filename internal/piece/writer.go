@@ -91,8 +91,9 @@ func (w *PieceWriter) Write(p []byte) (int, error) {
 }
 
 // Commit verifies the piece and makes it present. want is the expected
-// SHA-256; if zero, the one from the task's metadata is used, and if that
-// is unknown too the piece is accepted as written (the caller trusts its
+// SHA-256 (zero: unknown); the piece must match it and the one from the
+// task's metadata, if it has per-piece digests. If neither is known the
+// piece is accepted as written (the caller trusts its
 // source, the origin, and the whole-file digest is the check). A mismatch
 // returns a [*DigestMismatchError] and the piece stays absent. Commit also
 // fails if the writer had fewer bytes than the piece holds. The writer is
@@ -110,8 +111,10 @@ func (w *PieceWriter) Commit(want core.Digest) error {
 	}
 	var got core.Digest
 	w.h.Sum(got[:0])
-	if want = w.t.expected(w.i, want); !want.IsZero() && want != got {
-		return &DigestMismatchError{Task: w.t.hdr.id, Piece: int(w.i), Want: want, Got: got}
+	for _, want := range w.t.expected(w.i, want) {
+		if !want.IsZero() && want != got {
+			return &DigestMismatchError{Task: w.t.hdr.id, Piece: int(w.i), Want: want, Got: got}
+		}
 	}
 	return w.t.commit(w.i, got, w.tee)
 }

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package piece_test
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/piece"
+	"github.com/pollen-dev/pollen/internal/piece/piecetest"
+)
+
+// TestNoWholeFileDigest: without an expected whole-file digest the store
+// keeps no running hash (no checkpoints, no reading back); pieces are
+// checked against the manifest, and the task completes with a zero sum
+// once every piece is present, and reopens complete.
+func TestNoWholeFileDigest(t *testing.T) {
+	dir := t.TempDir()
+	lfs := piecetest.NewLogFS(piece.OS, dir)
+	st := openStore(t, piece.Config{Dir: dir, FS: lfs})
+	data := payload(10*4096+100, 7)
+	m := metaFor(data, 4096, true)
+	m.Digest = core.Digest{}
+	task, err := st.Create(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.Clone(pieceBytes(data, m.Layout, 3))
+	bad[0] ^= 1
+	var dm *piece.DigestMismatchError
+	if err := task.WritePieceBytes(3, bad, core.Digest{}); !errors.As(err, &dm) || dm.Want != m.PieceDigests[3] {
+		t.Fatalf("WritePiece(bad) = %v, want a mismatch against the manifest", err)
+	}
+	lfs.Reset()
+	writeAll(t, task, data, []int{10, 2, 0, 1, 9, 3, 4, 8, 5, 7, 6})
+	if !task.Complete() {
+		t.Fatal("not complete after every piece")
+	}
+	if sum, ok := task.Sum(); !ok || !sum.IsZero() {
+		t.Fatalf("Sum = %v, %v; want zero, true", sum, ok)
+	}
+	// One piece record per piece and the completion record: no hash
+	// checkpoint was written.
+	journalWrites := 0
+	for _, op := range lfs.Ops() {
+		if strings.HasPrefix(op, "writeat tasks/") && strings.Contains(op, "/journal ") {
+			journalWrites++
+		}
+	}
+	if want := m.Layout.Pieces() + 1; journalWrites != want {
+		t.Fatalf("%d journal writes, want %d:\n%s", journalWrites, want, strings.Join(lfs.Ops(), "\n"))
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := task.Export(out); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("exported file differs (err %v)", err)
+	}
+	task.Release()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = openStore(t, piece.Config{Dir: dir})
+	task, err = st.Acquire(m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Release()
+	if !task.Complete() {
+		t.Fatal("not complete after reopening")
+	}
+}
+
+// slowSyncFS makes every fsync of a data file take a while and counts them,
+// so that concurrent commits pile up behind one.
+type slowSyncFS struct {
+	piece.FS
+	dataSyncs    atomic.Int64
+	journalSyncs atomic.Int64
+}
+
+func (f *slowSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (piece.File, error) {
+	file, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &slowSyncFile{File: file, fs: f, name: filepath.Base(name)}, nil
+}
+
+type slowSyncFile struct {
+	piece.File
+	fs   *slowSyncFS
+	name string
+}
+
+func (f *slowSyncFile) Sync() error {
+	switch f.name {
+	case "data":
+		f.fs.dataSyncs.Add(1)
+		time.Sleep(20 * time.Millisecond)
+	case "journal":
+		f.fs.journalSyncs.Add(1)
+	}
+	return f.File.Sync()
+}
+
+// TestGroupCommit: commits running at once share fsyncs, every commit
+// returns with its piece durable (a reopened store has every piece), and the
+// data file is fsynced before each journal fsync that vouches for it.
+func TestGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	sfs := &slowSyncFS{FS: piece.OS}
+	st := openStore(t, piece.Config{Dir: dir, FS: sfs})
+	const pieces, writers = 64, 8
+	data := payload(pieces*4096, 8)
+	m := metaFor(data, 4096, false)
+	task, err := st.Create(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sfs.dataSyncs.Store(0)
+	sfs.journalSyncs.Store(0)
+	next := make(chan int, pieces)
+	for i := range pieces {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for i := range next {
+				if err := task.WritePieceBytes(core.PieceIndex(i), pieceBytes(data, m.Layout, core.PieceIndex(i)), core.Digest{}); err != nil {
+					t.Error(err)
+					return
+				}
+				if !task.Has(core.PieceIndex(i)) {
+					t.Errorf("piece %d not present after its commit returned", i)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if !task.Complete() {
+		t.Fatal("not complete")
+	}
+	ds, js := sfs.dataSyncs.Load(), sfs.journalSyncs.Load()
+	t.Logf("%d pieces by %d writers: %d data fsyncs, %d journal fsyncs", pieces, writers, ds, js)
+	if ds > pieces/2 {
+		t.Errorf("%d data fsyncs for %d pieces written by %d writers at once: commits not batched", ds, pieces, writers)
+	}
+	task.Release()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = openStore(t, piece.Config{Dir: dir})
+	task, err = st.Acquire(m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Release()
+	if !task.Complete() || task.Present() != pieces {
+		t.Fatalf("reopened with %d of %d pieces, complete %v", task.Present(), pieces, task.Complete())
+	}
+}
