@@ -324,6 +324,11 @@ func (op *outPeer) serveMoveFrom(c *call, f moveFromFrame) {
 	if err == nil && c.seg == nil {
 		err = ErrNotAwaitingReply
 	}
+	if fr, ok := c.seg.(FileRange); ok && err == nil {
+		// A file that shrank since the Send would abort the connection
+		// in the middle of a data frame; refuse the move instead.
+		err = checkSegment(FileRange{File: fr.File, Offset: fr.Offset + f.Off, Length: f.N})
+	}
 	if err != nil {
 		op.n.stats.grantViolations.Add(1)
 		op.sendMoveDone(f.Move, err)

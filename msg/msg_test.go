@@ -276,3 +276,40 @@ func tempFile(t testing.TB, data []byte) *os.File {
 	}
 	return f
 }
+
+// A file segment that shrinks while its Send waits: the move fails with
+// ErrSegmentBeyondFile and nothing else breaks.
+func TestSegmentFileShrinks(t *testing.T) {
+	checkLeaks(t)
+	for _, addr := range []string{"inproc://shrink", "tcp://127.0.0.1:0"} {
+		server := newNode(t, Config{})
+		if err := server.Listen(context.Background(), addr); err != nil {
+			t.Fatal(err)
+		}
+		client := newNode(t, Config{})
+		f := tempFile(t, make([]byte, 1000))
+		res := make(chan error, 1)
+		go func() {
+			_, err := client.SendWithSegment(context.Background(), server.Addr(), []byte("x"), FileRange{File: f, Length: 1000}, Read)
+			res <- err
+		}()
+		r, err := server.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(500); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.MoveFrom(context.Background(), 400, Bytes(make([]byte, 200))); !errors.Is(err, ErrSegmentBeyondFile) {
+			t.Errorf("%s: move from a shrunk file: %v", addr, err)
+		}
+		buf := make([]byte, 100)
+		if err := r.MoveFrom(context.Background(), 0, Bytes(buf)); err != nil {
+			t.Errorf("%s: move from the part still there: %v", addr, err)
+		}
+		_ = r.Reply(nil)
+		if err := <-res; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
