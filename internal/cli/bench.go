@@ -17,6 +17,7 @@ machines. --json prints one JSON object per line.`,
 		// Each benchmark adds its constructor here.
 		newBenchWireCmd(),
 		newBenchDatapathCmd(),
+		newBenchMsgCmd(),
 		newBenchSwarmCmd(),
 	)
 	return cmd
