@@ -17,16 +17,20 @@ import (
 	"github.com/pollen-dev/pollen/wire"
 )
 
-// recorder is a loopback proxy that forwards one connection to upstream and
-// records the bytes of each direction.
+// recorder is a loopback proxy that forwards every connection to upstream
+// and records the bytes of each direction of each connection.
 type recorder struct {
 	ln       net.Listener
 	upstream string
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // the accept loop and every connection's copiers
 
-	mu       sync.Mutex // guards the buffers
-	toServer bytes.Buffer
-	toClient bytes.Buffer
+	mu    sync.Mutex // guards conns and the buffers in it
+	conns []*recording
+}
+
+// A recording is what one proxied connection carried.
+type recording struct {
+	toServer, toClient bytes.Buffer
 }
 
 func newRecorder(t *testing.T, upstream string) *recorder {
@@ -43,13 +47,24 @@ func newRecorder(t *testing.T, upstream string) *recorder {
 
 func (r *recorder) Addr() string { return r.ln.Addr().String() }
 
-// run forwards the first connection accepted. Each direction is copied until
-// EOF, then half-closed, so every byte either side sent is recorded.
+// run forwards every connection accepted until the listener is closed.
 func (r *recorder) run() {
-	down, err := r.ln.Accept()
-	if err != nil {
-		return
+	for {
+		down, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		rec := &recording{}
+		r.mu.Lock()
+		r.conns = append(r.conns, rec)
+		r.mu.Unlock()
+		r.wg.Go(func() { r.forward(down, rec) })
 	}
+}
+
+// forward copies each direction until EOF, then half-closes it, so every
+// byte either side sent is recorded.
+func (r *recorder) forward(down net.Conn, rec *recording) {
 	defer func() { _ = down.Close() }()
 	up, err := net.Dial("tcp", r.upstream)
 	if err != nil {
@@ -57,15 +72,15 @@ func (r *recorder) run() {
 	}
 	defer func() { _ = up.Close() }()
 	var wg sync.WaitGroup
-	pipe := func(dst, src net.Conn, rec *bytes.Buffer) {
-		buf := make([]byte, 32<<10)
+	pipe := func(dst, src net.Conn, buf *bytes.Buffer) {
+		b := make([]byte, 32<<10)
 		for {
-			n, err := src.Read(buf)
+			n, err := src.Read(b)
 			if n > 0 {
 				r.mu.Lock()
-				rec.Write(buf[:n])
+				buf.Write(b[:n])
 				r.mu.Unlock()
-				if _, werr := dst.Write(buf[:n]); werr != nil {
+				if _, werr := dst.Write(b[:n]); werr != nil {
 					break
 				}
 			}
@@ -75,25 +90,26 @@ func (r *recorder) run() {
 		}
 		_ = dst.(*net.TCPConn).CloseWrite()
 	}
-	wg.Go(func() { pipe(up, down, &r.toServer) })
-	wg.Go(func() { pipe(down, up, &r.toClient) })
+	wg.Go(func() { pipe(up, down, &rec.toServer) })
+	wg.Go(func() { pipe(down, up, &rec.toClient) })
 	wg.Wait()
 }
 
-// wait waits for the proxied connection to end and returns the recorded
-// bytes of each direction.
-func (r *recorder) wait(t *testing.T) (toServer, toClient []byte) {
+// wait stops accepting, waits for every proxied connection to end and
+// returns what each carried, in the order they were accepted.
+func (r *recorder) wait(t *testing.T) []*recording {
 	t.Helper()
+	_ = r.ln.Close()
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("proxied connection did not end")
+		t.Fatal("proxied connections did not end")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return bytes.Clone(r.toServer.Bytes()), bytes.Clone(r.toClient.Bytes())
+	return r.conns
 }
 
 // cut writes stream into a real loopback TCP connection in chunks of random

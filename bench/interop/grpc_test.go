@@ -134,7 +134,11 @@ func TestGRPCMessages(t *testing.T) {
 		t.Fatalf("end of stream: %v", err)
 	}
 	_ = conn.Close()
-	toServer, toClient := rec.wait(t)
+	conns := rec.wait(t)
+	if len(conns) != 1 {
+		t.Fatalf("gRPC used %d connections, want 1", len(conns))
+	}
+	toServer, toClient := conns[0].toServer.Bytes(), conns[0].toClient.Bytes()
 
 	mu.Lock()
 	got := received
