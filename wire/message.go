@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-	"net"
 	"os"
 	"sync"
 )
@@ -187,11 +186,7 @@ func (m *Message) WriteTo(w io.Writer) (int64, error) {
 	if err := st.checkLocked(); err != nil {
 		return total, err
 	}
-	var src io.Reader = st.c.nc
-	if tc, ok := st.c.nc.(*net.TCPConn); ok {
-		src = tc
-	}
-	lr := io.LimitedReader{R: src, N: st.left}
+	lr := io.LimitedReader{R: st.c.nc, N: st.left}
 	var n int64
 	var err error
 	if f, ok := w.(*os.File); ok {
