@@ -178,8 +178,14 @@ func (r *reader) cut() error {
 		c.stats.rxBytes.Add(uint64(r.want))
 		r.start += r.want
 		r.want, r.seen, r.dlFresh = 0, 0, false
-		if err := c.push(msg); err != nil {
+		waited, err := c.push(msg)
+		if err != nil {
 			return err
+		}
+		if waited {
+			// The time spent waiting for a receiver is ours, not the
+			// peer's: restart the clock of a partial next message.
+			r.dlFresh = false
 		}
 	}
 	if r.start == r.end {
@@ -220,19 +226,19 @@ func (r *reader) parse(head []byte) (int, error) {
 
 // push queues msg for the sockets, waiting while the queue is full: this is
 // where back-pressure stops the reader.
-func (c *conn) push(msg *Message) error {
+func (c *conn) push(msg *Message) (waited bool, err error) {
 	select {
 	case c.m.ready <- msg:
-		return nil
+		return false, nil
 	default:
 	}
 	select {
 	case c.m.ready <- msg:
-		return nil
+		return true, nil
 	case <-c.stop:
 		c.stats.rxReadyDrops.Add(1)
 		msg.Release()
-		return errStopped
+		return true, errStopped
 	}
 }
 
@@ -377,7 +383,8 @@ func (r *reader) readLarge() error {
 	c.stats.rxBytes.Add(uint64(r.want))
 	r.want, r.seen, r.dlFresh = 0, 0, false
 	r.afterLarge = true
-	return c.push(msg)
+	_, err := c.push(msg)
+	return err
 }
 
 // stream delivers the message at the head of the buffer as a stream read
@@ -391,7 +398,7 @@ func (r *reader) stream() error {
 	msg := &Message{n: int64(r.want), st: st, class: -1}
 	c.stats.rxMsgs.Add(1)
 	c.stats.rxBytes.Add(uint64(r.want))
-	if err := c.push(msg); err != nil {
+	if _, err := c.push(msg); err != nil {
 		return err
 	}
 	select {
