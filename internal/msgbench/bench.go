@@ -188,32 +188,39 @@ func (b *bench) rawConn(ctx context.Context, network string, op byte, n int) (ne
 	return c, nil
 }
 
-// measure runs op in doubling batches until Duration has passed, after a
-// short warm-up, and returns the mean time of one op.
+// measure runs op in batches of about 2ms until Duration has passed,
+// after a short warm-up, and returns the median over the batches of the
+// mean time of one op: a batch during which the shared machine ran
+// something else does not move the result.
 func (b *bench) measure(ctx context.Context, op func() error) (time.Duration, error) {
-	for range 3 {
-		if err := op(); err != nil {
-			return 0, err
-		}
-	}
-	start := time.Now()
-	count, batch := 0, 1
-	for {
+	batch := 1
+	for { // warm up and size the batch
+		start := time.Now()
 		for range batch {
 			if err := op(); err != nil {
 				return 0, err
 			}
 		}
-		count += batch
-		el := time.Since(start)
-		if el >= b.opts.Duration {
-			return el / time.Duration(count), nil
+		if time.Since(start) >= 2*time.Millisecond || batch >= 1<<14 {
+			break
 		}
+		batch *= 2
+	}
+	var per []float64
+	begin := time.Now()
+	for len(per) < 3 || time.Since(begin) < b.opts.Duration {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		batch = min(batch*2, 1<<14)
+		start := time.Now()
+		for range batch {
+			if err := op(); err != nil {
+				return 0, err
+			}
+		}
+		per = append(per, float64(time.Since(start))/float64(batch))
 	}
+	return time.Duration(report.Median(per)), nil
 }
 
 // rawOp returns one raw exchange: write n bytes, read n (echo) or 32
