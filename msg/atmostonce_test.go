@@ -145,3 +145,32 @@ func TestReceiverDies(t *testing.T) {
 		t.Fatal("send to a closed address succeeded")
 	}
 }
+
+// An idle session is retired by its sender and forgotten by its receiver;
+// the next Send opens a new one.
+func TestIdleSessionRetired(t *testing.T) {
+	checkLeaks(t)
+	cfg := fastCfg
+	cfg.SessionTTL = 300 * time.Millisecond
+	server := startService(t, "tcp://127.0.0.1:0", cfg, &service{dir: t.TempDir()})
+	client := newNode(t, cfg)
+	if got := send(t, client, server.Addr(), []byte{opEcho, '1'}); string(got) != "1" {
+		t.Fatalf("echo %q", got)
+	}
+	waitFor(t, "the session to be retired", func() bool {
+		client.mu.Lock()
+		defer client.mu.Unlock()
+		return len(client.out) == 0
+	})
+	waitFor(t, "the receiver to forget the session", func() bool {
+		server.mu.Lock()
+		defer server.mu.Unlock()
+		return len(server.in) == 0
+	})
+	if got := send(t, client, server.Addr(), []byte{opEcho, '2'}); string(got) != "2" {
+		t.Fatalf("echo %q", got)
+	}
+	if s := server.Stats().Sessions; s != 2 {
+		t.Fatalf("%d sessions, want 2", s)
+	}
+}

@@ -73,8 +73,14 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 		return dst, fmt.Errorf("msg: send: %w", err)
 	}
 	op.mu.Lock()
+	if op.retired {
+		op.mu.Unlock()
+		op.finish(c)
+		return dst, errRetired
+	}
 	op.calls[seq] = c
 	op.mu.Unlock()
+	op.used.Store(true)
 
 	interval := op.n.cfg.RetransmitInterval
 	probing := op.transmit(ctx, c.frame) != nil // a failed send counts as unanswered

@@ -273,11 +273,16 @@ func (n *Node) AppendSend(ctx context.Context, dst []byte, dest string, m []byte
 		}
 		return n.sendLocal(ctx, target, dst, m, seg, rights)
 	}
-	op, err := n.outPeer(ctx, dest, scheme, rest)
-	if err != nil {
-		return dst, err
+	for {
+		op, err := n.outPeer(ctx, dest, scheme, rest)
+		if err != nil {
+			return dst, err
+		}
+		reply, err := op.send(ctx, dst, m, seg, rights)
+		if !errors.Is(err, errRetired) {
+			return reply, err
+		}
 	}
-	return op.send(ctx, dst, m, seg, rights)
 }
 
 // Receive blocks until a request arrives and returns it. The caller must

@@ -35,12 +35,18 @@ type outPeer struct {
 	dead     chan struct{}         // closed when the peer gave up (deadErr says why)
 	deadErr  error                 // written before dead is closed
 	connects atomic.Uint64         // successful dials
+	used     atomic.Bool           // a Send started since the keeper last looked
 	head     [moveToHeaderLen]byte // loop only: the head of a streamed frame
 
-	mu    sync.Mutex // guards the following
-	calls map[uint64]*call
-	conns []net.Conn
+	mu      sync.Mutex // guards the following
+	calls   map[uint64]*call
+	conns   []net.Conn
+	retired bool // idle and closed: Sends must start a new session
 }
+
+// errRetired tells a Send that its session was retired for idleness just
+// before the Send could use it; it takes a new one.
+var errRetired = errors.New("msg: session retired")
 
 // outPeer returns the session for dest, creating and connecting it.
 func (n *Node) outPeer(ctx context.Context, dest, scheme, rest string) (*outPeer, error) {
@@ -102,10 +108,14 @@ func (n *Node) wireConfig() wire.Config {
 	}
 }
 
+// minDialTimeout bounds a connection attempt from below: a dial and its
+// hello may take longer than a short RetransmitInterval on a loaded host.
+const minDialTimeout = time.Second
+
 // dial opens one connection, introduces it with a hello frame and attaches
 // it to the mux.
 func (op *outPeer) dial(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, op.n.cfg.RetransmitInterval)
+	ctx, cancel := context.WithTimeout(ctx, max(op.n.cfg.RetransmitInterval, minDialTimeout))
 	defer cancel()
 	c, err := op.n.cfg.Dial(ctx, op.network, op.address)
 	if err != nil {
@@ -136,11 +146,14 @@ func (op *outPeer) dial(ctx context.Context) error {
 
 // keep redials when the mux has lost its connection or a Send found the
 // session unresponsive, and gives the session up after MaxRetransmits
-// failed dials in a row.
+// failed dials in a row. A session without Sends for SessionTTL/2, or idle
+// and disconnected, is retired (the next Send opens a new one).
 func (op *outPeer) keep() {
-	t := time.NewTicker(op.n.cfg.RetransmitInterval / 2)
+	tick := op.n.cfg.RetransmitInterval / 2
+	t := time.NewTicker(tick)
 	defer t.Stop()
-	fails := 0
+	idleLimit := int(op.n.cfg.SessionTTL / 2 / tick)
+	fails, idle := 0, 0
 	for {
 		force := false
 		select {
@@ -151,7 +164,19 @@ func (op *outPeer) keep() {
 		case <-op.kick:
 			force = true
 		case <-t.C:
-			if op.mux.Stats().Mux.Attached > 0 {
+			op.mu.Lock()
+			busy := len(op.calls) > 0
+			op.mu.Unlock()
+			if op.used.Swap(false) || busy {
+				idle = 0
+			} else {
+				idle++
+			}
+			attached := op.mux.Stats().Mux.Attached > 0
+			if !busy && (!attached || idle >= idleLimit) && op.retire() {
+				return
+			}
+			if attached {
 				fails = 0
 				continue
 			}
@@ -169,6 +194,19 @@ func (op *outPeer) keep() {
 		}
 		fails = 0
 	}
+}
+
+// retire closes an idle session; false if a Send took it meanwhile.
+func (op *outPeer) retire() bool {
+	op.mu.Lock()
+	if len(op.calls) > 0 {
+		op.mu.Unlock()
+		return false
+	}
+	op.retired = true
+	op.mu.Unlock()
+	op.fail(errRetired)
+	return true
 }
 
 // dropConns detaches and closes the session's connections.
