@@ -47,7 +47,7 @@ func TestQuietOffTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if IsTerminal(f) {
 		t.Error("a regular file is a terminal")
 	}

@@ -74,10 +74,12 @@ func (p Pollen) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Outcom
 			return out, fmt.Errorf("peer dir: %w", err)
 		}
 		socks[i] = filepath.Join(dirs[i], "pollen.sock")
-		args := []string{"daemon", "--scheduler", schedAddr,
+		args := []string{
+			"daemon", "--scheduler", schedAddr,
 			"--listen", net.JoinHostPort(h.Addr.String(), strconv.Itoa(daemonPort)),
 			"--data", filepath.Join(dirs[i], "data"), "--socket", socks[i],
-			"--upload-rate", "0", "--download-rate", "0", "--log-level", "warn"}
+			"--upload-rate", "0", "--download-rate", "0", "--log-level", "warn",
+		}
 		if p.PieceSize > 0 {
 			args = append(args, "--piece-size", strconv.FormatInt(p.PieceSize, 10))
 		}
