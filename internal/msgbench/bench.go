@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pollen-dev/pollen/internal/report"
@@ -72,7 +73,13 @@ func Run(ctx context.Context, opts Options, add func(report.Result) error) error
 		err error
 	)
 	if opts.Server != nil {
-		srv, err = StartServer(ctx, *opts.Server)
+		sc := *opts.Server
+		if sc.Stderr == opts.Log {
+			// The child's output is copied by another goroutine.
+			opts.Log = &syncWriter{w: opts.Log}
+			sc.Stderr = opts.Log
+		}
+		srv, err = StartServer(ctx, sc)
 	} else {
 		dir, derr := os.MkdirTemp("", "pollen-msgbench-")
 		if derr != nil {
@@ -404,4 +411,16 @@ func Fit(xs, ys []float64) (a, b float64, err error) {
 	b = (k*sxy - sx*sy) / den
 	a = (sy - b*sx) / k
 	return a, b, nil
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
