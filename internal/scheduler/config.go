@@ -20,7 +20,10 @@ type Config struct {
 
 	// UploadSlots is how many pieces a peer of average upload capacity is
 	// parent for at once (across its tasks); a peer that declared no
-	// capacity gets exactly this many. 0 means 4.
+	// capacity gets exactly this many. 0 means 8: a parent's slot is held
+	// for the child's whole fetch (round trips, verification, the report),
+	// not only while bytes move, so a few more slots than links need keep
+	// its upload busy.
 	UploadSlots int
 
 	// SlotBandwidth is the upload bandwidth (bytes/s) one slot stands for: a
@@ -35,7 +38,9 @@ type Config struct {
 
 	// OriginConcurrency is the most source fetches of one task running at
 	// once. The origin then serves each piece once unless a fetch fails.
-	// 0 means 4.
+	// Each fetch holds its slot for round trips, verification and the
+	// report as well as the transfer, so enough must overlap for the
+	// origin's link never to idle. 0 means 16.
 	OriginConcurrency int
 
 	// ParentsPerPiece is how many parents an assignment lists, best first;
@@ -88,9 +93,9 @@ func (c Config) withDefaults() Config {
 			*v = d
 		}
 	}
-	def(&c.UploadSlots, 4)
+	def(&c.UploadSlots, 8)
 	def(&c.MaxUploadSlots, 16)
-	def(&c.OriginConcurrency, 4)
+	def(&c.OriginConcurrency, 16)
 	def(&c.ParentsPerPiece, 3)
 	def(&c.MaxPending, 16)
 	def(&c.MaxPeers, 100000)

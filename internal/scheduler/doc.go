@@ -10,7 +10,9 @@
 // parents that hold it and have a free upload slot, spread over parents by
 // free capacity; it sends a peer to the source only when no peer holds the
 // piece (or every holder already failed that peer), and lets at most
-// [Config.OriginConcurrency] source fetches of a task run at once, each piece
+// [Config.OriginConcurrency] source fetches of a task run at once (enough to
+// keep the origin's link busy while each fetch also waits on round trips
+// and verification; idle members are preferred for them), each piece
 // fetched from the source once unless that fetch failed, so the origin
 // serves about one copy of the file. Every assignment has a deadline: a
 // parent dying mid-piece costs that piece only. Peers that leave, fail their

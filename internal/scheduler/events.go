@@ -115,33 +115,44 @@ func (e goneEvent) apply(s *state) {
 }
 
 // wake serves parked requests of tasks whose state changed since the last
-// event, oldest first. It stops early in a task where nothing can be
-// assigned to anyone: no free parent and no free source slot.
+// event, oldest first. It skips a task where nothing can be assigned to
+// anyone: no free parent and no free source slot. While source slots are
+// free and some member is idle, idle members' requests go first, so that
+// a piece fresh from the origin lands where it is passed on soonest.
 func (s *state) wake(now time.Time) {
 	for len(s.dirty) > 0 {
 		t := s.dirty[len(s.dirty)-1]
 		s.dirty = s.dirty[:len(s.dirty)-1]
 		t.isDirty = false
-		kept := t.waiters[:0]
-		for _, w := range t.waiters {
-			if w.done {
-				continue
-			}
-			if w.ctx.Err() != nil { // the caller went away: assign nothing to it
-				s.answer(w, nil, w.ctx.Err())
-				continue
-			}
-			if len(t.free) == 0 && t.srcInflight >= s.cfg.OriginConcurrency {
-				kept = append(kept, w)
-				continue
-			}
-			if sc := s.schedule(w.m, w.max, now); sc.State != proto.StateWait {
-				s.answer(w, sc, nil)
-				continue
-			}
-			kept = append(kept, w)
+		if t.idleMembers > 0 && t.srcInflight < s.cfg.OriginConcurrency {
+			s.serveWaiters(t, now, true)
 		}
-		clear(t.waiters[len(kept):])
-		t.waiters = kept
+		s.serveWaiters(t, now, false)
 	}
+}
+
+// serveWaiters answers the parked requests of t that now get something,
+// only those of idle members if idleOnly.
+func (s *state) serveWaiters(t *task, now time.Time, idleOnly bool) {
+	kept := t.waiters[:0]
+	for _, w := range t.waiters {
+		switch {
+		case w.done:
+			continue
+		case w.ctx.Err() != nil: // the caller went away: assign nothing to it
+			s.answer(w, nil, w.ctx.Err())
+			continue
+		case idleOnly && !w.m.idle(),
+			len(t.free) == 0 && t.srcInflight >= s.cfg.OriginConcurrency:
+			kept = append(kept, w)
+			continue
+		}
+		if sc := s.schedule(w.m, w.max, now); sc.State != proto.StateWait {
+			s.answer(w, sc, nil)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(t.waiters[len(kept):])
+	t.waiters = kept
 }

@@ -21,9 +21,10 @@ import (
 //     fetching from the source, plus pieces every holder of which failed m.
 //     At most OriginConcurrency source fetches of t run at once, and one
 //     requester gets at most its share of them (OriginConcurrency divided
-//     by the members, at least one), so the origin's bandwidth is spread
-//     over children that then serve each other. A piece is fetched from the
-//     source once unless that fetch failed.
+//     by the members, rounded up), so the origin's bandwidth is spread
+//     over children that then serve each other; the requester needs a free
+//     upload slot (see sourceShare). A piece is fetched from the source once
+//     unless that fetch failed.
 //  3. The rest of the request is filled with the rarest wanted pieces that
 //     some parent with a free upload slot holds (ties broken by a per-request
 //     random salt in file mode, so peers spread over different pieces; by
@@ -161,20 +162,24 @@ func (s *state) pickFromPeers(m *member, room, lo, hi int, salt uint32, now time
 	return made
 }
 
-// sourceShare is how many more source fetches member m may start. A
-// piece fresh from the origin is the rarest there is and must be passed on
-// at once, so it goes to an idle member (no upload running, not the only
-// holder of any piece) while the task has one, and otherwise to a member
-// with a free upload slot that holds no piece alone (unless every member
-// does). One member gets at most its share of the origin's slots.
+// sourceShare is how many more source fetches member m may start: its
+// share of the origin's slots (OriginConcurrency over the members, rounded
+// up) less the ones it runs. A piece fresh from the origin is the rarest
+// there is and must be passed on, so m needs a free upload slot; a member
+// banned for corruption cannot pass anything on and gets source pieces only
+// when nobody else still downloads.
+//
+// Which member is best placed (idle, holding nothing alone) is a
+// preference, not a condition: wake offers freed source slots to parked
+// idle members first. An earlier version refused the source to everybody
+// else while an idle member existed, and in real swarms that member was
+// often not asking (its download slots full), so the origin sat idle.
 func (s *state) sourceShare(m *member) int {
 	t := m.task
 	switch {
-	case t.idleMembers > 0 && !m.idle():
-		return 0
 	case !m.peer.hasFreeSlot():
 		return 0
-	case m.sole > 0 && t.soleMembers < len(t.members):
+	case t.banned[m.peer.id] && t.seeds < len(t.members)-1:
 		return 0
 	}
 	own := 0
@@ -183,7 +188,8 @@ func (s *state) sourceShare(m *member) int {
 			own++
 		}
 	}
-	return max(1, s.cfg.OriginConcurrency/max(1, len(t.members))) - own
+	members := max(1, len(t.members))
+	return max(1, (s.cfg.OriginConcurrency+members-1)/members) - own
 }
 
 // key ranks piece i for m: fewer holders first, then a salted tie-break

@@ -598,13 +598,16 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%+v: New succeeded", c)
 		}
 	}
-	c := Config{SlotBandwidth: 10}.withDefaults()
+	if d := (Config{}).withDefaults(); d.UploadSlots != 8 || d.OriginConcurrency != 16 {
+		t.Errorf("defaults: UploadSlots %d, OriginConcurrency %d; want 8 and 16", d.UploadSlots, d.OriginConcurrency)
+	}
+	c := Config{SlotBandwidth: 10, UploadSlots: 4}.withDefaults()
 	for up, want := range map[uint64]int{0: 4, 1: 1, 14: 1, 15: 2, 1000: 16} {
 		if got := c.slotsFor(up, 1e9); got != want {
 			t.Errorf("slotsFor(%d) = %d, want %d", up, got, want)
 		}
 	}
-	auto := Config{}.withDefaults()
+	auto := Config{UploadSlots: 4}.withDefaults()
 	for _, tc := range []struct {
 		up   uint64
 		mean float64

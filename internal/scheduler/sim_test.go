@@ -33,8 +33,13 @@ type simConfig struct {
 	origin    float64   // origin upload, bytes/s
 	up, down  []float64 // per peer, bytes/s
 	slots     int       // concurrent downloads per peer
-	drop      []simDrop // peers that fail mid-run
-	sched     Config
+	// latency is how long every piece fetch holds its assignment without
+	// moving bytes: the round trips, the write, the verification and the
+	// report of a real daemon. The origin idles unless enough source
+	// fetches overlap to cover it.
+	latency time.Duration
+	drop    []simDrop // peers that fail mid-run
+	sched   Config
 }
 
 // simDrop makes peer idx disappear at fraction at of the lower bound. With
@@ -96,6 +101,7 @@ type simFlow struct {
 	child, parent int // parent -1 is the origin
 	piece         int
 	left, rate    float64
+	wait          float64 // seconds of latency left before bytes move
 	links         [2]int
 }
 
@@ -251,6 +257,7 @@ func simulate(t *testing.T, c simConfig) simResult {
 						}
 					}
 					f.links = [2]int{upLink(f.parent), downLink(ci)}
+					f.wait = c.latency.Seconds()
 					flows = append(flows, f)
 					p.active++
 				}
@@ -264,6 +271,10 @@ func simulate(t *testing.T, c simConfig) simResult {
 		allocate(flows, caps)
 		dt := math.Inf(1)
 		for _, f := range flows {
+			if f.wait > 0 {
+				dt = min(dt, f.wait)
+				continue
+			}
 			dt = min(dt, f.left/f.rate)
 		}
 		if nb := (nextBeat - elapsed()).Seconds(); nb > 0 && nb < dt {
@@ -279,6 +290,11 @@ func simulate(t *testing.T, c simConfig) simResult {
 		secs := step.Seconds()
 		kept := flows[:0]
 		for _, f := range flows {
+			if f.wait > 0 {
+				f.wait = max(0, f.wait-secs)
+				kept = append(kept, f)
+				continue
+			}
 			f.left -= f.rate * secs
 			if f.left > 1e-6 {
 				kept = append(kept, f)
@@ -335,13 +351,19 @@ func simulate(t *testing.T, c simConfig) simResult {
 func allocate(flows []*simFlow, caps []float64) {
 	residual := append([]float64(nil), caps...)
 	count := make([]int, len(caps))
+	left := 0
 	for _, f := range flows {
+		if f.wait > 0 { // not moving bytes yet
+			f.rate = 0
+			continue
+		}
 		f.rate = -1
+		left++
 		for _, l := range f.links {
 			count[l]++
 		}
 	}
-	for left := len(flows); left > 0; {
+	for left > 0 {
 		best, share := -1, math.Inf(1)
 		for l, k := range count {
 			if k > 0 && residual[l]/float64(k) < share {
@@ -397,6 +419,12 @@ func simCases() []simCase {
 		{simConfig{name: "heterogeneous", fileSize: f, pieceSize: ps, origin: 25 * mb, up: spread(30, 4*mb, 50*mb), down: spread(30, 40*mb, 120*mb), slots: 8}, 1.15, false},
 		{simConfig{name: "slow-origin", fileSize: f, pieceSize: ps, origin: 4 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8}, 1.15, false},
 		{simConfig{name: "peer-upload-bound", fileSize: f, pieceSize: ps, origin: 50 * mb, up: uniform(40, 5*mb), down: uniform(40, 60*mb), slots: 8}, 1.15, false},
+		// pollen demo: 8 daemons, origin-bound, download unlimited; with a
+		// real daemon's per-piece latency the origin must keep enough
+		// fetches in flight to stay busy.
+		{simConfig{name: "demo", fileSize: 256 << 20, pieceSize: ps, origin: 18.75 * mb, up: uniform(8, 25*mb), down: uniform(8, 10000*mb), slots: 8}, 1.1, false},
+		{simConfig{name: "demo-latency", fileSize: 256 << 20, pieceSize: ps, origin: 18.75 * mb, up: uniform(8, 25*mb), down: uniform(8, 10000*mb), slots: 8, latency: 20 * time.Millisecond}, 1.1, false},
+		{simConfig{name: "homogeneous-latency", fileSize: f, pieceSize: ps, origin: 20 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8, latency: 20 * time.Millisecond}, 1.15, false},
 		{simConfig{name: "large-swarm", fileSize: f, pieceSize: ps, origin: 20 * mb, up: spread(100, 10*mb, 30*mb), down: uniform(100, 100*mb), slots: 8}, 1.15, true},
 		// Peers fail mid-run: told (the connection died) or silent (only
 		// missing heartbeats and assignment timeouts reveal it).

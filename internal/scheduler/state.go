@@ -486,6 +486,12 @@ func (s *state) pieceDone(d *proto.PieceDone) error {
 			s.release(a)
 		}
 		if m.done.has(i) {
+			// Held already (from its Join bitmap, or reported twice):
+			// nothing changes but a digest the task did not know yet,
+			// without which no child could verify the piece.
+			if t.digests[i].IsZero() && !t.banned[m.peer.id] {
+				t.digests[i] = dp.Digest
+			}
 			continue
 		}
 		switch known := t.digests[i]; {

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package scheduler
+
+import (
+	"testing"
+	"testing/synctest"
+
+	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/proto"
+)
+
+// TestSourceNotHeldForIdleMember: a member that holds a piece alone still
+// gets source pieces while other members are idle but not asking (in a
+// real swarm: their download slots are full). The origin must not idle
+// waiting for them.
+func TestSourceNotHeldForIdleMember(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{OriginConcurrency: 8})
+		h.peer(0) // idle, never asks
+		b := h.peer(1)
+		h.peer(2) // idle, never asks
+		_, src := pieces(h.request(b, 1))
+		if len(src) != 1 {
+			t.Fatalf("first request: source %v, want one piece", src)
+		}
+		h.done(b, src[0]) // b now holds it alone
+		_, src = pieces(h.request(b, 8))
+		if want := 3; len(src) != want { // ceil(8 slots / 3 members)
+			t.Fatalf("second request: source %v, want %d pieces (its share of the origin)", src, want)
+		}
+	})
+}
+
+// TestBannedMemberGetsNoSource: a member banned for corruption cannot pass
+// pieces on, so while others still download the origin's slots go to them,
+// and the banned member does not hold them back.
+func TestBannedMemberGetsNoSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{OriginConcurrency: 16, ParentsPerPiece: 1})
+		bad := h.peer(0, 0, 1, 2, 3) // holds the first half
+		h.done(bad, 0, 1, 2, 3)      // with digests
+		r := h.peer(1)
+		corrupt := -1
+		for _, as := range h.request(r, 8).Assignments {
+			if !as.Source && as.Parents[0].Peer == bad {
+				corrupt = int(as.Index)
+			}
+		}
+		if corrupt < 0 {
+			t.Fatal("no piece assigned from the holder")
+		}
+		h.failed(r, corrupt, bad, proto.ReasonCorrupt)
+		if _, src := pieces(h.request(bad, 4)); len(src) != 0 {
+			t.Fatalf("banned member got source pieces %v while another downloads", src)
+		}
+		if _, src := pieces(h.request(r, 8)); len(src) != 1 || src[0] != corrupt {
+			t.Fatalf("after the ban: source %v, want piece %d, which nobody else holds", src, corrupt)
+		}
+	})
+}
+
+// TestPieceDoneForJoinedPiece: a PieceDone for a piece the member declared
+// in its Join bitmap records the digest, so children can verify it.
+func TestPieceDoneForJoinedPiece(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{ParentsPerPiece: 1})
+		seed := h.peer(0, 0, 1, 2, 3, 4, 5, 6, 7)
+		c := h.peer(1)
+		first := h.request(c, 2)
+		for _, as := range first.Assignments {
+			if as.Source || !as.Digest.IsZero() {
+				t.Fatalf("before the report: %+v, want a peer piece with no digest", as)
+			}
+		}
+		h.done(seed, 0, 1, 2, 3, 4, 5, 6, 7)
+		second := h.request(c, 2)
+		if len(second.Assignments) != 2 {
+			t.Fatalf("second request: %+v", second.Assignments)
+		}
+		for _, as := range second.Assignments {
+			if want := (core.Digest{byte(as.Index + 1)}); as.Digest != want {
+				t.Fatalf("piece %d assigned with digest %v, want %v", as.Index, as.Digest, want)
+			}
+		}
+	})
+}
