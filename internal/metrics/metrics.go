@@ -111,8 +111,10 @@ func Serve(ctx context.Context, addr string, reg *prometheus.Registry, logger *s
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	<-errc
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
 		return fmt.Errorf("metrics: shutdown: %w", err)
 	}
 	return nil
