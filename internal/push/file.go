@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package push
+
+import (
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+
+	"github.com/pollen-dev/pollen/internal/core"
+)
+
+// File is one pushed file being received: bytes are written in order to
+// a hidden temporary file and hashed as they arrive; [File.Commit] places
+// it, [File.Abort] (or any error) removes it. A File is used by one
+// goroutine.
+type File struct {
+	name      string // as pushed
+	final     string // last component of name
+	dir       dirHandle
+	f         *os.File
+	w         io.Writer // f; tests put a faulty writer here
+	tmp       string
+	size      int64
+	want      core.Digest
+	mode      fs.FileMode
+	overwrite bool
+	h         hash.Hash
+	n         int64
+	err       error // set once the file is committed or aborted
+}
+
+// Name returns the relative name the file is placed under.
+func (f *File) Name() string { return f.name }
+
+// Size returns the announced size.
+func (f *File) Size() int64 { return f.size }
+
+// Written returns the bytes written so far.
+func (f *File) Written() int64 { return f.n }
+
+// Write appends p. More bytes than announced fail with [ErrTooLarge]; a
+// full disk with [ErrDiskFull]. Any error aborts the file.
+func (f *File) Write(p []byte) (int, error) {
+	if f.err != nil {
+		return 0, f.err
+	}
+	if int64(len(p)) > f.size-f.n {
+		return 0, f.abort(fmt.Errorf("%w: %q: more than the announced %d bytes", ErrTooLarge, f.name, f.size))
+	}
+	k, err := f.w.Write(p)
+	f.h.Write(p[:k])
+	f.n += int64(k)
+	if err == nil && k < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return k, f.abort(fmt.Errorf("%q: %w", f.name, diskErr("write", err)))
+	}
+	return k, nil
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// ReadFrom writes everything src yields, up to EOF, with the same checks
+// as Write.
+func (f *File) ReadFrom(src io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		k, rerr := src.Read(buf)
+		if k > 0 {
+			w, err := f.Write(buf[:k])
+			total += int64(w)
+			if err != nil {
+				return total, err
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// Commit checks that the announced size arrived and that its SHA-256 is
+// the announced digest, makes the file durable (fsync), renames it into
+// place and makes the rename durable (fsync of the directory). It returns
+// the verified digest. On any failure the temporary file is removed and
+// nothing is left under the name; an error from the final directory fsync
+// is returned with the file already in place (complete and verified).
+func (f *File) Commit() (core.Digest, error) {
+	if f.err != nil {
+		return core.Digest{}, f.err
+	}
+	if f.n != f.size {
+		return core.Digest{}, f.abort(fmt.Errorf("%w: %q: %d of %d bytes", ErrSize, f.name, f.n, f.size))
+	}
+	got := core.Digest(f.h.Sum(nil))
+	if got != f.want {
+		return core.Digest{}, f.abort(&DigestError{Name: f.name, Want: f.want, Got: got})
+	}
+	if err := f.f.Sync(); err != nil {
+		return core.Digest{}, f.abort(fmt.Errorf("%q: %w", f.name, diskErr("fsync", err)))
+	}
+	if err := f.f.Chmod(f.mode); err != nil {
+		return core.Digest{}, f.abort(fmt.Errorf("%q: %w", f.name, diskErr("chmod", err)))
+	}
+	if err := f.f.Close(); err != nil {
+		f.f = nil
+		return core.Digest{}, f.abort(fmt.Errorf("%q: %w", f.name, diskErr("close", err)))
+	}
+	f.f = nil
+	if err := f.dir.place(f.tmp, f.final, f.overwrite); err != nil {
+		return core.Digest{}, f.abort(fmt.Errorf("%q: %w", f.name, err))
+	}
+	f.err = ErrClosed
+	err := f.dir.sync()
+	f.dir.close()
+	if err != nil {
+		return got, fmt.Errorf("%q placed: %w", f.name, err)
+	}
+	return got, nil
+}
+
+// Abort gives up the file and removes the temporary file. It is
+// idempotent and does nothing after a successful Commit.
+func (f *File) Abort() error {
+	if f.err != nil {
+		return nil
+	}
+	if err := f.abort(ErrClosed); err != ErrClosed {
+		return err // the temporary file could not be removed
+	}
+	return nil
+}
+
+// abort removes the temporary file, releases everything and records err,
+// which it returns (joined with a failure to remove).
+func (f *File) abort(err error) error {
+	if f.err != nil {
+		return f.err
+	}
+	if f.f != nil {
+		f.f.Close()
+		f.f = nil
+	}
+	if rerr := f.dir.remove(f.tmp); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	f.dir.close()
+	f.err = err
+	return err
+}
