@@ -72,7 +72,7 @@ func TestDraw(t *testing.T) {
 	unfinished.Set(3)
 	bs.Wait() // ends the unfinished bar too
 	out := buf.String()
-	for _, want := range []string{"blob", "4.0 MiB / 4.0 MiB", "done", "stuck"} {
+	for _, want := range []string{"blob", "4.0 MiB / 4.0 MiB", "stuck"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%q", want, out)
 		}
