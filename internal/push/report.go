@@ -56,8 +56,8 @@ func ExitCode(reports []Report) int {
 // times the file's bytes left the pusher, the figure that shows the swarm
 // at work (about 1 however many receivers).
 func WriteSummary(w io.Writer, reports []Report) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "RECEIVER\tFILE\tBYTES\tFROM PUSHER\tTIME\tRATE\tSTATUS\t")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECEIVER\tFILE\tBYTES\tFROM PUSHER\tTIME\tRATE\tSTATUS")
 	var (
 		failed          int
 		fromSeed, files int64
@@ -69,7 +69,7 @@ func WriteSummary(w io.Writer, reports []Report) error {
 			failed++
 			status = "FAILED: " + oneLine(r.Err.Error())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Receiver, r.File, size(r.Bytes), size(r.FromSeed),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Receiver, r.File, size(r.Bytes), size(r.FromSeed),
 			r.Elapsed.Round(time.Millisecond), rate(r.Bytes, r.Elapsed), status)
 		fromSeed += r.FromSeed
 		maxSize[r.File] = max(maxSize[r.File], r.Bytes)

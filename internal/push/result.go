@@ -92,9 +92,9 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string {
 	if e.Text == "" {
-		return "push: receiver: " + e.Code.String()
+		return "receiver: push: " + e.Code.String()
 	}
-	return "push: receiver: " + e.Text
+	return "receiver: " + e.Text
 }
 
 // Is reports whether target is the sentinel of e's code.
