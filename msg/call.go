@@ -58,6 +58,7 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 		k := min(int64(op.n.cfg.MaxCarry), c.segLen)
 		if b, ok := seg.(Bytes); ok {
 			f.Carry = b[:k]
+			f.Stable = k > 0
 		} else {
 			c.carry = slices.Grow(c.carry[:0], int(k))[:k]
 			if err := readSeg(seg, 0, c.carry); err != nil {

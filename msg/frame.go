@@ -35,7 +35,10 @@ import (
 // Changelog:
 //
 //	1 (2026-11): initial protocol.
-const ProtocolVersion = 1
+//	2 (2026-11): request flag bit2 (stable carry): a memory segment's carry
+//	   stands for those bytes of the segment, and MoveFrom does not move
+//	   them again. A version 1 node refuses such requests as malformed.
+const ProtocolVersion = 2
 
 // Frame types, carried in wire.FrameHeader.Type. Payload layouts are beside
 // each frame's type; all integers are big-endian.

@@ -12,6 +12,7 @@ import (
 const (
 	requestRetransmit uint16 = 1 << 0 // a retransmission of seq
 	requestSegment    uint16 = 1 << 1 // a segment grant follows msgLen
+	requestStable     uint16 = 1 << 2 // the carry stays the segment's bytes until the reply (memory)
 )
 
 // A requestFrame carries one Send. With a segment grant that includes Read,
@@ -20,7 +21,10 @@ const (
 //	payload: seq u64 | ack u64 | msgLen u32 | [access u8 | segLen u64] | msg | carry
 //
 // ack: every request of the session with a sequence number below ack has
-// completed at the sender, so the receiver may forget it.
+// completed at the sender, so the receiver may forget it. Stable (protocol
+// version 2) says the segment is memory that cannot change while the Send
+// waits, so the receiver may take the carried bytes in place of moving them
+// again (MoveFrom); it needs a carry.
 type requestFrame struct {
 	Retransmit bool
 	Seq, Ack   uint64
@@ -29,6 +33,7 @@ type requestFrame struct {
 	Access     Access
 	SegLen     int64
 	Carry      []byte
+	Stable     bool
 }
 
 func (requestFrame) frameType() uint8 { return frameRequest }
@@ -56,6 +61,9 @@ func (f requestFrame) Append(b []byte) ([]byte, error) {
 	if f.HasSeg {
 		flags |= requestSegment
 	}
+	if f.Stable {
+		flags |= requestStable
+	}
 	b, err := appendHeader(b, frameRequest, flags, f.payloadLen())
 	if err != nil {
 		return b, err
@@ -80,6 +88,8 @@ func (f requestFrame) check() error {
 		return fmt.Errorf("request grant %v len %d: %w", f.Access, f.SegLen, ErrMalformed)
 	case len(f.Carry) != 0 && (f.Access&Read == 0 || int64(len(f.Carry)) > f.SegLen):
 		return fmt.Errorf("request carries %d bytes of a %v grant of %d: %w", len(f.Carry), f.Access, f.SegLen, ErrMalformed)
+	case f.Stable && len(f.Carry) == 0:
+		return fmt.Errorf("stable request without a carry: %w", ErrMalformed)
 	case uint64(len(f.Msg)) > 1<<32-1:
 		return fmt.Errorf("request message of %d bytes: %w", len(f.Msg), ErrMessageTooLarge)
 	}
@@ -92,10 +102,14 @@ func parseRequest(b []byte) (requestFrame, int, error) {
 	if err != nil {
 		return requestFrame{}, 0, err
 	}
-	if err := checkFlags(h, requestRetransmit|requestSegment); err != nil {
+	if err := checkFlags(h, requestRetransmit|requestSegment|requestStable); err != nil {
 		return requestFrame{}, 0, err
 	}
-	f := requestFrame{Retransmit: h.Flags&requestRetransmit != 0, HasSeg: h.Flags&requestSegment != 0}
+	f := requestFrame{
+		Retransmit: h.Flags&requestRetransmit != 0,
+		HasSeg:     h.Flags&requestSegment != 0,
+		Stable:     h.Flags&requestStable != 0,
+	}
 	d := fields{p: p}
 	f.Seq = d.u64()
 	f.Ack = d.u64()

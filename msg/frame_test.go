@@ -18,6 +18,7 @@ var seedFrames = map[string]frame{
 	"request":            requestFrame{Seq: 1, Ack: 1, Msg: []byte("ping")},
 	"request-empty":      requestFrame{Seq: 7, Ack: 3, Retransmit: true},
 	"request-seg-rw":     requestFrame{Seq: 2, Ack: 1, Msg: []byte("read page"), HasSeg: true, Access: Read | Write, SegLen: 4096, Carry: []byte("first bytes")},
+	"request-stable":     requestFrame{Seq: 4, Ack: 4, Msg: []byte("move"), HasSeg: true, Access: Read, SegLen: 1 << 20, Carry: []byte("carried"), Stable: true},
 	"request-seg-w":      requestFrame{Seq: 3, Ack: 2, Msg: []byte("x"), HasSeg: true, Access: Write, SegLen: 1 << 40},
 	"reply":              replyFrame{Seq: 1, Msg: []byte("pong")},
 	"reply-error":        replyFrame{Seq: 2, Status: statusOutOfRange, Msg: []byte("bad range")},

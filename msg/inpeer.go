@@ -320,7 +320,7 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte) {
 	tx.buf = append(append(tx.buf[:0], f.Msg...), f.Carry...)
 	tx.msg = tx.buf[:len(f.Msg):len(f.Msg)]
 	tx.carry = tx.buf[len(f.Msg):]
-	tx.access, tx.segLen = f.Access, f.SegLen
+	tx.access, tx.segLen, tx.stable = f.Access, f.SegLen, f.Stable
 	tx.in, tx.seq = in, f.Seq
 	gen := tx.gen
 	tx.mu.Unlock()

@@ -272,3 +272,42 @@ func TestMoveRetry(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// A stable carry (memory segment) stands for the segment's first bytes:
+// MoveFrom takes them from the carry and asks only for the rest; without
+// the flag (a file segment) it asks for everything.
+func TestMoveFromTakesStableCarry(t *testing.T) {
+	checkLeaks(t)
+	server := startService(t, "tcp://127.0.0.1:0", Config{}, &service{dir: t.TempDir()})
+	p, _ := dialRaw(t, server, 11)
+	seg := pattern(6, 300)
+	seq := uint64(0)
+	for _, stable := range []bool{true, false} {
+		for _, tc := range []struct{ off, n, wantOff, wantN int64 }{
+			{50, 200, 100, 150},  // part carried
+			{150, 100, 150, 100}, // nothing carried
+		} {
+			seq++
+			p.send(requestFrame{Seq: seq, Ack: seq, Msg: moveFromMsg(tc.off, tc.n, false), HasSeg: true, Access: Read, SegLen: 300, Carry: seg[:100], Stable: stable})
+			mf, ok := p.recv().(moveFromFrame)
+			wantOff, wantN := tc.wantOff, tc.wantN
+			if !stable {
+				wantOff, wantN = tc.off, tc.n
+			}
+			if !ok || mf.Seq != seq || mf.Off != wantOff || mf.N != wantN {
+				t.Fatalf("stable %v: move-from %+v, want [%d, +%d)", stable, mf, wantOff, wantN)
+			}
+			p.send(dataFrame{Move: mf.Move, Off: mf.Off, Data: seg[mf.Off : mf.Off+mf.N]})
+			sum := sha256.Sum256(seg[tc.off : tc.off+tc.n])
+			if f, ok := p.recv().(replyFrame); !ok || f.Seq != seq || !bytes.Equal(f.Msg, sum[:]) {
+				t.Fatalf("stable %v: reply %+v", stable, f)
+			}
+		}
+	}
+	// Entirely carried: no move-from at all.
+	p.send(requestFrame{Seq: seq + 1, Ack: seq + 1, Msg: moveFromMsg(10, 50, false), HasSeg: true, Access: Read, SegLen: 300, Carry: seg[:100], Stable: true})
+	sum := sha256.Sum256(seg[10:60])
+	if f, ok := p.recv().(replyFrame); !ok || f.Seq != seq+1 || !bytes.Equal(f.Msg, sum[:]) {
+		t.Fatalf("carried move: reply %+v", f)
+	}
+}

@@ -140,10 +140,26 @@ func (r *Request) move(ctx context.Context, want Access, segOff int64, local Seg
 	}
 	if tx.in != nil {
 		in, seq := tx.in, tx.seq
-		tx.mu.Unlock()
 		if want == Read {
-			return in.moveFrom(ctx, seq, segOff, local)
+			// Carried bytes of a memory segment are the segment's
+			// first bytes until the reply: take what they cover of
+			// the range here, move only the rest.
+			var k int64
+			var err error
+			if tx.stable {
+				k, err = takeCarry(tx.carry, segOff, local)
+			}
+			tx.mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("msg: move: %w", err)
+			}
+			if err := in.moveFrom(ctx, seq, segOff+k, subSegment(local, k)); err != nil {
+				return err
+			}
+			in.n.stats.movedFrom.Add(uint64(k))
+			return nil
 		}
+		tx.mu.Unlock()
 		return in.moveTo(ctx, seq, segOff, local)
 	}
 	// Local: copy while holding tx, so the sender cannot withdraw (and
@@ -173,4 +189,35 @@ func checkLocal(s Segment) error {
 		return nil
 	}
 	return fmt.Errorf("segment %T: %w", s, ErrAccess)
+}
+
+// takeCarry copies the part of [segOff, segOff+dst.Len()) that the carried
+// bytes (the segment's first len(carry) bytes) cover into dst, and returns
+// how many bytes it copied: a prefix of the range, or nothing.
+func takeCarry(carry []byte, segOff int64, dst Segment) (int64, error) {
+	if segOff >= int64(len(carry)) {
+		return 0, nil
+	}
+	k := min(int64(len(carry))-segOff, dst.Len())
+	if k <= 0 {
+		return 0, nil
+	}
+	if err := writeSeg(dst, 0, carry[segOff:segOff+k]); err != nil {
+		return 0, err
+	}
+	return k, nil
+}
+
+// subSegment returns s without its first k bytes.
+func subSegment(s Segment, k int64) Segment {
+	if k == 0 {
+		return s
+	}
+	switch s := s.(type) {
+	case Bytes:
+		return s[k:]
+	case FileRange:
+		return FileRange{File: s.File, Offset: s.Offset + k, Length: s.Length - k}
+	}
+	return s
 }

@@ -40,7 +40,10 @@ type txn struct {
 	in    *inPeer
 	seq   uint64
 	carry []byte // the segment's first bytes, as received
-	buf   []byte // owns msg and carry
+	// stable: carry stays equal to the segment's first bytes until the
+	// reply, so MoveFrom takes it instead of moving it again.
+	stable bool
+	buf    []byte // owns msg and carry
 }
 
 // A reqRef is a txn with the generation it had when it was queued.
@@ -60,7 +63,7 @@ func (tx *txn) recycle() {
 	tx.state = txnIdle
 	tx.msg, tx.seg, tx.dst, tx.reply, tx.carry = nil, nil, nil, nil, nil
 	tx.sender, tx.in = nil, nil
-	tx.access, tx.segLen, tx.seq = 0, 0, 0
+	tx.access, tx.segLen, tx.seq, tx.stable = 0, 0, 0, false
 	tx.buf = tx.buf[:0]
 	tx.mu.Unlock()
 	txnPool.Put(tx)
