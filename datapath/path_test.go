@@ -212,13 +212,17 @@ func TestFallbacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = client.Close() }()
+	sent := make(chan struct{})
 	go func() {
+		defer close(sent)
 		var c Counts
 		_, _ = SendFile(server, src, 0, 100, &c)
 		_ = server.Close()
 	}()
 	var c Counts
-	if _, err := ReceiveFile(sink(t), 0, client, size, &c); !errors.Is(err, io.ErrUnexpectedEOF) {
+	_, err = ReceiveFile(sink(t), 0, client, size, &c)
+	<-sent // the sender uses src, which the test's cleanup closes
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("short stream: err %v", err)
 	}
 }
