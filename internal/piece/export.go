@@ -25,7 +25,7 @@ func (t *Task) Export(dst string) (err error) {
 	if !t.Complete() && t.Present() == t.hdr.layout.Pieces() {
 		// Every piece is in but completion was not recorded (say the
 		// disk was full at that moment): try again.
-		_ = t.advanceHash(nil) // the outcome is read back below
+		_ = t.advanceHashWait() // the outcome is read back below
 	}
 	if !t.Complete() {
 		if ferr := t.Err(); ferr != nil {

@@ -193,7 +193,7 @@ func (st *Store) Create(m Meta) (*Task, error) {
 	st.used += m.Layout.Size
 	st.pinLocked(t)
 	// An empty task is complete at once; so is nothing else.
-	if err := t.advanceHash(nil); err != nil {
+	if err := t.advanceHashWait(); err != nil {
 		return t, err
 	}
 	return t, nil
@@ -320,7 +320,7 @@ func (st *Store) load(id core.TaskID) (*Task, error) {
 	}
 	// Catch the whole-file hash up with pieces verified after the last
 	// checkpoint; this may complete the task.
-	if err := t.advanceHash(nil); err != nil {
+	if err := t.advanceHashWait(); err != nil {
 		st.log.Warn("piece: task failed verification on load", "task", id.Short(), "err", err)
 	}
 	return t, nil

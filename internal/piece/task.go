@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pollen-dev/pollen/internal/core"
@@ -51,6 +52,13 @@ type Task struct {
 	batch   *commitBatch
 	syncing bool // a goroutine is flushing a batch
 
+	// The running whole-file hash is advanced by one goroutine at a time;
+	// a commit that finds it busy leaves the work to it (hashWanted)
+	// instead of waiting, so one long catch-up never stalls the others.
+	hashWanted atomic.Bool
+	teeMu      sync.Mutex                   // guards tees
+	tees       map[core.PieceIndex]*teeHash // committed tees not yet used
+
 	hmu    sync.Mutex // guards the following fields: the running whole-file hash
 	hash   sha256State
 	hashed int // pieces [0, hashed) are in hash
@@ -82,7 +90,7 @@ func newTask(st *Store, dir string, data, journal File, jsize int64, js *journal
 		journal: journal, jsize: jsize,
 		present: js.present, writing: newBitmap(n), digests: js.digests,
 		complete: js.complete, sum: js.sum,
-		hash: newSHA256(),
+		hash: newSHA256(), tees: map[core.PieceIndex]*teeHash{},
 	}
 	t.scond = sync.NewCond(&t.smu)
 	if len(js.hashed.state) > 0 && t.hash.UnmarshalBinary(js.hashed.state) == nil {
@@ -222,11 +230,18 @@ func (t *Task) commit(i core.PieceIndex, d core.Digest, tee *teeHash) error {
 	if err != nil {
 		return err
 	}
+	if tee != nil {
+		// Published before the bit: whoever advances the hash over i
+		// then finds it.
+		t.teeMu.Lock()
+		t.tees[tee.index] = tee
+		t.teeMu.Unlock()
+	}
 	t.mu.Lock()
 	t.present.set(int(i))
 	t.digests[i] = d
 	t.mu.Unlock()
-	return t.advanceHash(tee)
+	return t.advanceHash()
 }
 
 // flush makes the pieces recs vouch for durable, then the records.
@@ -283,14 +298,15 @@ type teeHash struct {
 }
 
 // startTee returns a tee for piece i if i is the next piece the whole-file
-// hash needs, nil otherwise. While i is being written it cannot become
-// present by another path (the writing bit excludes other writers), so the
-// hash cannot move past i before this writer commits.
+// hash needs, nil otherwise (also when the hash is busy advancing: the
+// piece is then read back later rather than the writer waiting). While i
+// is being written it cannot become present by another path (the writing
+// bit excludes other writers), so the hash cannot move past i before this
+// writer commits.
 func (t *Task) startTee(i core.PieceIndex) *teeHash {
-	if !t.wholeHash() {
+	if !t.wholeHash() || !t.hmu.TryLock() {
 		return nil
 	}
-	t.hmu.Lock()
 	defer t.hmu.Unlock()
 	if t.hashed != int(i) {
 		return nil
@@ -309,15 +325,43 @@ func (t *Task) startTee(i core.PieceIndex) *teeHash {
 // advanceHash extends the whole-file hash over the contiguous present
 // prefix, checkpoints it in the journal, and completes the task when the
 // prefix covers every piece. Pieces that arrived out of order are read back
-// from the data file once (usually from the page cache); the piece tee
+// from the data file once (usually from the page cache); the piece a tee
 // covers is not read at all.
+//
+// If another goroutine is advancing the hash, advanceHash hands the work
+// over to it and returns at once: that goroutine, still inside
+// its own commit, loops until nothing is left, so when every commit has
+// returned the hash has caught up.
 //
 // Without an expected whole-file digest there is no running hash (every
 // piece was verified on its own or came from the trusted origin): the task
 // completes, with a zero sum, when every piece is present.
-func (t *Task) advanceHash(tee *teeHash) error {
+func (t *Task) advanceHash() error {
+	t.hashWanted.Store(true)
+	for t.hashWanted.Load() {
+		if !t.hmu.TryLock() {
+			return nil // the holder sees hashWanted after it unlocks
+		}
+		t.hashWanted.Store(false)
+		err := t.advanceLocked()
+		t.hmu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// advanceHashWait is advanceHash for callers that need the outcome: it
+// waits for a running advance and then catches up itself.
+func (t *Task) advanceHashWait() error {
 	t.hmu.Lock()
 	defer t.hmu.Unlock()
+	return t.advanceLocked()
+}
+
+// advanceLocked does advanceHash's work with hmu held.
+func (t *Task) advanceLocked() error {
 	n := t.hdr.layout.Pieces()
 	if !t.wholeHash() {
 		t.mu.Lock()
@@ -338,7 +382,11 @@ func (t *Task) advanceHash(tee *teeHash) error {
 		if !ok {
 			break
 		}
-		if tee != nil && tee.index == i {
+		t.teeMu.Lock()
+		tee := t.tees[i]
+		delete(t.tees, i)
+		t.teeMu.Unlock()
+		if tee != nil {
 			t.hash = tee.h
 		} else {
 			r := t.hdr.layout.Piece(i)
