@@ -60,6 +60,8 @@ func TestTaskID(t *testing.T) {
 		TaskIDForURL("http://x/b", 1<<20),
 		TaskIDForDigest(DigestOf(nil), 1<<20),
 		TaskIDForDigest(DigestOf(nil), 2<<20),
+		TaskIDForManifest([]Digest{DigestOf(nil)}, 1<<20),
+		TaskIDForManifest([]Digest{DigestOf(nil), DigestOf(nil)}, 1<<20),
 	}
 	seen := map[TaskID]bool{}
 	for _, id := range distinct {

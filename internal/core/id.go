@@ -38,6 +38,18 @@ func TaskIDForDigest(d Digest, pieceSize int64) TaskID {
 	return taskID("digest", d[:], pieceSize)
 }
 
+// TaskIDForManifest derives the TaskID of the object whose pieces of
+// pieceSize bytes have the given SHA-256 digests, in order (a manifest).
+// Like a whole-file digest, a manifest names the content, not where it
+// comes from; the two never give the same id.
+func TaskIDForManifest(pieces []Digest, pieceSize int64) TaskID {
+	key := make([]byte, 0, len(pieces)*len(Digest{}))
+	for _, d := range pieces {
+		key = append(key, d[:]...)
+	}
+	return taskID("manifest", key, pieceSize)
+}
+
 // taskID hashes a domain-separated, length-prefixed encoding so that no URL
 // can collide with a digest or another piece size.
 func taskID(kind string, key []byte, pieceSize int64) TaskID {

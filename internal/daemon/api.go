@@ -27,8 +27,8 @@ import (
 // progressEvery is how often the local API streams progress.
 const progressEvery = 200 * time.Millisecond
 
-// maxRequestBody bounds a request body.
-const maxRequestBody = 64 << 10
+// maxRequestBody bounds a request body: room for a manifest of some 200,000 piece digests.
+const maxRequestBody = 16 << 20
 
 // apiError is the body of a refused request, and Progress.Error's class.
 type apiError struct {

@@ -56,11 +56,18 @@ func (d *Daemon) Download(ctx context.Context, req Request) (*Transfer, error) {
 		_ = src.Close()
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
-	id := core.TaskIDForURL(req.URL, ps)
-	if !req.Digest.IsZero() {
-		id = core.TaskIDForDigest(req.Digest, ps)
+	if n := len(req.PieceDigests); n > 0 && n != layout.Pieces() {
+		_ = src.Close()
+		return nil, fmt.Errorf("%w: %d piece digests for %d pieces of %d bytes", ErrBadRequest, n, layout.Pieces(), ps)
 	}
-	t, err := d.startTask(id, req.URL, layout, req.Digest, src)
+	id := core.TaskIDForURL(req.URL, ps)
+	switch {
+	case !req.Digest.IsZero():
+		id = core.TaskIDForDigest(req.Digest, ps)
+	case len(req.PieceDigests) > 0:
+		id = core.TaskIDForManifest(req.PieceDigests, ps)
+	}
+	t, err := d.startTask(id, req.URL, layout, req.Digest, req.PieceDigests, src)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +103,7 @@ func cmpOr(v ...int64) int64 {
 // startTask returns the running task id with one more transfer attached,
 // creating (or resuming) it in the store and starting its loop if needed.
 // It takes ownership of src.
-func (d *Daemon) startTask(id core.TaskID, url string, layout core.Layout, digest core.Digest, src source.Source) (*task, error) {
+func (d *Daemon) startTask(id core.TaskID, url string, layout core.Layout, digest core.Digest, manifest []core.Digest, src source.Source) (*task, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closing {
@@ -108,7 +115,7 @@ func (d *Daemon) startTask(id core.TaskID, url string, layout core.Layout, diges
 		_ = src.Close()
 		return t, nil
 	}
-	st, err := d.store.Create(piece.Meta{ID: id, URL: url, Layout: layout, Digest: digest})
+	st, err := d.store.Create(piece.Meta{ID: id, URL: url, Layout: layout, Digest: digest, PieceDigests: manifest})
 	if err != nil {
 		_ = src.Close()
 		if errors.Is(err, piece.ErrQuota) || errors.Is(err, piece.ErrDiskFull) {
@@ -119,10 +126,11 @@ func (d *Daemon) startTask(id core.TaskID, url string, layout core.Layout, diges
 	ctx, cancel := context.WithCancel(d.ctx)
 	t := &task{
 		d: d, id: id, url: url, layout: layout, src: src, st: st,
-		log:    d.log.With("task", id.Short()),
-		ctx:    ctx,
-		cancel: cancel,
-		done:   make(chan struct{}),
+		manifest: st.Meta().PieceDigests,
+		log:      d.log.With("task", id.Short()),
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
 		// Every worker has at most one result outstanding.
 		results:  make(chan result, d.cfg.Concurrency),
 		asks:     make(chan askResult, 1),

@@ -30,7 +30,11 @@ type task struct {
 	layout core.Layout
 	src    source.Source
 	st     *piece.Task // pinned while the task runs
-	log    *slog.Logger
+	// manifest is the trusted per-piece digests the task was created with,
+	// or nil. The store checks every piece against it; the loop uses it
+	// in place of the scheduler's digests.
+	manifest []core.Digest
+	log      *slog.Logger
 
 	ctx    context.Context // cancelled when the last transfer leaves or the daemon closes
 	cancel context.CancelFunc
@@ -282,6 +286,9 @@ func (t *task) loop() error {
 				slices.SortFunc(sc.Assignments, func(a, b proto.Assignment) int { return cmp.Compare(a.Index, b.Index) })
 				for _, as := range sc.Assignments {
 					i := as.Index
+					if t.manifest != nil && t.layout.Contains(i) {
+						as.Digest = t.manifest[i]
+					}
 					switch {
 					case !t.layout.Contains(i):
 					case present[i]:
@@ -306,12 +313,19 @@ func (t *task) loop() error {
 			case proto.StateWait:
 				nextAsk = time.Now().Add(min(time.Duration(sc.RetryMillis)*time.Millisecond, time.Second))
 			case proto.StateDone:
+				if t.st.Present() == n {
+					// Every piece is in; another worker is finishing the
+					// whole-file hash (st.Done ends the wait).
+					nextAsk = time.Now().Add(time.Second)
+					break
+				}
 				// The scheduler thinks we hold everything but the store
 				// disagrees: join again to resynchronize.
 				joined = 0
 				nextAsk = time.Now().Add(100 * time.Millisecond)
 			}
 		case <-tc:
+		case <-t.st.Done(): // completed by whichever worker hashed last
 		case <-t.ctx.Done():
 			if lastErr != nil {
 				return fmt.Errorf("%w (last failure: %w)", ErrCanceled, lastErr)

@@ -22,6 +22,15 @@ type Request struct {
 	// PieceSize overrides the piece size; 0 means Config.PieceSize or
 	// chosen from the file size.
 	PieceSize int64 `json:"piece_size,omitempty"`
+	// PieceDigests, if set, is a manifest: the SHA-256 of every piece, in
+	// order, for the piece size the download uses (give PieceSize, or use
+	// core.PieceSizeFor(size)); a count that does not match the layout is
+	// ErrBadRequest. Every piece, from peers and from
+	// the source, is checked against it before it is kept, and the task is
+	// identified by it (core.TaskIDForManifest) unless Digest is set. With
+	// a manifest and no Digest each byte is hashed once; a Digest adds the
+	// running whole-file hash, a second pass.
+	PieceDigests []core.Digest `json:"piece_digests,omitempty"`
 	// Output is the path the object is exported to once it is complete
 	// and verified; it appears atomically, never partial. Empty means keep
 	// it in the store only (seeding). Over the local API it must be
