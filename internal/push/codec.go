@@ -6,6 +6,7 @@ package push
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 
@@ -93,7 +94,7 @@ func Decode(b []byte) (Message, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUnknownType, t)
 	}
 	if err != nil {
-		if err == io.ErrUnexpectedEOF {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%v: %w", Type(b[1]), err)

@@ -92,7 +92,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 			// Cut at every length: a clean io.ErrUnexpectedEOF.
 			for k := range len(b) {
-				if m, err := push.Decode(b[:k]); err != io.ErrUnexpectedEOF || m != nil {
+				if m, err := push.Decode(b[:k]); !errors.Is(err, io.ErrUnexpectedEOF) || m != nil {
 					t.Fatalf("Decode(%d of %d bytes) = %v, %v; want io.ErrUnexpectedEOF", k, len(b), m, err)
 				}
 			}

@@ -26,14 +26,14 @@ func openRoot(dir string) (rootDir, error) {
 	}
 	probe, err := unix.Openat2(fd, ".", &unix.OpenHow{Flags: unix.O_DIRECTORY | unix.O_RDONLY | unix.O_CLOEXEC, Resolve: resolve})
 	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
-		unix.Close(fd)
+		_ = unix.Close(fd)
 		return openOSRoot(dir)
 	}
 	if err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd)
 		return nil, fmt.Errorf("push: open %s: %w", dir, err)
 	}
-	unix.Close(probe)
+	_ = unix.Close(probe)
 	return &linuxRoot{fd: fd}, nil
 }
 
@@ -47,7 +47,7 @@ func (r *linuxRoot) openDir(parts []string, mode fs.FileMode) (dirHandle, error)
 	}
 	for k, p := range parts {
 		if err := unix.Mkdirat(cur, p, uint32(mode)); err != nil && !errors.Is(err, unix.EEXIST) {
-			unix.Close(cur)
+			_ = unix.Close(cur)
 			return nil, diskErr("mkdir "+strings.Join(parts[:k+1], "/"), err)
 		}
 		next, err := unix.Openat2(cur, p, &unix.OpenHow{
@@ -62,7 +62,7 @@ func (r *linuxRoot) openDir(parts []string, mode fs.FileMode) (dirHandle, error)
 				err = unix.ELOOP
 			}
 		}
-		unix.Close(cur)
+		_ = unix.Close(cur) // a directory opened for reading: nothing to flush
 		switch {
 		case errors.Is(err, unix.ELOOP):
 			return nil, &NameError{Name: strings.Join(parts, "/"), Reason: "symbolic link at " + strings.Join(parts[:k+1], "/")}

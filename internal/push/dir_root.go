@@ -119,8 +119,9 @@ func (d *osDir) sync() error {
 	if err != nil {
 		return diskErr("open directory", err)
 	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
+	err = f.Sync()
+	_ = f.Close() // read-only: nothing to flush
+	if err != nil {
 		return diskErr("fsync directory", err)
 	}
 	return nil

@@ -125,7 +125,7 @@ func (f *File) Commit() (core.Digest, error) {
 	}
 	f.err = ErrClosed
 	err := f.dir.sync()
-	f.dir.close()
+	_ = f.dir.close() // read-only directory handle
 	if err != nil {
 		return got, fmt.Errorf("%q placed: %w", f.name, err)
 	}
@@ -138,7 +138,7 @@ func (f *File) Abort() error {
 	if f.err != nil {
 		return nil
 	}
-	if err := f.abort(ErrClosed); err != ErrClosed {
+	if err := f.abort(ErrClosed); err != ErrClosed { //nolint:errorlint // abort returns ErrClosed itself unless removing failed
 		return err // the temporary file could not be removed
 	}
 	return nil
@@ -151,13 +151,13 @@ func (f *File) abort(err error) error {
 		return f.err
 	}
 	if f.f != nil {
-		f.f.Close()
+		_ = f.f.Close() // the file is removed below; its contents do not matter
 		f.f = nil
 	}
 	if rerr := f.dir.remove(f.tmp); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
-	f.dir.close()
+	_ = f.dir.close()
 	f.err = err
 	return err
 }

@@ -5,6 +5,7 @@ package push_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"testing"
 
@@ -34,7 +35,7 @@ func fuzzDecode(t *testing.T, b []byte) {
 		t.Fatalf("%v: re-encoded\n% x\nwant\n% x", m.Type(), out, b)
 	}
 	for k := range len(b) {
-		if _, err := push.Decode(b[:k]); err != io.ErrUnexpectedEOF {
+		if _, err := push.Decode(b[:k]); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("%v cut at %d of %d: %v", m.Type(), k, len(b), err)
 		}
 	}

@@ -64,6 +64,14 @@ func tree(t *testing.T, root string) []string {
 	return out
 }
 
+// must2 checks the error of a call that also returns a count.
+func must2(t *testing.T) func(int, error) {
+	return func(_ int, err error) {
+		t.Helper()
+		must(t, err)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

@@ -119,7 +119,7 @@ func (r *Receiver) Create(name string, size int64, digest core.Digest) (*File, e
 	final := parts[len(parts)-1]
 	if !r.cfg.Overwrite {
 		if ok, err := d.exists(final); err != nil || ok {
-			d.close()
+			_ = d.close()
 			if err != nil {
 				return nil, diskErr("stat "+name, err)
 			}
@@ -128,7 +128,7 @@ func (r *Receiver) Create(name string, size int64, digest core.Digest) (*File, e
 	}
 	f, tmp, err := d.createTemp()
 	if err != nil {
-		d.close()
+		_ = d.close()
 		return nil, err
 	}
 	file := &File{

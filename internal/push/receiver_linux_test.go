@@ -21,13 +21,13 @@ func TestDiskFullTmpfs(t *testing.T) {
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
 		t.Skipf("cannot mount a tmpfs (not root?): %v", err)
 	}
-	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	t.Cleanup(func() { must(t, syscall.Unmount(dir, 0)) })
 	data := bytes.Repeat([]byte("z"), 2<<20)
 	impls(t, func(t *testing.T, open func(push.Config) (*push.Receiver, error)) {
 		for _, prealloc := range []bool{true, false} {
 			r, err := open(push.Config{Dir: dir, Token: token})
 			must(t, err)
-			defer r.Close()
+			defer func() { must(t, r.Close()) }()
 			r.SetPreallocate(prealloc)
 			err = receive(t, r, "d/big.bin", data)
 			if !errors.Is(err, push.ErrDiskFull) {

@@ -43,7 +43,7 @@ func TestPlaceNested(t *testing.T) {
 		_, dir := setup(t)
 		r, err := open(push.Config{Dir: dir, Token: token})
 		must(t, err)
-		defer r.Close()
+		defer func() { must(t, r.Close()) }()
 		data := []byte("hello, receivers")
 		must(t, receive(t, r, "a/b/c.txt", data))
 		must(t, receive(t, r, "top.bin", nil))
@@ -73,7 +73,7 @@ func TestPlaceNested(t *testing.T) {
 		}
 		ow, err := open(push.Config{Dir: dir, Token: token, Overwrite: true})
 		must(t, err)
-		defer ow.Close()
+		defer func() { must(t, ow.Close()) }()
 		must(t, receive(t, ow, "a/b/c.txt", []byte("new")))
 		if got, _ := os.ReadFile(filepath.Join(dir, "a", "b", "c.txt")); string(got) != "new" {
 			t.Fatalf("overwritten file = %q", got)
@@ -91,7 +91,7 @@ func TestEscapingNames(t *testing.T) {
 		base, dir := setup(t)
 		r, err := open(push.Config{Dir: dir, Token: token})
 		must(t, err)
-		defer r.Close()
+		defer func() { must(t, r.Close()) }()
 		before := tree(t, base)
 		for _, name := range badNames {
 			err := receive(t, r, name, []byte("payload"))
@@ -119,7 +119,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 		must(t, os.Symlink(filepath.Join(outside, "new"), filepath.Join(dir, "dangling")))
 		r, err := open(push.Config{Dir: dir, Token: token})
 		must(t, err)
-		defer r.Close()
+		defer func() { must(t, r.Close()) }()
 		before := tree(t, base)
 		for _, name := range []string{"evil/x", "evil/secret", "rel/x", "inlink/x", "evil/a/b"} {
 			err := receive(t, r, name, []byte("pwned"))
@@ -139,7 +139,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 		// touched.
 		ow, err := open(push.Config{Dir: dir, Token: token, Overwrite: true})
 		must(t, err)
-		defer ow.Close()
+		defer func() { must(t, ow.Close()) }()
 		must(t, receive(t, ow, "secret", []byte("mine")))
 		must(t, receive(t, ow, "dangling", []byte("mine")))
 		if got, _ := os.ReadFile(filepath.Join(outside, "secret")); string(got) != "secret" {
@@ -161,7 +161,7 @@ func TestSizeAndDigest(t *testing.T) {
 		_, dir := setup(t)
 		r, err := open(push.Config{Dir: dir, Token: token, MaxSize: 100})
 		must(t, err)
-		defer r.Close()
+		defer func() { must(t, r.Close()) }()
 		data := bytes.Repeat([]byte("x"), 100)
 		if _, err := r.Create("big", 101, core.DigestOf(data)); !errors.Is(err, push.ErrTooLarge) {
 			t.Fatalf("Create(101 bytes) = %v, want ErrTooLarge", err)
@@ -185,13 +185,13 @@ func TestSizeAndDigest(t *testing.T) {
 		}
 		f, err = r.Create("short", 10, core.DigestOf(data[:10]))
 		must(t, err)
-		f.Write(data[:9])
+		must2(t)(f.Write(data[:9]))
 		if _, err := f.Commit(); !errors.Is(err, push.ErrSize) {
 			t.Fatalf("Commit of a short file = %v, want ErrSize", err)
 		}
 		f, err = r.Create("wrong", 10, core.DigestOf(data[:10]))
 		must(t, err)
-		f.Write([]byte("0123456789"))
+		must2(t)(f.Write([]byte("0123456789")))
 		_, err = f.Commit()
 		var de *push.DigestError
 		if !errors.As(err, &de) || !errors.Is(err, push.ErrDigest) || de.Want != core.DigestOf(data[:10]) {
@@ -199,7 +199,7 @@ func TestSizeAndDigest(t *testing.T) {
 		}
 		f, err = r.Create("aborted", 10, core.DigestOf(data[:10]))
 		must(t, err)
-		f.Write(data[:5])
+		must2(t)(f.Write(data[:5]))
 		must(t, f.Abort())
 		must(t, f.Abort())
 		// ReadFrom takes a reader of the right length.
@@ -248,7 +248,7 @@ func TestDiskFullInjected(t *testing.T) {
 		_, dir := setup(t)
 		r, err := open(push.Config{Dir: dir, Token: token})
 		must(t, err)
-		defer r.Close()
+		defer func() { must(t, r.Close()) }()
 		data := bytes.Repeat([]byte("y"), 4096)
 		f, err := r.Create("sub/full.bin", int64(len(data)), core.DigestOf(data))
 		must(t, err)
@@ -286,7 +286,7 @@ func TestAuth(t *testing.T) {
 	}
 	r, err := push.New(push.Config{Dir: dir, Token: token})
 	must(t, err)
-	defer r.Close()
+	defer func() { must(t, r.Close()) }()
 	for _, bad := range []string{"", "s3cret", token + "x", strings.ToUpper(token)} {
 		if err := r.Authorize(bad, nil); !errors.Is(err, push.ErrUnauthorized) {
 			t.Errorf("Authorize(%q) = %v", bad, err)
@@ -302,7 +302,7 @@ func TestAuth(t *testing.T) {
 
 	open, err := push.New(push.Config{Dir: dir, Insecure: true})
 	must(t, err)
-	defer open.Close()
+	defer func() { must(t, open.Close()) }()
 	must(t, open.Authorize("", nil))
 	must(t, open.Authorize("anything", nil))
 
@@ -314,7 +314,7 @@ func TestAuth(t *testing.T) {
 		return nil
 	}})
 	must(t, err)
-	defer mtls.Close()
+	defer func() { must(t, mtls.Close()) }()
 	must(t, mtls.Authorize("", &tls.ConnectionState{ServerName: "pusher"}))
 	if err := mtls.Authorize("", &tls.ConnectionState{ServerName: "mallory"}); !errors.Is(err, push.ErrUnauthorized) {
 		t.Fatalf("unverified peer = %v", err)
@@ -335,7 +335,7 @@ func TestClosedReceiver(t *testing.T) {
 	if _, err := r.Create("x", 1, core.DigestOf([]byte("x"))); !errors.Is(err, push.ErrClosed) {
 		t.Fatalf("Create after Close = %v", err)
 	}
-	f.Write([]byte("x"))
+	must2(t)(f.Write([]byte("x")))
 	if _, err := f.Commit(); err != nil {
 		t.Fatalf("Commit of a file created before Close = %v", err)
 	}

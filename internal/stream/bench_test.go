@@ -27,7 +27,7 @@ func BenchmarkPutWriteTo(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer c.Close()
+			defer func() { _ = c.Close() }()
 			b.SetBytes(pieceSize)
 			b.ReportAllocs()
 			b.ResetTimer()

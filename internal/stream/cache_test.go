@@ -177,8 +177,8 @@ func TestEvictionOrderOnce(t *testing.T) {
 	if st := c.Stats(); st.Held != 3 || st.Evicted != 2 || st.PeakBuffers > 3 {
 		t.Fatalf("stats %+v", st)
 	}
-	c.Close()
-	c.Close()
+	mustOK(t, c.Close())
+	mustOK(t, c.Close())
 	got := ev.list()
 	slices.Sort(got)
 	if !slices.Equal(got, idx(0, 1, 2, 3, 4)) {
@@ -237,8 +237,8 @@ func TestGetMiss(t *testing.T) {
 	if _, err := c.Get(6); !errors.Is(err, ErrNotHeld) {
 		t.Fatalf("Get(past end) = %v, want ErrNotHeld", err)
 	}
-	c.Put(0, []byte{10})
-	c.Put(1, []byte{11})
+	mustOK(t, c.Put(0, []byte{10}))
+	mustOK(t, c.Put(1, []byte{11}))
 	ref, err := c.Get(0)
 	if err != nil || !bytes.Equal(ref.Bytes(), []byte{10}) {
 		t.Fatalf("Get(0) = %v, %v", ref, err)
@@ -316,12 +316,14 @@ func TestReserveCommitRelease(t *testing.T) {
 	if err := c.Put(0, []byte("0123")); err != nil {
 		t.Fatal(err)
 	}
-	io.ReadFull(c, make([]byte, 4))
+	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
 	if buf, err := c.Reserve(2); err != nil || len(buf) != 2 {
 		t.Fatalf("Reserve(last) = %d bytes, %v", len(buf), err)
 	}
 	// Close while reserved: Commit fails and frees the buffer.
-	c.Close()
+	mustOK(t, c.Close())
 	if err := c.Commit(2); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Commit after Close = %v", err)
 	}
@@ -357,7 +359,7 @@ func TestOnEvictMayReenter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.Close()
+	mustOK(t, c.Close())
 	if !slices.Equal(seen, idx(0, 1, 2, 3)) {
 		t.Fatalf("evicted %v", seen)
 	}

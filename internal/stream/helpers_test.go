@@ -45,7 +45,7 @@ func payload(size int64, seed uint64) []byte {
 	var key [32]byte
 	key[0], key[1] = byte(seed), byte(seed>>8)
 	b := make([]byte, size)
-	rand.NewChaCha8(key).Read(b)
+	_, _ = rand.NewChaCha8(key).Read(b) // never fails
 	return b
 }
 
@@ -82,7 +82,7 @@ func newCache(t testing.TB, cfg Config) (*Cache, *evictLog) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c, ev
 }
 
@@ -93,4 +93,12 @@ func idx(is ...int) []core.PieceIndex {
 		out[k] = core.PieceIndex(i)
 	}
 	return out
+}
+
+// mustOK fails t on err.
+func mustOK(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

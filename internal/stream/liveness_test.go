@@ -91,7 +91,7 @@ func TestLivenessManyPieces(t *testing.T) {
 		}
 		wg.Wait()
 		st := c.Stats()
-		c.Close()
+		mustOK(t, c.Close())
 		if st.PeakBuffers > wnd {
 			t.Errorf("window %d: %d buffers at peak", wnd, st.PeakBuffers)
 		}
@@ -119,7 +119,7 @@ type slowWriter struct {
 
 func (w slowWriter) Write(p []byte) (int, error) {
 	n := min(len(p), w.chunk)
-	w.h.Write(p[:n])
+	_, _ = w.h.Write(p[:n]) // a hash never fails
 	runtime.Gosched()
 	return n, io.ErrShortWrite
 }
@@ -141,7 +141,7 @@ func TestSlowConsumerBoundsMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)

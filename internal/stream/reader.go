@@ -4,6 +4,7 @@
 package stream
 
 import (
+	"errors"
 	"io"
 
 	"github.com/pollen-dev/pollen/internal/core"
@@ -43,14 +44,14 @@ func (c *Cache) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		if c.final != nil {
-			if c.final == io.EOF {
+			if errors.Is(c.final, io.EOF) {
 				return total, nil
 			}
 			return total, c.final
 		}
 		buf, data, err := c.next()
 		if err != nil {
-			c.finish(err)
+			_ = c.finish(err) // recorded in c.final, returned at the top of the loop
 			continue
 		}
 		n, werr := w.Write(data)
@@ -125,7 +126,7 @@ func (c *Cache) advance(b *buffer, n int) {
 // finish records the end of the stream: at io.EOF the digest check, else
 // the error. The caller holds readMu.
 func (c *Cache) finish(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		c.sum, c.summed = core.Digest(c.hash.Sum(nil)), true
 		if !c.want.IsZero() && c.sum != c.want {
 			err = &DigestError{Want: c.want, Got: c.sum}

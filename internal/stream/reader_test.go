@@ -31,7 +31,7 @@ func TestReadInOrderDigest(t *testing.T) {
 		for {
 			n, err := c.Read(buf)
 			out.Write(buf[:n])
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
@@ -44,7 +44,7 @@ func TestReadInOrderDigest(t *testing.T) {
 		if d, ok := c.Digest(); !ok || d != core.DigestOf(data) {
 			t.Fatalf("Digest = %v, %v", d, ok)
 		}
-		if n, err := c.Read(buf); n != 0 || err != io.EOF {
+		if n, err := c.Read(buf); n != 0 || !errors.Is(err, io.EOF) {
 			t.Fatalf("Read after EOF = %d, %v", n, err)
 		}
 		if n, err := c.WriteTo(io.Discard); n != 0 || err != nil {
@@ -61,7 +61,7 @@ func TestDigestMismatch(t *testing.T) {
 	for _, useWriteTo := range []bool{false, true} {
 		c, _ := newCache(t, Config{Layout: l, Digest: want})
 		for i := range core.PieceIndex(3) {
-			c.Put(i, pieceOf(l, data, i))
+			mustOK(t, c.Put(i, pieceOf(l, data, i)))
 		}
 		var err error
 		if useWriteTo {
@@ -106,10 +106,10 @@ func TestReadWaits(t *testing.T) {
 			got <- b
 		}()
 		synctest.Wait() // the reader is blocked on piece 0
-		c.Put(1, []byte("cd"))
+		mustOK(t, c.Put(1, []byte("cd")))
 		synctest.Wait()
 		time.Sleep(time.Second)
-		c.Put(0, []byte("ab"))
+		mustOK(t, c.Put(0, []byte("ab")))
 		if b := <-got; string(b) != "abcd" {
 			t.Fatalf("read %q", b)
 		}
@@ -122,18 +122,18 @@ func TestReadWaits(t *testing.T) {
 			done <- err
 		}()
 		synctest.Wait()
-		c2.CloseWithError(boom)
+		mustOK(t, c2.CloseWithError(boom))
 		if err := <-done; !errors.Is(err, boom) {
 			t.Fatalf("WriteTo after CloseWithError = %v", err)
 		}
 		c3, _ := New(Config{Layout: l})
-		c3.Put(0, []byte("ab"))
+		mustOK(t, c3.Put(0, []byte("ab")))
 		go func() {
 			_, err := io.ReadAll(c3)
 			done <- err
 		}()
 		synctest.Wait()
-		c3.Close()
+		mustOK(t, c3.Close())
 		if err := <-done; !errors.Is(err, ErrClosed) {
 			t.Fatalf("ReadAll after Close = %v", err)
 		}
@@ -162,7 +162,7 @@ func TestWriteToShortWrite(t *testing.T) {
 	data := payload(l.Size, 7)
 	c, _ := newCache(t, Config{Layout: l, Digest: core.DigestOf(data)})
 	for i := range core.PieceIndex(3) {
-		c.Put(i, pieceOf(l, data, i))
+		mustOK(t, c.Put(i, pieceOf(l, data, i)))
 	}
 	w := &shortWriter{k: 3, limit: 100}
 	var total int64
@@ -181,7 +181,7 @@ func TestWriteToShortWrite(t *testing.T) {
 	}
 	c2, _ := newCache(t, Config{Layout: l})
 	for i := range core.PieceIndex(3) {
-		c2.Put(i, pieceOf(l, data, i))
+		mustOK(t, c2.Put(i, pieceOf(l, data, i)))
 	}
 	if _, err := c2.WriteTo(&shortWriter{k: 4, limit: 5}); err == nil || errors.Is(err, io.ErrShortWrite) {
 		t.Fatalf("WriteTo into a failing writer = %v", err)
