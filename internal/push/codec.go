@@ -29,6 +29,7 @@ const HeaderLen = 2
 const (
 	MaxTokenLen     = 255   // bytes of an authentication token
 	MaxAddrLen      = 255   // bytes of a host:port
+	MaxURLLen       = 4096  // bytes of a source URL
 	MaxTextLen      = 1024  // bytes of an error text
 	MaxPieceDigests = 16384 // per-piece digests in one Offer (512 KiB)
 )

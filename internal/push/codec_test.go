@@ -34,10 +34,10 @@ func offers() map[string]*push.Offer {
 		pieces[i] = core.DigestOf([]byte{byte(i)})
 	}
 	return map[string]*push.Offer{
-		"offer":        {Task: taskT, Name: "images/layer.tar", Layout: core.Layout{Size: 3<<20 - 5, PieceSize: 1 << 20}, Digest: dig, Token: "s3cret", Scheduler: "10.0.0.1:7600", Seed: "10.0.0.1:7601"},
+		"offer":        {Task: taskT, Name: "images/layer.tar", Layout: core.Layout{Size: 3<<20 - 5, PieceSize: 1 << 20}, Digest: dig, Token: "s3cret", Scheduler: "10.0.0.1:7600", Source: "http://10.0.0.1:7603/push/" + string(taskT)},
 		"offer-pieces": {Task: taskT, Name: "a", Layout: core.Layout{Size: 3<<20 - 5, PieceSize: 1 << 20}, Digest: dig, Pieces: pieces},
 		"offer-empty":  {Task: taskT, Name: "empty", Layout: core.Layout{Size: 0, PieceSize: core.MaxPieceSize}, Digest: core.DigestOf(nil)},
-		"offer-long":   {Task: taskT, Name: strings.Repeat("n", push.MaxNameLen), Layout: core.Layout{Size: 1 << 40, PieceSize: core.MaxPieceSize}, Digest: dig, Token: strings.Repeat("t", push.MaxTokenLen), Scheduler: strings.Repeat("s", push.MaxAddrLen), Seed: strings.Repeat("p", push.MaxAddrLen)},
+		"offer-long":   {Task: taskT, Name: strings.Repeat("n", push.MaxNameLen), Layout: core.Layout{Size: 1 << 40, PieceSize: core.MaxPieceSize}, Digest: dig, Token: strings.Repeat("t", push.MaxTokenLen), Scheduler: strings.Repeat("s", push.MaxAddrLen), Source: strings.Repeat("u", push.MaxURLLen)},
 		"offer-odd":    {Task: taskT, Name: "../../etc/passwd\x00", Layout: core.Layout{Size: 1, PieceSize: 1}, Digest: dig}, // the codec carries it; the Receiver refuses it
 	}
 }

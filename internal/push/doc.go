@@ -32,8 +32,8 @@
 //
 // The protocol has two messages, sealed in [Message]: the pusher sends
 // each receiver an [Offer] (file name, size, piece size, whole-file and
-// optional per-piece digests, the token, the pusher's scheduler and seed
-// addresses), and the receiver answers with a [Result] (verified digest
+// optional per-piece digests, the token, the pusher's scheduler address
+// and source URL), and the receiver answers with a [Result] (verified digest
 // and byte counts, or an error [Code] and text) when the file is placed
 // or has failed. Codecs are append-style with fixed-width big-endian
 // fields; [Decode] checks every length against the limits here before it

@@ -14,13 +14,15 @@ import (
 // Offer is what the pusher sends each receiver, one per file: the file's
 // name and layout, its whole-file digest (and optionally one digest per
 // piece), the token, and where the task's swarm is: the pusher's
-// scheduler, where the receiver joins the task, and the pusher's seed,
-// where it can fetch pieces no other receiver has. The receiver answers
-// with a [Result] once the file is placed or has failed.
+// scheduler, where the receiver joins the task, and the task's source,
+// the URL the pusher serves the file on (the swarm's origin: the
+// scheduler sends a receiver there only for pieces no other receiver
+// has, about once per piece). The receiver answers with a [Result] once
+// the file is placed or has failed.
 //
 //	Offer: task [32] | size u64 | pieceSize u32 | digest [32] |
 //	       nameLen u16 | name | tokenLen u8 | token |
-//	       schedLen u8 | scheduler | seedLen u8 | seed |
+//	       schedLen u8 | scheduler | sourceLen u16 | source |
 //	       count u32 | pieceDigest [32]*count
 type Offer struct {
 	Task      core.TaskID   // the task the pusher seeds; never empty
@@ -30,7 +32,7 @@ type Offer struct {
 	Pieces    []core.Digest // empty, or one per piece (at most MaxPieceDigests)
 	Token     string        // at most MaxTokenLen bytes
 	Scheduler string        // host:port of the pusher's scheduler; at most MaxAddrLen bytes
-	Seed      string        // host:port the pusher serves pieces on; at most MaxAddrLen bytes
+	Source    string        // URL the pusher serves the file on (http://host:port/...); at most MaxURLLen bytes
 }
 
 func (*Offer) message() {}
@@ -41,7 +43,7 @@ func (*Offer) Type() Type { return TypeOffer }
 // Len returns the encoded length.
 func (m *Offer) Len() int {
 	return HeaderLen + taskIDLen + 8 + 4 + 32 + 2 + len(m.Name) + 1 + len(m.Token) +
-		1 + len(m.Scheduler) + 1 + len(m.Seed) + 4 + 32*len(m.Pieces)
+		1 + len(m.Scheduler) + 2 + len(m.Source) + 4 + 32*len(m.Pieces)
 }
 
 // validate checks the fields both codecs depend on.
@@ -88,7 +90,7 @@ func (m *Offer) Append(b []byte) ([]byte, error) {
 		{2, MaxNameLen, m.Name, "name"},
 		{1, MaxTokenLen, m.Token, "token"},
 		{1, MaxAddrLen, m.Scheduler, "scheduler address"},
-		{1, MaxAddrLen, m.Seed, "seed address"},
+		{2, MaxURLLen, m.Source, "source URL"},
 	} {
 		if b, err = appendStr(b, s.width, s.v, s.limit, s.what); err != nil {
 			return b0, err
@@ -111,7 +113,7 @@ func parseOffer(b []byte) (Offer, int, error) {
 	m.Name = d.str(2, MaxNameLen, "name")
 	m.Token = d.str(1, MaxTokenLen, "token")
 	m.Scheduler = d.str(1, MaxAddrLen, "scheduler address")
-	m.Seed = d.str(1, MaxAddrLen, "seed address")
+	m.Source = d.str(2, MaxURLLen, "source URL")
 	k := int(d.u32())
 	switch {
 	case d.err != nil:
