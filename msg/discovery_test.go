@@ -18,11 +18,15 @@ import (
 var seedPackets = map[string]discoveryPacket{
 	"query":          {Type: discoveryQuery, Nonce: 0x0102030405060708, Name: "scheduler"},
 	"query-longname": {Type: discoveryQuery, Nonce: 1, Name: strings.Repeat("n", MaxNameLen)},
-	"answer": {Type: discoveryAnswer, Nonce: 9, Name: "scheduler", Node: 0x1122334455667788,
-		Addrs: []string{"tcp://198.18.0.10:7600", "unix:///run/pollen.sock"}},
+	"answer": {
+		Type: discoveryAnswer, Nonce: 9, Name: "scheduler", Node: 0x1122334455667788,
+		Addrs: []string{"tcp://198.18.0.10:7600", "unix:///run/pollen.sock"},
+	},
 	"answer-noaddr": {Type: discoveryAnswer, Nonce: 9, Name: "s", Node: 3},
-	"answer-max": {Type: discoveryAnswer, Nonce: 9, Name: strings.Repeat("é", MaxNameLen/2), Node: 3,
-		Addrs: []string{strings.Repeat("a", maxAnswerAddrLen), "b", "", "tcp://0.0.0.0:1"}},
+	"answer-max": {
+		Type: discoveryAnswer, Nonce: 9, Name: strings.Repeat("é", MaxNameLen/2), Node: 3,
+		Addrs: []string{strings.Repeat("a", maxAnswerAddrLen), "b", "", "tcp://0.0.0.0:1"},
+	},
 }
 
 func TestDiscoveryRoundTrip(t *testing.T) {

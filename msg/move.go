@@ -384,19 +384,30 @@ func (op *outPeer) receiveMoveTo(m *wire.Message, head []byte) {
 		}
 		c.moves[f.Move] = st
 	}
-	c.movesMu.Unlock()
-	// st is only touched by this loop goroutine from here on.
 	if st.err == nil && (f.Off < f.Start || !inRange(f.Off-f.Start, k, f.Total) || !inRange(f.Off, k, c.segLen)) {
 		op.n.stats.grantViolations.Add(1)
 		st.err = fmt.Errorf("chunk [%d, %d) of a move of [%d, %d): %w", f.Off, f.Off+k, f.Start, f.Start+f.Total, ErrOutOfRange)
 	}
+	failed := st.err != nil
+	c.movesMu.Unlock()
+	// Frames of one move may be written by several goroutines at once
+	// (each waiting Send reads the session): into disjoint ranges, or the
+	// same bytes again.
+	var err2 error
+	if !failed {
+		err2 = writeChunk(m, c.seg, f.Off, k)
+	}
+	c.movesMu.Lock()
 	if st.err == nil {
-		st.err = writeChunk(m, c.seg, f.Off, k)
+		st.err = err2
 	}
 	st.remaining -= k
-	if (st.err != nil || st.remaining <= 0) && !st.reported {
-		st.reported = true
-		op.sendMoveDone(f.Move, st.err)
+	report := (st.err != nil || st.remaining <= 0) && !st.reported
+	st.reported = st.reported || report
+	err = st.err
+	c.movesMu.Unlock()
+	if report {
+		op.sendMoveDone(f.Move, err)
 	}
 }
 
