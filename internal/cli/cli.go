@@ -60,6 +60,8 @@ kernel as rarely as user space allows.`,
 		newSchedulerCmd(),
 		newDaemonCmd(),
 		newGetCmd(),
+		newPushCmd(),
+		newReceiveCmd(),
 	)
 	return root
 }

@@ -40,7 +40,13 @@
 // allocates. [Report], [WriteSummary] and [ExitCode] make the pusher's
 // per-receiver table and exit status.
 //
+// [Push] and [Server] wire these to the rest of pollen: the pusher runs a
+// scheduler and an HTTP [Origin] in process and sends the offers over
+// msg; the server fetches each offer with a daemon of its own that joins
+// the pusher's swarm, then places the file through the Receiver.
+//
 // Concurrency: a Receiver is safe for concurrent use; a File is used by
-// one goroutine. Message values are plain data. The package starts no
-// goroutines.
+// one goroutine. Message values are plain data. Push waits for every
+// goroutine it starts; a Server's goroutines are owned by it and waited
+// for by [Server.Close].
 package push

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pollen-dev/pollen/internal/progress"
+	"github.com/pollen-dev/pollen/internal/scheduler"
+	"github.com/pollen-dev/pollen/msg"
+)
+
+// MaxMessage is the msg message limit of pushers and receivers: an
+// [Offer] with [MaxPieceDigests] digests fits.
+const MaxMessage = 1 << 20
+
+// PusherConfig configures [Push].
+type PusherConfig struct {
+	Files     []string // paths of the files to push
+	Receivers []string // host:port of each receiver
+	Token     string   // presented to the receivers; the scheduler requires it too
+
+	// Listen is the scheduler's TCP address, host:port; "" means ":0".
+	// The origin listens on the same host, on a free port. With an
+	// unspecified host the address announced to each receiver is the
+	// local address that routes to it.
+	Listen string
+
+	// OriginRate caps the origin's upload in bytes per second (0: no cap).
+	OriginRate int64
+
+	// PieceSize overrides the piece size (0: chosen from the file size).
+	PieceSize int64
+
+	// Scheduler configures the in-process scheduler; its Token is
+	// replaced by Token.
+	Scheduler scheduler.Config
+
+	// Progress, if a terminal, gets a bar per receiver.
+	Progress io.Writer
+
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// PushStats is what the pusher measured of itself.
+type PushStats struct {
+	Files  int         // files pushed
+	Bytes  int64       // bytes in the files
+	Pieces int         // pieces in the files
+	Origin OriginStats // what the origin served
+	Sends  int         // offers sent (one msg Send each)
+}
+
+// Push hashes the files, seeds them from an in-process scheduler and
+// HTTP origin, offers every file to every receiver at once and returns
+// one [Report] per (receiver, file) once all have answered or ctx ends.
+// The error is for a push that could not start; failures of receivers
+// are in the reports.
+func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
+	var st PushStats
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Files) == 0 || len(cfg.Receivers) == 0 {
+		return nil, st, errors.New("push: no files or no receivers")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = ":0"
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, st, fmt.Errorf("push: listen: %w", err)
+	}
+	seeds := make([]*Seed, 0, len(cfg.Files))
+	for _, p := range cfg.Files {
+		s, err := HashFile(p, cfg.PieceSize)
+		if err != nil {
+			return nil, st, err
+		}
+		seeds = append(seeds, s)
+		st.Files++
+		st.Bytes += s.Layout.Size
+		st.Pieces += s.Layout.Pieces()
+	}
+
+	scfg := cfg.Scheduler
+	scfg.Token = cfg.Token
+	sched, err := scheduler.New(scfg, log.With("component", "scheduler"))
+	if err != nil {
+		return nil, st, fmt.Errorf("push: %w", err)
+	}
+	defer func() { _ = sched.Close() }()
+	node, err := msg.NewNode(msg.Config{MaxMessage: MaxMessage, Logger: log.With("component", "msg")})
+	if err != nil {
+		return nil, st, fmt.Errorf("push: %w", err)
+	}
+	defer func() { _ = node.Close() }()
+	if err := node.Listen(ctx, "tcp://"+cfg.Listen); err != nil {
+		return nil, st, fmt.Errorf("push: listen on %s: %w", cfg.Listen, err)
+	}
+	_, schedPort, err := net.SplitHostPort(trimScheme(node.Addr()))
+	if err != nil {
+		return nil, st, fmt.Errorf("push: %w", err)
+	}
+	origin, err := NewOrigin(net.JoinHostPort(host, "0"), cfg.OriginRate)
+	if err != nil {
+		return nil, st, err
+	}
+	defer func() { _ = origin.Close() }()
+	paths := make([]string, len(seeds))
+	for i, s := range seeds {
+		paths[i] = origin.Add(s.Task, s.Path)
+	}
+
+	sctx, stop := context.WithCancel(ctx)
+	var servers sync.WaitGroup
+	for _, run := range []func(context.Context) error{
+		sched.Run,
+		func(ctx context.Context) error { return sched.Serve(ctx, node) },
+		origin.Serve,
+	} {
+		servers.Go(func() {
+			if err := run(sctx); err != nil && sctx.Err() == nil {
+				log.Error("push: server stopped", "err", err)
+			}
+		})
+	}
+	defer servers.Wait()
+	defer stop()
+
+	bars := progress.New(ctx, progressOut(cfg.Progress))
+	reports := make([]Report, len(cfg.Receivers)*len(seeds))
+	var senders sync.WaitGroup
+	for ri, rcv := range cfg.Receivers {
+		bar := bars.Add(rcv, st.Bytes)
+		var done sync.Mutex
+		var got int64
+		for fi, s := range seeds {
+			st.Sends++
+			senders.Go(func() {
+				r := offerOne(ctx, node, rcv, host, schedPort, origin.Port(), paths[fi], s, cfg.Token)
+				reports[ri*len(seeds)+fi] = r
+				done.Lock()
+				got += s.Layout.Size
+				bar.Set(got)
+				done.Unlock()
+				log.Info("push: receiver answered", "receiver", rcv, "file", s.Name, "err", r.Err)
+			})
+		}
+	}
+	senders.Wait()
+	bars.Wait()
+	st.Origin = origin.Stats()
+	return reports, st, nil
+}
+
+// offerOne sends one file's offer to one receiver and waits for its
+// Result.
+func offerOne(ctx context.Context, node *msg.Node, rcv, host, schedPort string, originPort int, urlPath string, s *Seed, token string) Report {
+	start := time.Now()
+	h, err := announceHost(host, rcv)
+	if err != nil {
+		return ReportFrom(rcv, s.Name, nil, time.Since(start), err)
+	}
+	o := &Offer{
+		Task: s.Task, Name: s.Name, Layout: s.Layout, Digest: s.Digest, Pieces: s.Pieces, Token: token,
+		Scheduler: net.JoinHostPort(h, schedPort),
+		Source:    "http://" + net.JoinHostPort(h, strconv.Itoa(originPort)) + urlPath,
+	}
+	b, err := o.Append(nil)
+	if err != nil {
+		return ReportFrom(rcv, s.Name, nil, time.Since(start), err)
+	}
+	reply, err := node.Send(ctx, "tcp://"+rcv, b)
+	if err != nil {
+		return ReportFrom(rcv, s.Name, nil, time.Since(start), fmt.Errorf("send offer: %w", err))
+	}
+	m, err := Decode(reply)
+	if err != nil {
+		return ReportFrom(rcv, s.Name, nil, time.Since(start), fmt.Errorf("reply: %w", err))
+	}
+	res, ok := m.(*Result)
+	if !ok {
+		return ReportFrom(rcv, s.Name, nil, time.Since(start), fmt.Errorf("%w: reply is a %v", ErrBadOffer, m.Type()))
+	}
+	return ReportFrom(rcv, s.Name, res, time.Since(start), nil)
+}
+
+// announceHost is the host receiver rcv reaches the pusher at: host if it
+// is specified, else the local address of the route to rcv.
+func announceHost(host, rcv string) (string, error) {
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return host, nil
+	}
+	c, err := net.Dial("udp", rcv) // no packet is sent: this only picks a route
+	if err != nil {
+		return "", fmt.Errorf("route to %s: %w", rcv, err)
+	}
+	defer func() { _ = c.Close() }()
+	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
+}
+
+// trimScheme strips msg's "tcp://".
+func trimScheme(addr string) string {
+	if i := len("tcp://"); len(addr) > i && addr[:i] == "tcp://" {
+		return addr[i:]
+	}
+	return addr
+}
+
+// progressOut is w, or io.Discard for nil.
+func progressOut(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}

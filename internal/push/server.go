@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/daemon"
+	"github.com/pollen-dev/pollen/msg"
+)
+
+// DefaultLinger is how long a receiver keeps seeding a file it placed,
+// for the other receivers of the push.
+const DefaultLinger = 10 * time.Second
+
+// ServerConfig configures a [Server], the receiving end of `pollen
+// receive`.
+type ServerConfig struct {
+	// Listen is the TCP address pushers send offers to, host:port.
+	Listen string
+
+	// DataDir holds one piece store per offer in flight (a subdirectory
+	// each, removed afterwards). Required.
+	DataDir string
+
+	// Linger is how long the daemon of a placed file keeps serving its
+	// pieces to the other receivers; 0 means [DefaultLinger], negative
+	// none.
+	Linger time.Duration
+
+	// Daemon is the template of each offer's daemon: rates, concurrency,
+	// timeouts. DataDir, Scheduler, Token, Listen and Socket are set per
+	// offer (Listen on the host of Listen, a free port).
+	Daemon daemon.Config
+
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Server answers offers: for each it checks the offer with the
+// [Receiver], fetches the file through a daemon of its own that joins the
+// pusher's swarm, places it with [File.Commit] and replies with a
+// [Result]. Offers are served concurrently.
+type Server struct {
+	recv *Receiver
+	cfg  ServerConfig
+	log  *slog.Logger
+	node *msg.Node
+	host string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex // guards closing and running
+	closing bool
+	running bool
+	closed  chan struct{}
+}
+
+// NewServer listens on cfg.Listen for offers to recv. Nothing is served
+// until [Server.Run].
+func NewServer(recv *Receiver, cfg ServerConfig) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, fmt.Errorf("%w: no data directory", ErrConfig)
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = DefaultLinger
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listen: %w", ErrConfig, err)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("push: data dir: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	node, err := msg.NewNode(msg.Config{MaxMessage: MaxMessage, Logger: log.With("component", "msg")})
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := node.Listen(ctx, "tcp://"+cfg.Listen); err != nil {
+		cancel()
+		_ = node.Close()
+		return nil, fmt.Errorf("push: listen on %s: %w", cfg.Listen, err)
+	}
+	return &Server{
+		recv: recv, cfg: cfg, log: log, node: node, host: host,
+		ctx: ctx, cancel: cancel, closed: make(chan struct{}),
+	}, nil
+}
+
+// Addr returns the host:port offers are sent to.
+func (s *Server) Addr() string { return trimScheme(s.node.Addr()) }
+
+// Run answers offers until ctx is done or [Server.Close] is called, then
+// shuts down as Close does.
+func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing || s.running {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.running = true
+	s.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	for {
+		r, err := s.node.Receive(s.ctx)
+		if err != nil {
+			_ = s.Close()
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return nil
+		}
+		if !s.goroutine(func() { s.handle(r) }) {
+			_ = r.Reply(encodeResult(NewResult(&Offer{}, core.Digest{}, 0, 0, 0, ErrClosed)))
+		}
+	}
+}
+
+// goroutine runs f on a goroutine Close waits for; false once closing.
+func (s *Server) goroutine(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.wg.Go(f)
+	return true
+}
+
+// Close stops taking offers, cancels those in flight (each answered with
+// an error if its pusher still listens) and waits for them. It is
+// idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		<-s.closed
+		return nil
+	}
+	s.closing = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	err := s.node.Close()
+	close(s.closed)
+	return err
+}
+
+// handle answers one request.
+func (s *Server) handle(r *msg.Request) {
+	start := time.Now()
+	m, err := Decode(r.Message())
+	if err != nil {
+		_ = r.Reply(encodeResult(NewResult(&Offer{}, core.Digest{}, 0, 0, 0, err)))
+		return
+	}
+	o, ok := m.(*Offer)
+	if !ok {
+		_ = r.Reply(encodeResult(NewResult(&Offer{}, core.Digest{}, 0, 0, 0,
+			fmt.Errorf("%w: a %v is not an offer", ErrBadOffer, m.Type()))))
+		return
+	}
+	log := s.log.With("file", o.Name, "task", o.Task.Short(), "from", r.Sender().Addr)
+	file, err := s.recv.Accept(o, nil)
+	if err != nil {
+		log.Warn("push: offer refused", "err", err)
+		_ = r.Reply(encodeResult(NewResult(o, core.Digest{}, 0, 0, time.Since(start), err)))
+		return
+	}
+	f, err := s.fetch(o, log)
+	var sum core.Digest
+	if err == nil {
+		sum, err = s.place(file, f.output)
+	}
+	if err != nil {
+		_ = file.Abort()
+		log.Warn("push: file failed", "err", err)
+	} else {
+		log.Info("push: file placed", "bytes", o.Layout.Size, "from_pusher", f.fromSeed, "elapsed", time.Since(start))
+	}
+	var fromSeed int64
+	if f != nil {
+		fromSeed = f.fromSeed
+	}
+	_ = r.Reply(encodeResult(NewResult(o, sum, file.Written(), fromSeed, time.Since(start), err)))
+	if f != nil {
+		s.linger(f)
+	}
+}
+
+// fetched is a finished download, still seeded by its daemon.
+type fetched struct {
+	d        *daemon.Daemon
+	dir      string
+	output   string
+	fromSeed int64
+	run      chan struct{} // closed when the daemon's Run returned
+}
+
+// fetch downloads the offer's task with a daemon of its own that joins the
+// pusher's swarm. On error nothing is left; on success the caller must
+// linger (which closes the daemon and removes its directory).
+func (s *Server) fetch(o *Offer, log *slog.Logger) (*fetched, error) {
+	dir, err := os.MkdirTemp(s.cfg.DataDir, "push-"+o.Task.Short()+"-")
+	if err != nil {
+		return nil, fmt.Errorf("push: data dir: %w", diskErr("mkdir", err))
+	}
+	dcfg := s.cfg.Daemon
+	dcfg.DataDir, dcfg.Scheduler, dcfg.Token, dcfg.Socket = filepath.Join(dir, "store"), o.Scheduler, o.Token, ""
+	dcfg.Listen = net.JoinHostPort(s.host, "0")
+	d, err := daemon.New(dcfg, log.With("component", "daemon"))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("push: daemon: %w", err)
+	}
+	f := &fetched{d: d, dir: dir, output: filepath.Join(dir, "out"), run: make(chan struct{})}
+	s.wg.Go(func() {
+		defer close(f.run)
+		_ = d.Run(s.ctx)
+	})
+	fail := func(err error) (*fetched, error) {
+		_ = d.Close()
+		<-f.run
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	tr, err := d.Download(s.ctx, daemon.Request{
+		URL: o.Source, Digest: o.Digest, PieceSize: o.Layout.PieceSize, PieceDigests: o.Pieces, Output: f.output,
+	})
+	if err != nil {
+		return fail(fetchErr(err))
+	}
+	if err := tr.Wait(s.ctx); err != nil {
+		return fail(fetchErr(err))
+	}
+	p := tr.Progress()
+	if p.Size != o.Layout.Size {
+		return fail(fmt.Errorf("%w: the source has %d bytes, the offer %d", ErrSize, p.Size, o.Layout.Size))
+	}
+	f.fromSeed = p.FromSource
+	return f, nil
+}
+
+// fetchErr classifies a daemon's download error for the pusher.
+func fetchErr(err error) error {
+	if errors.Is(err, daemon.ErrDiskFull) {
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return fmt.Errorf("%w: %w", ErrFetch, err)
+}
+
+// place copies the verified download at p into file (hashing it again)
+// and commits it.
+func (s *Server) place(file *File, p string) (core.Digest, error) {
+	src, err := os.Open(p)
+	if err != nil {
+		return core.Digest{}, fmt.Errorf("push: %w", err)
+	}
+	defer func() { _ = src.Close() }()
+	if _, err := file.ReadFrom(src); err != nil {
+		return core.Digest{}, err
+	}
+	_ = os.Remove(p) // the store keeps the pieces for the linger
+	return file.Commit()
+}
+
+// linger keeps f's daemon seeding for the configured time (or until
+// Close), then closes it and removes its directory.
+func (s *Server) linger(f *fetched) {
+	if s.cfg.Linger > 0 {
+		t := time.NewTimer(s.cfg.Linger)
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+		}
+		t.Stop()
+	}
+	_ = f.d.Close()
+	<-f.run
+	_ = os.RemoveAll(f.dir)
+}
+
+// encodeResult encodes r; a Result that does not encode (a bug) becomes
+// a bare internal error.
+func encodeResult(r *Result) []byte {
+	b, err := r.Append(nil)
+	if err != nil {
+		b, _ = (&Result{Code: CodeInternal, Text: "receiver: result does not encode"}).Append(nil)
+	}
+	return b
+}
