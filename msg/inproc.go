@@ -61,6 +61,7 @@ func (n *Node) sendLocal(ctx context.Context, target *Node, dst, m []byte, seg S
 
 	select {
 	case target.reqs <- reqRef{tx: tx, gen: gen}:
+		target.wakeReceivers()
 	case <-ctx.Done():
 		tx.recycle()
 		return dst, ctx.Err()

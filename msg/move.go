@@ -58,6 +58,7 @@ func (in *inPeer) newMover() (uint64, *mover) {
 	id := in.nextMove
 	in.moves[id] = mv
 	in.mu.Unlock()
+	in.wakeLoop() // the move's frames must be read while its Receive serves
 	return id, mv
 }
 

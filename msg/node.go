@@ -42,7 +42,8 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine of the node
 	stats  counters
-	names  nameTable // Register and Lookup (names.go)
+	names  nameTable   // Register and Lookup (names.go)
+	direct directState // Receive reading a session itself (direct.go)
 
 	mu        sync.Mutex // guards the following
 	closing   bool
@@ -298,7 +299,22 @@ func (n *Node) Receive(ctx context.Context) (*Request, error) {
 // ReceiveInto is [Node.Receive] into a caller-owned [Request], so a serving
 // loop that reuses r receives without allocating.
 func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
+	direct := true
 	for {
+		if in := n.direct.solo.Load(); in != nil && direct {
+			ref, err := n.receiveDirect(ctx, in)
+			switch {
+			case errors.Is(err, errSessionGone):
+				direct = false // wait on the queue until something arrives
+			case err != nil:
+				return err
+			case ref.tx != nil && ref.tx.live(ref.gen):
+				*r = Request(ref)
+				return nil
+			}
+			continue
+		}
+		direct = true
 		select {
 		case ref := <-n.reqs:
 			if ref.tx.live(ref.gen) {

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package msg
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+// Direct receive. While a node has exactly one remote session (its solo
+// session), a waiting Receive reads that session's frames itself, so a
+// request reaches it without a hand-off from the session's loop goroutine
+// (with wire's single-connection fast path, Receive's goroutine reads the
+// connection). Frames that are not a new request for it (move data,
+// duplicates) it dispatches as the loop would.
+//
+// The loop stops reading while a Receive does, and reads again when woken:
+// by a move that starts (its frames must be read while the receivers are
+// busy serving), when the session stops being solo, and by the reaper
+// every half RetransmitInterval if no Receive reads, so a retransmission
+// is answered "pending" while the receivers are busy. Requests that arrive
+// while nobody reads wait in wire's queue (bounded; its back-pressure
+// holds the connection).
+//
+// A direct Receive also watches the node's receive queue (local Sends,
+// other sessions): whoever queues a request wakes the waiting receivers.
+
+// A receiver is one Receive reading a session directly; pooled.
+type receiver struct {
+	wait waitCtx             // woken by a queued request or the caller's context
+	head [dataHeaderLen]byte // the head of a streamed frame
+}
+
+var receiverPool = sync.Pool{New: func() any {
+	rc := new(receiver)
+	rc.wait.done = make(chan struct{})
+	return rc
+}}
+
+// directState is the node's bookkeeping of direct receives.
+type directState struct {
+	solo atomic.Pointer[inPeer] // the only remote session, or nil
+
+	waiting atomic.Int32 // len(rcs)
+	mu      sync.Mutex   // guards rcs
+	rcs     []*receiver
+}
+
+// errSessionGone sends a direct Receive back to the receive queue once.
+var errSessionGone = errors.New("msg: session gone")
+
+// setSoloLocked recomputes the solo session after n.in changed; n.mu is
+// held. A session that stops being solo reads with its loop again, and
+// direct receivers look again.
+func (n *Node) setSoloLocked() {
+	var solo *inPeer
+	if len(n.in) == 1 {
+		for _, in := range n.in {
+			solo = in
+		}
+	}
+	old := n.direct.solo.Swap(solo)
+	if old == solo {
+		return
+	}
+	if old != nil {
+		old.wakeLoop()
+	}
+	n.wakeReceivers()
+}
+
+// wakeReceivers wakes the direct receivers: a request was queued.
+func (n *Node) wakeReceivers() {
+	d := &n.direct
+	if d.waiting.Load() == 0 {
+		return
+	}
+	d.mu.Lock()
+	for _, rc := range d.rcs {
+		rc.wait.wake()
+	}
+	d.mu.Unlock()
+}
+
+// wakeLoops wakes the loops of the sessions no Receive reads.
+func (n *Node) wakeLoops() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, in := range n.in {
+		in.mu.Lock()
+		idle := in.readers == 0
+		in.mu.Unlock()
+		if idle {
+			in.wakeLoop()
+		}
+	}
+}
+
+func (d *directState) add(rc *receiver) {
+	d.mu.Lock()
+	d.rcs = append(d.rcs, rc)
+	d.waiting.Store(int32(len(d.rcs)))
+	d.mu.Unlock()
+}
+
+func (d *directState) remove(rc *receiver) {
+	d.mu.Lock()
+	for i, x := range d.rcs {
+		if x == rc {
+			last := len(d.rcs) - 1
+			d.rcs[i] = d.rcs[last]
+			d.rcs[last] = nil
+			d.rcs = d.rcs[:last]
+			break
+		}
+	}
+	d.waiting.Store(int32(len(d.rcs)))
+	d.mu.Unlock()
+}
+
+// receiveDirect reads the session in until a new request arrives on it or
+// in the receive queue. A zero ref with a nil error means: look again
+// (the session is no longer solo, or a queued request was stale).
+func (n *Node) receiveDirect(ctx context.Context, in *inPeer) (reqRef, error) {
+	rc := receiverPool.Get().(*receiver)
+	n.direct.add(rc)
+	in.mu.Lock()
+	in.readers++
+	stop := in.loopStop
+	in.loopStop = nil
+	in.mu.Unlock()
+	if stop != nil {
+		stop() // the loop's read ends; this Receive reads now
+	}
+	var after func() bool
+	if ctx.Done() != nil {
+		after = context.AfterFunc(ctx, rc.wait.wake)
+	}
+	ref, err := n.readDirect(ctx, in, rc)
+	if after != nil {
+		after()
+	}
+	n.direct.remove(rc)
+	in.mu.Lock()
+	in.readers--
+	left := in.readers
+	in.mu.Unlock()
+	if left == 0 && n.direct.solo.Load() != in {
+		in.wakeLoop()
+	}
+	rc.wait.reset()
+	receiverPool.Put(rc)
+	return ref, err
+}
+
+func (n *Node) readDirect(ctx context.Context, in *inPeer, rc *receiver) (reqRef, error) {
+	for {
+		select {
+		case ref := <-n.reqs:
+			return ref, nil
+		default:
+		}
+		m, err := in.sock.Receive(&rc.wait)
+		if err == nil {
+			in.active.Store(true)
+			if ref, ok := in.dispatch(m, rc.head[:]); ok {
+				return ref, nil
+			}
+			continue
+		}
+		if e := ctx.Err(); e != nil {
+			return reqRef{}, e
+		}
+		select {
+		case <-n.closed:
+			return reqRef{}, ErrClosed
+		default:
+		}
+		if !errors.Is(err, errWoken) {
+			return reqRef{}, errSessionGone // its mux is closed
+		}
+		rc.wait.reset()
+		if n.direct.solo.Load() != in {
+			return reqRef{}, nil
+		}
+	}
+}
