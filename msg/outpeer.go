@@ -346,6 +346,10 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 			op.sendMoveDone(f.Move, ErrNotAwaitingReply)
 			return nil
 		}
+		if c == self {
+			op.serveMoveFrom(c, f) // the Send waits anyway: serve in its goroutine
+			return nil
+		}
 		if !op.n.goroutine(func() { op.serveMoveFrom(c, f) }) {
 			c.segMu.RUnlock()
 		}
