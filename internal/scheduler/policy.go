@@ -26,9 +26,11 @@ import (
 //     upload slot (see sourceShare). A piece is fetched from the source once
 //     unless that fetch failed.
 //  3. The rest of the request is filled with the rarest wanted pieces that
-//     some parent with a free upload slot holds (ties broken by a per-request
-//     random salt in file mode, so peers spread over different pieces; by
-//     index in stream mode, which delivers in order). In swarms of more than
+//     some parent with a free upload slot holds (ties broken by group of 64
+//     consecutive pieces, then a per-request random salt in file mode, so
+//     peers spread over different pieces while the file fills roughly in
+//     order; by index in stream mode, which delivers in order). Source
+//     pieces are ranked the same way. In swarms of more than
 //     candidateSample free parents, a random subset of them is looked at.
 //  4. Each piece gets up to ParentsPerPiece parents among the free holders
 //     that have not failed m for it, ranked by free upload capacity
@@ -43,6 +45,16 @@ const (
 	keyIndexMask = 1<<keyIndexBits - 1
 	keyTieMask   = 1<<keyTieBits - 1
 	keyCountMax  = 1<<(64-keyIndexBits-keyTieBits) - 1
+
+	// The tie-break among equally rare pieces is the piece's group of
+	// 1<<tieGroupShift consecutive pieces, then a salted random number:
+	// peers spread over the pieces of a group, and groups go roughly in
+	// file order, so the whole-file hash (with --digest) advances while
+	// pieces arrive instead of catching up over the whole file at the end.
+	tieGroupShift = 6
+	keyRandBits   = 10
+	keyRandMask   = 1<<keyRandBits - 1
+	keyGroupMax   = 1<<(keyTieBits-keyRandBits) - 1
 )
 
 // schedule hands m up to max pieces. It never returns nil.
@@ -199,7 +211,8 @@ func (s *state) key(m *member, count int32, i int, salt uint32) uint64 {
 		return uint64(i)
 	}
 	c := uint64(min(max(count, 0), keyCountMax))
-	tie := uint64(mix32(uint32(i)^salt) & keyTieMask)
+	group := uint64(min(i>>tieGroupShift, keyGroupMax))
+	tie := group<<keyRandBits | uint64(mix32(uint32(i)^salt)&keyRandMask)
 	return c<<(keyTieBits+keyIndexBits) | tie<<keyIndexBits | uint64(i)
 }
 

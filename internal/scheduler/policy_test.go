@@ -86,3 +86,26 @@ func TestPieceDoneForJoinedPiece(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyOrder: rarity decides first; among equally rare pieces an earlier
+// group of 1<<tieGroupShift pieces goes first whatever the salt, and inside
+// a group the salt decides.
+func TestKeyOrder(t *testing.T) {
+	s, m := &state{}, &member{}
+	const g = 1 << tieGroupShift
+	varied := false
+	for salt := range uint32(64) {
+		if s.key(m, 0, 5*g, salt) >= s.key(m, 1, 0, salt) {
+			t.Fatalf("salt %d: a rarer piece later in the file does not go first", salt)
+		}
+		if s.key(m, 1, g-1, salt) >= s.key(m, 1, g, salt) {
+			t.Fatalf("salt %d: piece %d of the first group after piece %d of the second", salt, g-1, g)
+		}
+		if (s.key(m, 1, 0, salt) < s.key(m, 1, 1, salt)) != (s.key(m, 1, 0, 0) < s.key(m, 1, 1, 0)) {
+			varied = true
+		}
+	}
+	if !varied {
+		t.Error("the salt never changes the order inside a group")
+	}
+}
