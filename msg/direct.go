@@ -127,14 +127,7 @@ func (d *directState) remove(rc *receiver) {
 func (n *Node) receiveDirect(ctx context.Context, in *inPeer) (reqRef, error) {
 	rc := receiverPool.Get().(*receiver)
 	n.direct.add(rc)
-	in.mu.Lock()
-	in.readers++
-	stop := in.loopStop
-	in.loopStop = nil
-	in.mu.Unlock()
-	if stop != nil {
-		stop() // the loop's read ends; this Receive reads now
-	}
+	in.enterReader()
 	var after func() bool
 	if ctx.Done() != nil {
 		after = context.AfterFunc(ctx, rc.wait.wake)
@@ -144,13 +137,7 @@ func (n *Node) receiveDirect(ctx context.Context, in *inPeer) (reqRef, error) {
 		after()
 	}
 	n.direct.remove(rc)
-	in.mu.Lock()
-	in.readers--
-	left := in.readers
-	in.mu.Unlock()
-	if left == 0 && n.direct.solo.Load() != in {
-		in.wakeLoop()
-	}
+	in.leaveReader()
 	rc.wait.reset()
 	receiverPool.Put(rc)
 	return ref, err
@@ -166,7 +153,7 @@ func (n *Node) readDirect(ctx context.Context, in *inPeer, rc *receiver) (reqRef
 		m, err := in.sock.Receive(&rc.wait)
 		if err == nil {
 			in.active.Store(true)
-			if ref, ok := in.dispatch(m, rc.head[:]); ok {
+			if ref, _, res := in.dispatch(m, rc.head[:], nil); res == dispatchRequest {
 				return ref, nil
 			}
 			continue
@@ -186,5 +173,31 @@ func (n *Node) readDirect(ctx context.Context, in *inPeer, rc *receiver) (reqRef
 		if n.direct.solo.Load() != in {
 			return reqRef{}, nil
 		}
+	}
+}
+
+// enterReader makes the caller one of the session's readers: the loop's
+// read ends.
+func (in *inPeer) enterReader() {
+	in.mu.Lock()
+	in.readers++
+	stop := in.loopStop
+	in.loopStop = nil
+	in.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// leaveReader ends enterReader. The loop reads again at once unless the
+// session is solo (then a Receive soon reads, or the reaper wakes the
+// loop).
+func (in *inPeer) leaveReader() {
+	in.mu.Lock()
+	in.readers--
+	left := in.readers
+	in.mu.Unlock()
+	if left == 0 && in.n.direct.solo.Load() != in {
+		in.wakeLoop()
 	}
 }

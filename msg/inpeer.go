@@ -239,7 +239,7 @@ func (in *inPeer) loop() {
 				break
 			}
 			in.active.Store(true)
-			if ref, ok := in.dispatch(m, in.head[:]); ok {
+			if ref, _, res := in.dispatch(m, in.head[:], nil); res == dispatchRequest {
 				in.queue(ref)
 			}
 		}
@@ -255,23 +255,30 @@ func (in *inPeer) wakeLoop() {
 	}
 }
 
+// What dispatch leaves to its caller.
+const (
+	dispatchDone    = iota // nothing: the frame was handled
+	dispatchRequest        // a new request, for the caller to deliver
+	dispatchOwn            // a frame of self's move
+)
+
 // dispatch handles one frame from the sender, with head as scratch for a
-// streamed frame's first bytes. A new request is returned (ok) for the
-// caller to deliver.
-func (in *inPeer) dispatch(m *wire.Message, head []byte) (ref reqRef, ok bool) {
+// streamed frame's first bytes. A new request, and a frame of the move
+// self (the mover whose goroutine read it), are returned to the caller.
+func (in *inPeer) dispatch(m *wire.Message, head []byte, self *mover) (reqRef, moveMsg, int) {
 	b := m.Bytes()
 	if b == nil {
 		// Only move data is long enough to be streamed.
 		if err := readFull(m, head[:dataHeaderLen]); err != nil {
 			in.protocolError(m, err)
-			return reqRef{}, false
+			return reqRef{}, moveMsg{}, dispatchDone
 		}
 		b = head[:dataHeaderLen]
 	}
 	typ, err := frameTypeOf(b)
 	if err != nil {
 		in.protocolError(m, err)
-		return reqRef{}, false
+		return reqRef{}, moveMsg{}, dispatchDone
 	}
 	switch typ {
 	case frameRequest:
@@ -281,27 +288,33 @@ func (in *inPeer) dispatch(m *wire.Message, head []byte) (ref reqRef, ok bool) {
 			seq := binary.BigEndian.Uint64(b[8:])
 			m.Release()
 			in.sendControl(replyFrame{Seq: seq, Status: statusTooLarge})
-			return reqRef{}, false
+			return reqRef{}, moveMsg{}, dispatchDone
 		}
-		return in.onRequest(m, b)
+		if ref, ok := in.onRequest(m, b); ok {
+			return ref, moveMsg{}, dispatchRequest
+		}
 	case frameData:
 		f, _, err := parseDataHead(b, m.Len())
 		if err != nil {
 			in.protocolError(m, err)
-			return reqRef{}, false
+			return reqRef{}, moveMsg{}, dispatchDone
 		}
-		in.deliver(f.Move, m, b)
+		if mm, own := in.deliver(f.Move, m, b, self); own {
+			return reqRef{}, mm, dispatchOwn
+		}
 	case frameMoveDone:
 		f, _, err := parseMoveDone(b)
 		if err != nil {
 			in.protocolError(m, err)
-			return reqRef{}, false
+			return reqRef{}, moveMsg{}, dispatchDone
 		}
-		in.deliver(f.Move, m, b)
+		if mm, own := in.deliver(f.Move, m, b, self); own {
+			return reqRef{}, mm, dispatchOwn
+		}
 	default:
 		in.protocolError(m, fmt.Errorf("frame type %d from a sender: %w", typ, ErrProtocol))
 	}
-	return reqRef{}, false
+	return reqRef{}, moveMsg{}, dispatchDone
 }
 
 func (in *inPeer) protocolError(m *wire.Message, err error) {
