@@ -104,9 +104,8 @@ func TestServerRefuses(t *testing.T) {
 	}
 }
 
-// TestPushFiles pushes two files to two servers through push.Push: every
-// copy is identical, every report ok, and the origin served each file's
-// bytes about once.
+// TestPushFiles pushes two files to two servers through push.Push, the
+// offers in flight at once: every copy is identical and every report ok.
 func TestPushFiles(t *testing.T) {
 	src := t.TempDir()
 	var files []string
@@ -136,7 +135,11 @@ func TestPushFiles(t *testing.T) {
 			}
 		}
 	}
-	if st.Files != 2 || st.Origin.Bytes > st.Bytes*3/2 || st.Origin.Sends > int64(2*st.Pieces+16) {
-		t.Errorf("stats %+v: the origin served more than 1.5 copies or more sends than pieces", st)
+	// With 9 pieces a file both receivers may take a piece from the
+	// origin at once; the 1.3-copy bound is checked with more pieces in
+	// internal/cli's TestPushThree. Here: at most a copy per receiver, and
+	// one sendfile loop per request.
+	if st.Files != 2 || st.Origin.Bytes > 2*st.Bytes+64 || st.Origin.Sends > st.Origin.Requests {
+		t.Errorf("stats %+v: more than a copy per receiver, or more sends than requests", st)
 	}
 }
