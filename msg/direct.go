@@ -31,6 +31,7 @@ import (
 // A receiver is one Receive reading a session directly; pooled.
 type receiver struct {
 	wait waitCtx             // woken by a queued request or the caller's context
+	stop func() bool         // stops the wake at the end of the caller's context
 	head [dataHeaderLen]byte // the head of a streamed frame
 }
 
@@ -124,23 +125,36 @@ func (d *directState) remove(rc *receiver) {
 // receiveDirect reads the session in until a new request arrives on it or
 // in the receive queue. A zero ref with a nil error means: look again
 // (the session is no longer solo, or a queued request was stale).
-func (n *Node) receiveDirect(ctx context.Context, in *inPeer) (reqRef, error) {
-	rc := receiverPool.Get().(*receiver)
+func (n *Node) receiveDirect(ctx context.Context, in *inPeer, rc *receiver) (reqRef, error) {
+	if rc == nil {
+		rc = newReceiver(ctx)
+		defer rc.release()
+	}
 	n.direct.add(rc)
 	in.enterReader()
-	var after func() bool
-	if ctx.Done() != nil {
-		after = context.AfterFunc(ctx, rc.wait.wake)
-	}
 	ref, err := n.readDirect(ctx, in, rc)
-	if after != nil {
-		after()
-	}
 	n.direct.remove(rc)
 	in.leaveReader()
+	return ref, err
+}
+
+// newReceiver returns a pooled receiver woken by the end of ctx; release
+// it when done.
+func newReceiver(ctx context.Context) *receiver {
+	rc := receiverPool.Get().(*receiver)
+	if ctx.Done() != nil {
+		rc.stop = context.AfterFunc(ctx, rc.wait.wake)
+	}
+	return rc
+}
+
+func (rc *receiver) release() {
+	if rc.stop != nil {
+		rc.stop()
+		rc.stop = nil
+	}
 	rc.wait.reset()
 	receiverPool.Put(rc)
-	return ref, err
 }
 
 func (n *Node) readDirect(ctx context.Context, in *inPeer, rc *receiver) (reqRef, error) {

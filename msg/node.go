@@ -299,10 +299,16 @@ func (n *Node) Receive(ctx context.Context) (*Request, error) {
 // ReceiveInto is [Node.Receive] into a caller-owned [Request], so a serving
 // loop that reuses r receives without allocating.
 func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
+	return n.receiveInto(ctx, r, nil)
+}
+
+// receiveInto is ReceiveInto; rc, if not nil, is the caller's receiver for
+// direct reads, already woken by the end of ctx (Serve).
+func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver) error {
 	direct := true
 	for {
 		if in := n.direct.solo.Load(); in != nil && direct {
-			ref, err := n.receiveDirect(ctx, in)
+			ref, err := n.receiveDirect(ctx, in, rc)
 			switch {
 			case errors.Is(err, errSessionGone):
 				direct = false // wait on the queue until something arrives
@@ -336,8 +342,12 @@ func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
 // (req := *r), which stays valid.
 func (n *Node) Serve(ctx context.Context, h func(ctx context.Context, r *Request)) error {
 	var r Request
+	// One receiver for the whole loop: the end of ctx is watched once,
+	// not once per request.
+	rc := newReceiver(ctx)
+	defer rc.release()
 	for {
-		if err := n.ReceiveInto(ctx, &r); err != nil {
+		if err := n.receiveInto(ctx, &r, rc); err != nil {
 			return err
 		}
 		h(ctx, &r)
