@@ -61,6 +61,15 @@ type Config struct {
 	// use are collected least recently used first. 0 means no quota.
 	Quota int64
 
+	// ExportByLink makes a download's output a hard link to the task's
+	// data file in the store (same file system only) instead of a copy:
+	// instant, and no second write and fsync of the whole file. The output
+	// then shares its inode with what the daemon seeds: writing to it
+	// would make the daemon serve wrong bytes (peers reject them, but it
+	// is wasted work), so it suits outputs that are only read, such as
+	// `pollen demo`'s copies. A failed link is an error, not a copy.
+	ExportByLink bool
+
 	// PieceSize overrides the piece size chosen from the file size
 	// (core.PieceSizeFor). 0 means choose.
 	PieceSize int64

@@ -108,7 +108,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := piece.Open(piece.Config{Dir: dir, Quota: cfg.Quota, FS: cfg.FS, Logger: logger})
+	store, err := piece.Open(piece.Config{Dir: dir, Quota: cfg.Quota, FS: cfg.FS, Logger: logger, ExportByLink: cfg.ExportByLink})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,5 +99,24 @@ func TestManifest(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("output exists after a failed download: %v", err)
+	}
+}
+
+// TestExportByLink: with Config.ExportByLink the output is the store's
+// data file under a second name, with the right bytes.
+func TestExportByLink(t *testing.T) {
+	data := genData(1<<20+17, 6)
+	o := newOrigin(t, data)
+	cfg := baseConfig(t, "")
+	cfg.ExportByLink = true
+	d := startDaemon(t, cfg)
+	out, _ := fetch(t, d, daemon.Request{URL: o.url(), Digest: digestOf(data)})
+	checkFile(t, out, data)
+	fi, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Nlink != 2 {
+		t.Fatalf("output has %v links, want 2 (the store's data file and the output)", fi.Sys())
 	}
 }
