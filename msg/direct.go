@@ -10,23 +10,24 @@ import (
 	"sync/atomic"
 )
 
-// Direct receive. While a node has exactly one remote session (its solo
-// session), a waiting Receive reads that session's frames itself, so a
-// request reaches it without a hand-off from the session's loop goroutine
-// (with wire's single-connection fast path, Receive's goroutine reads the
+// Direct receive. A waiting Receive reads the node's hot session (the
+// remote session of the last request received) itself, so a request
+// reaches it without a hand-off from the session's loop goroutine (with
+// wire's single-connection fast path, Receive's goroutine reads the
 // connection). Frames that are not a new request for it (move data,
-// duplicates) it dispatches as the loop would.
+// duplicates) it dispatches as the loop would. Movers read their session
+// the same way while they wait (move.go).
 //
-// The loop stops reading while a Receive does, and reads again when woken:
-// by a move that starts (its frames must be read while the receivers are
-// busy serving), when the session stops being solo, and by the reaper
-// every half RetransmitInterval if no Receive reads, so a retransmission
-// is answered "pending" while the receivers are busy. Requests that arrive
-// while nobody reads wait in wire's queue (bounded; its back-pressure
-// holds the connection).
-//
-// A direct Receive also watches the node's receive queue (local Sends,
-// other sessions): whoever queues a request wakes the waiting receivers.
+// A session's loop stops reading while a Receive or a mover does. It reads
+// again when woken: when its session stops being hot, when the last reader
+// of a session that is not hot leaves, and by the reaper every half
+// RetransmitInterval if nobody reads, so a retransmission is answered
+// "pending" while the receivers are busy. Requests that arrive while
+// nobody reads wait in wire's queue (bounded; its back-pressure holds the
+// connection). The loops of the other sessions read all the time and
+// queue their requests; whoever queues a request wakes the direct
+// receivers, and a Receive that takes a request of another session makes
+// that session hot.
 
 // A receiver is one Receive reading a session directly; pooled.
 type receiver struct {
@@ -43,34 +44,44 @@ var receiverPool = sync.Pool{New: func() any {
 
 // directState is the node's bookkeeping of direct receives.
 type directState struct {
-	solo atomic.Pointer[inPeer] // the only remote session, or nil
+	hot atomic.Pointer[inPeer] // the session direct receivers read, or nil
 
 	waiting atomic.Int32 // len(rcs)
 	mu      sync.Mutex   // guards rcs
 	rcs     []*receiver
 }
 
-// errSessionGone sends a direct Receive back to the receive queue once.
+// errSessionGone sends a direct Receive back to the receive queue once: the
+// hot session's mux is closed.
 var errSessionGone = errors.New("msg: session gone")
 
-// setSoloLocked recomputes the solo session after n.in changed; n.mu is
-// held. A session that stops being solo reads with its loop again, and
-// direct receivers look again.
-func (n *Node) setSoloLocked() {
-	var solo *inPeer
-	if len(n.in) == 1 {
-		for _, in := range n.in {
-			solo = in
-		}
-	}
-	old := n.direct.solo.Swap(solo)
-	if old == solo {
+// setHot makes in (nil: none) the session direct receivers read. The
+// session that stops being hot reads with its loop again, and the direct
+// receivers look again.
+func (n *Node) setHot(in *inPeer) {
+	old := n.direct.hot.Swap(in)
+	if old == in {
 		return
 	}
 	if old != nil {
 		old.wakeLoop()
 	}
 	n.wakeReceivers()
+}
+
+// setHotLocked updates the hot session after n.in changed; n.mu is held.
+// A first session becomes hot; a forgotten hot session leaves none.
+func (n *Node) setHotLocked() {
+	hot := n.direct.hot.Load()
+	if hot != nil && n.in[hot.hello.Session] == hot {
+		return
+	}
+	hot = nil
+	for _, in := range n.in {
+		hot = in
+		break
+	}
+	n.setHot(hot)
 }
 
 // wakeReceivers wakes the direct receivers: a request was queued.
@@ -124,7 +135,7 @@ func (d *directState) remove(rc *receiver) {
 
 // receiveDirect reads the session in until a new request arrives on it or
 // in the receive queue. A zero ref with a nil error means: look again
-// (the session is no longer solo, or a queued request was stale).
+// (the session is no longer hot).
 func (n *Node) receiveDirect(ctx context.Context, in *inPeer, rc *receiver) (reqRef, error) {
 	if rc == nil {
 		rc = newReceiver(ctx)
@@ -184,7 +195,7 @@ func (n *Node) readDirect(ctx context.Context, in *inPeer, rc *receiver) (reqRef
 			return reqRef{}, errSessionGone // its mux is closed
 		}
 		rc.wait.reset()
-		if n.direct.solo.Load() != in {
+		if n.direct.hot.Load() != in {
 			return reqRef{}, nil
 		}
 	}
@@ -204,14 +215,14 @@ func (in *inPeer) enterReader() {
 }
 
 // leaveReader ends enterReader. The loop reads again at once unless the
-// session is solo (then a Receive soon reads, or the reaper wakes the
+// session is hot (then a Receive soon reads, or the reaper wakes the
 // loop).
 func (in *inPeer) leaveReader() {
 	in.mu.Lock()
 	in.readers--
 	left := in.readers
 	in.mu.Unlock()
-	if left == 0 && in.n.direct.solo.Load() != in {
+	if left == 0 && in.n.direct.hot.Load() != in {
 		in.wakeLoop()
 	}
 }

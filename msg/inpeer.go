@@ -160,7 +160,7 @@ func (n *Node) session(h helloFrame) (*inPeer, error) {
 	}
 	in.wake <- struct{}{} // the loop reads until a Receive takes over
 	n.in[h.Session] = in
-	n.setSoloLocked()
+	n.setHotLocked()
 	n.stats.sessions.Add(1)
 	n.goLocked(in.loop)
 	return in, nil
@@ -203,7 +203,7 @@ func (n *Node) reapSessions() {
 			}
 		}
 		if len(idle) > 0 {
-			n.setSoloLocked()
+			n.setHotLocked()
 		}
 		n.mu.Unlock()
 		for _, in := range idle {

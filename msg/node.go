@@ -307,14 +307,15 @@ func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
 func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver) error {
 	direct := true
 	for {
-		if in := n.direct.solo.Load(); in != nil && direct {
+		if in := n.direct.hot.Load(); in != nil && direct {
 			ref, err := n.receiveDirect(ctx, in, rc)
 			switch {
 			case errors.Is(err, errSessionGone):
+				n.direct.hot.CompareAndSwap(in, nil)
 				direct = false // wait on the queue until something arrives
 			case err != nil:
 				return err
-			case ref.tx != nil && ref.tx.live(ref.gen):
+			case ref.tx != nil && n.take(ref):
 				*r = Request(ref)
 				return nil
 			}
@@ -323,7 +324,7 @@ func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver) error 
 		direct = true
 		select {
 		case ref := <-n.reqs:
-			if ref.tx.live(ref.gen) {
+			if n.take(ref) {
 				*r = Request(ref)
 				return nil
 			}
@@ -333,6 +334,25 @@ func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver) error 
 			return ErrClosed
 		}
 	}
+}
+
+// take reports whether ref is live, and makes its session (if remote) the
+// hot one that direct receives read (direct.go).
+func (n *Node) take(ref reqRef) bool {
+	tx := ref.tx
+	tx.mu.Lock()
+	ok := tx.gen == ref.gen && tx.state == txnWaiting
+	in := tx.in
+	tx.mu.Unlock()
+	if ok && in != nil && n.direct.hot.Load() != in {
+		n.mu.Lock()
+		known := n.in[in.hello.Session] == in
+		n.mu.Unlock()
+		if known {
+			n.setHot(in)
+		}
+	}
+	return ok
 }
 
 // Serve receives requests and calls h for each, one at a time in the
