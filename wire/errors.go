@@ -85,3 +85,11 @@ var errHandoff = errors.New("wire: flush handoff")
 
 // errStopped ends a reader that was asked to stop (detach, abort, close).
 var errStopped = errors.New("wire: reader stopped")
+
+// errInterrupted ends a receiving token holder's read that was cut short
+// (its context ended, its socket closed, or a second connection attached).
+var errInterrupted = errors.New("wire: read interrupted")
+
+// errNeedReader tells a receiving token holder that the message at the head
+// of the stream must be streamed, which only the reader goroutine does.
+var errNeedReader = errors.New("wire: message left to the reader goroutine")

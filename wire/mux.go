@@ -121,6 +121,15 @@ type Mux struct {
 	live atomic.Pointer[[]*conn]
 	rr   atomic.Uint32 // rotates the start of the least-loaded scan
 
+	// single is the attached connection while there is exactly one, nil
+	// otherwise: only then do receivers read for themselves (rx.go).
+	single  atomic.Pointer[conn]
+	waiting atomic.Int64 // receivers waiting on ready
+	queued  atomic.Int64 // messages put on ready and not yet taken
+	// idleAfter is how long receivers may leave a connection unread
+	// before its reader goroutine reads ahead (tests lengthen it).
+	idleAfter time.Duration
+
 	mu       sync.Mutex // guards the following fields
 	closed   bool
 	conns    []*conn
@@ -152,6 +161,8 @@ func NewMux(cfg Config) (*Mux, error) {
 		byNet:    map[net.Conn]*conn{},
 		sockets:  map[*Socket]struct{}{},
 		attachCh: make(chan struct{}),
+
+		idleAfter: defaultIdleAfter,
 	}
 	m.live.Store(new([]*conn))
 	return m, nil
@@ -186,10 +197,26 @@ func (m *Mux) Attach(c net.Conn) error {
 	return nil
 }
 
-// publishLocked republishes the snapshot of attached connections.
+// publishLocked republishes the snapshot of attached connections. A
+// connection that stops being the only one has its receiving token holder
+// interrupted, so that a receiver blocked on it does not miss messages
+// arriving on another; one that becomes the only one has its reader
+// goroutine woken to reconsider.
 func (m *Mux) publishLocked() {
 	s := append([]*conn(nil), m.conns...)
 	m.live.Store(&s)
+	var one *conn
+	if len(s) == 1 {
+		one = s[0]
+	}
+	if old := m.single.Swap(one); old != one {
+		if old != nil {
+			old.interrupt(nil)
+		}
+		if one != nil {
+			one.interrupt(nil)
+		}
+	}
 }
 
 // Detach takes c back from the mux and returns after c's reader stopped and
@@ -295,6 +322,7 @@ func (m *Mux) drainReady() {
 	for {
 		select {
 		case msg := <-m.ready:
+			m.queued.Add(-1)
 			msg.Release()
 		default:
 			return

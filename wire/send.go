@@ -90,11 +90,15 @@ func (c *conn) submit(ctx context.Context, req *sendReq) error {
 	c.pending = append(c.pending, req)
 	c.pmu.Unlock()
 	if c.wmu.TryLock() {
-		// Let goroutines that are about to send (typically receivers
-		// just woken by a burst of requests) queue behind us first, so
-		// one vectored write carries them all. With nothing else
-		// runnable this returns at once.
-		runtime.Gosched()
+		if c.lastBatch > 1 {
+			// Senders were many a moment ago: let goroutines that are
+			// about to send (typically receivers just woken by a burst
+			// of requests) queue behind us first, so one vectored
+			// write carries them all. A lone sender writes at once: a
+			// yield costs it a trip through the scheduler, and often a
+			// wake-up of an idle thread.
+			runtime.Gosched()
+		}
 		c.combineLocked(nil)
 	}
 	done := ctx.Done()
@@ -154,6 +158,7 @@ func (c *conn) combineLocked(own *sendReq) {
 				r.done <- errRetry
 			}
 		default:
+			c.lastBatch = len(batch)
 			err = c.writeLocked(batch)
 		}
 		clear(batch)

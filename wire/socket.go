@@ -25,6 +25,7 @@ type Socket struct {
 	id         int
 	rxDisabled atomic.Bool
 	isClosed   atomic.Bool
+	reading    atomic.Pointer[conn] // the connection this socket is reading, if any
 	closed     chan struct{}
 	closeOnce  sync.Once
 	stats      sockCounters
@@ -121,21 +122,45 @@ func (s *Socket) Receive(ctx context.Context) (*Message, error) {
 	if s.isClosed.Load() {
 		return nil, ErrClosed
 	}
+	m := s.m
 	var msg *Message
 	select {
-	case msg = <-s.m.ready:
+	case msg = <-m.ready:
+		m.took()
+		return s.got(msg), nil
 	default:
-		select {
-		case msg = <-s.m.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.closed:
-			return nil, ErrClosed
-		}
 	}
+	if c := m.single.Load(); c != nil {
+		msg, err, done := c.receive(ctx, s)
+		if done {
+			if err != nil {
+				return nil, err
+			}
+			return s.got(msg), nil
+		}
+		// Counted as waiting.
+	} else {
+		m.waiting.Add(1)
+	}
+	select {
+	case msg = <-m.ready:
+	case <-ctx.Done():
+		m.waiting.Add(-1)
+		return nil, ctx.Err()
+	case <-s.closed:
+		m.waiting.Add(-1)
+		return nil, ErrClosed
+	}
+	m.waiting.Add(-1)
+	m.took()
+	return s.got(msg), nil
+}
+
+// got counts msg as received by s.
+func (s *Socket) got(msg *Message) *Message {
 	s.stats.rxMsgs.Add(1)
 	s.stats.rxBytes.Add(uint64(msg.n))
-	return msg, nil
+	return msg
 }
 
 // Recv receives the next message into buf and returns its length. If buf is
@@ -182,6 +207,9 @@ func (s *Socket) Close() error {
 	s.closeOnce.Do(func() {
 		s.isClosed.Store(true)
 		close(s.closed)
+		if c := s.reading.Load(); c != nil {
+			c.interrupt(s)
+		}
 		m := s.m
 		m.mu.Lock()
 		_, ok := m.sockets[s]

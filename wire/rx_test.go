@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package wire
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// receiverReads reports how many times a receiver took c's read token.
+func receiverReads(m *Mux) uint64 {
+	c := m.single.Load()
+	if c == nil {
+		return 0
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.gen
+}
+
+// TestDirectReceive checks that with one connection a lone receiver reads
+// its messages itself (leader/follower), small, large and streamed ones, in
+// order, and that nothing is left queued.
+func TestDirectReceive(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxPair(t, Config{ReadBufferSize: 4096, StreamThreshold: 64 << 10}, 1, pair)
+		sizes := []int{8, 100, 3000, 20000, 100 << 10, 8, 5000}
+		const rounds = 40
+		go func() {
+			for i := range rounds {
+				size := sizes[i%len(sizes)]
+				if err := p.sa.Send(ctxT(t), frame(uint64(i), size)); err != nil {
+					return
+				}
+			}
+		}()
+		for i := range rounds {
+			if id := recvFrame(t, p.sb); id != uint64(i) {
+				t.Fatalf("got frame %d, want %d", id, i)
+			}
+		}
+		if n := receiverReads(p.b); n == 0 {
+			t.Errorf("the receiver never read for itself")
+		}
+		if st := p.b.Stats().Mux; st.RxMsgs != rounds || st.ReadyQueue != 0 {
+			t.Errorf("rx %d msgs, queue %d", st.RxMsgs, st.ReadyQueue)
+		}
+	})
+}
+
+// TestDirectReceiveRequestResponse runs ping-pong between two muxes with
+// one connection, one socket each, as the single-sender benchmark does.
+func TestDirectReceiveRequestResponse(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxPair(t, Config{}, 1, pair)
+		ctx := ctxT(t)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 1024)
+			for {
+				n, err := p.sb.Recv(ctx, buf)
+				if err != nil {
+					return
+				}
+				if p.sb.Send(ctx, buf[:n]) != nil {
+					return
+				}
+			}
+		}()
+		buf := make([]byte, 1024)
+		for i := range 500 {
+			if err := p.sa.Send(ctx, frame(uint64(i), 8+i%200)); err != nil {
+				t.Fatal(err)
+			}
+			n, err := p.sa.Recv(ctx, buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id, err := checkFrame(buf[:n]); err != nil || id != uint64(i) {
+				t.Fatalf("reply %d: %v, want %d", id, err, i)
+			}
+		}
+		if receiverReads(p.a) == 0 || receiverReads(p.b) == 0 {
+			t.Errorf("receivers never read for themselves: %d, %d", receiverReads(p.a), receiverReads(p.b))
+		}
+		p.b.Close()
+		<-done
+	})
+}
+
+// TestManyReceiversOneConn checks that every message reaches exactly one of
+// many concurrent receivers when they share one connection's token and the
+// reader goroutine.
+func TestManyReceiversOneConn(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxPair(t, Config{ReceiveQueue: 4}, 1, pair)
+		const total, receivers = 3000, 8
+		ctx := ctxT(t)
+		var (
+			mu   sync.Mutex
+			seen = map[uint64]bool{}
+			wg   sync.WaitGroup
+		)
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		for range receivers {
+			s := p.b.NewSocket()
+			wg.Go(func() {
+				for {
+					msg, err := s.Receive(rctx)
+					if err != nil {
+						return
+					}
+					id, err := checkFrame(msg.Bytes())
+					msg.Release()
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					if seen[id] {
+						t.Errorf("frame %d twice", id)
+					}
+					seen[id] = true
+					n := len(seen)
+					mu.Unlock()
+					if n == total {
+						cancel()
+					}
+				}
+			})
+		}
+		for i := range total {
+			if err := p.sa.Send(ctx, frame(uint64(i), 8+i%3000)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case <-rctx.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+		wg.Wait()
+		if len(seen) != total {
+			t.Fatalf("received %d of %d", len(seen), total)
+		}
+	})
+}
+
+// newDirectPair is newMuxPair with one connection whose reader goroutines
+// never read ahead on their own, warmed up until b's receivers read for
+// themselves.
+func newDirectPair(t *testing.T, cfg Config, pair pairFunc) *muxPair {
+	t.Helper()
+	p := &muxPair{aborts: make(chan *AbortError, 100), abortsA: make(chan *AbortError, 100)}
+	cfgA, cfgB := cfg, cfg
+	cfgA.OnAbort = func(e *AbortError) { p.abortsA <- e }
+	cfgB.OnAbort = func(e *AbortError) { p.aborts <- e }
+	var err error
+	if p.a, err = NewMux(cfgA); err != nil {
+		t.Fatal(err)
+	}
+	if p.b, err = NewMux(cfgB); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.a.Close(); p.b.Close() })
+	p.a.idleAfter, p.b.idleAfter = time.Hour, time.Hour
+	x, y := pair(t)
+	p.ac, p.bc = []net.Conn{x}, []net.Conn{y}
+	if err := p.a.Attach(x); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Attach(y); err != nil {
+		t.Fatal(err)
+	}
+	p.sa, p.sb = p.a.NewSocket(), p.b.NewSocket()
+	for i := 0; receiverReads(p.b) == 0; i++ {
+		if i == 1000 {
+			t.Fatal("the receiver never read for itself")
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- p.sa.Send(ctxT(t), frame(1000000+uint64(i), 8)) }()
+		recvFrame(t, p.sb)
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// waitHolder waits until a receiver holds c's read token.
+func waitHolder(t *testing.T, m *Mux) *conn {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c := m.single.Load(); c != nil {
+			c.rmu.Lock()
+			h := c.holder
+			c.rmu.Unlock()
+			if h == holderRecv {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			c := m.single.Load()
+			c.rmu.Lock()
+			defer c.rmu.Unlock()
+			t.Fatalf("no receiver took the read token: holder %d, idle %v, waiting %d, queued %d, gen %d",
+				c.holder, c.idle, m.waiting.Load(), m.queued.Load(), c.gen)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestDirectReceiveCancel checks that a receiver blocked reading the
+// connection returns when its context ends or its socket closes, and that
+// the connection then goes on working.
+func TestDirectReceiveCancel(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newDirectPair(t, Config{AssemblyTimeout: 5 * time.Second}, pair)
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() {
+			_, err := p.sb.Receive(ctx)
+			errc <- err
+		}()
+		waitHolder(t, p.b)
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Receive after cancel: %v", err)
+		}
+
+		s2 := p.b.NewSocket()
+		go func() {
+			_, err := s2.Receive(t.Context())
+			errc <- err
+		}()
+		waitHolder(t, p.b)
+		s2.Close()
+		if err := <-errc; !errors.Is(err, ErrClosed) {
+			t.Fatalf("Receive after Close: %v", err)
+		}
+
+		for i := range 3 {
+			sendAsync(t, p.sa, frame(uint64(i), 100))
+			if id := recvFrame(t, p.sb); id != uint64(i) {
+				t.Fatalf("got %d, want %d", id, i)
+			}
+		}
+		if len(p.aborts) != 0 {
+			t.Fatalf("abort: %v", <-p.aborts)
+		}
+	})
+}
+
+// TestAttachWhileReceiverReads checks that a receiver blocked reading the
+// only connection does not miss a message arriving on a second connection
+// attached meanwhile.
+func TestAttachWhileReceiverReads(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newDirectPair(t, Config{}, pair)
+		got := make(chan uint64, 1)
+		go func() {
+			msg, err := p.sb.Receive(ctxT(t))
+			if err != nil {
+				t.Error(err)
+				close(got)
+				return
+			}
+			id, _ := checkFrame(msg.Bytes())
+			msg.Release()
+			got <- id
+		}()
+		waitHolder(t, p.b)
+		x, y := pair(t)
+		if err := p.b.Attach(y); err != nil {
+			t.Fatal(err)
+		}
+		go x.Write(frame(42, 50))
+		select {
+		case id := <-got:
+			if id != 42 {
+				t.Fatalf("got %d", id)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("message on the second connection never received")
+		}
+		// With two connections the reader goroutines read: nobody holds
+		// a token for long, and both connections deliver.
+		for i := range 4 {
+			if i%2 == 0 {
+				sendAsync(t, p.sa, frame(uint64(i), 50))
+			} else {
+				go x.Write(frame(uint64(i), 50))
+			}
+			if id := recvFrame(t, p.sb); id != uint64(i) {
+				t.Fatalf("got %d, want %d", id, i)
+			}
+		}
+	})
+}
+
+// TestDetachWhileReceiverReads checks that Detach stops a receiver reading
+// the connection, returns, and leaves the receiver waiting for messages from
+// connections attached later.
+func TestDetachWhileReceiverReads(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newDirectPair(t, Config{}, pair)
+		got := make(chan uint64, 1)
+		go func() {
+			msg, err := p.sb.Receive(ctxT(t))
+			if err != nil {
+				t.Error(err)
+				close(got)
+				return
+			}
+			id, _ := checkFrame(msg.Bytes())
+			msg.Release()
+			got <- id
+		}()
+		waitHolder(t, p.b)
+		detached := make(chan error, 1)
+		go func() { detached <- p.b.Detach(p.bc[0]) }()
+		select {
+		case err := <-detached:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Detach did not return")
+		}
+		select {
+		case id := <-got:
+			t.Fatalf("receiver returned %d after detach", id)
+		case <-time.After(50 * time.Millisecond):
+		}
+		// The detached connection is the caller's again, framing intact.
+		go p.ac[0].Write(frame(7, 50))
+		buf := make([]byte, len(frame(7, 50)))
+		if _, err := readFull(p.bc[0], buf); err != nil {
+			t.Fatal(err)
+		}
+		if id, err := checkFrame(buf); err != nil || id != 7 {
+			t.Fatalf("detached conn: frame %d, %v", id, err)
+		}
+		if err := p.b.Attach(p.bc[0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.sa.Send(ctxT(t), frame(8, 50)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case id := <-got:
+			if id != 8 {
+				t.Fatalf("got %d, want 8", id)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("receiver never got the message after re-attach")
+		}
+	})
+}
+
+// TestReadAheadAfterReceiversStop checks that once receivers stop, the
+// reader goroutine reads ahead again: the queue fills, then back-pressure
+// stops it.
+func TestReadAheadAfterReceiversStop(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxPair(t, Config{ReceiveQueue: 4, ReadBufferSize: 4096}, 1, pair)
+		ctx := ctxT(t)
+		for i := range 10 {
+			if err := p.sa.Send(ctx, frame(uint64(i), 100)); err != nil {
+				t.Fatal(err)
+			}
+			if id := recvFrame(t, p.sb); id != uint64(i) {
+				t.Fatalf("got %d, want %d", id, i)
+			}
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		sent := make(chan int, 1)
+		go func() {
+			n := 0
+			for sctx.Err() == nil {
+				if p.sa.Send(sctx, frame(uint64(10+n), 1000)) != nil {
+					break
+				}
+				n++
+			}
+			sent <- n
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for p.b.Stats().Mux.ReadyQueue != 4 {
+			if time.Now().After(deadline) {
+				t.Fatalf("queue %d, want full (4)", p.b.Stats().Mux.ReadyQueue)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		rx := p.b.Stats().Mux.RxBytes
+		time.Sleep(50 * time.Millisecond)
+		if rx2 := p.b.Stats().Mux.RxBytes; rx2 != rx {
+			t.Errorf("reader went on reading: %d → %d bytes", rx, rx2)
+		}
+		cancel()
+		go func() {
+			for {
+				msg, err := p.sb.Receive(context.Background())
+				if err != nil {
+					return
+				}
+				msg.Release()
+			}
+		}()
+		<-sent
+	})
+}
+
+func readFull(c interface{ Read([]byte) (int, error) }, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := c.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// sendAsync sends msg on s from another goroutine (a pipe's write waits for
+// its reader) and fails the test if that fails.
+func sendAsync(t *testing.T, s *Socket, msg []byte) {
+	t.Helper()
+	go func() {
+		if err := s.Send(ctxT(t), msg); err != nil {
+			t.Error(err)
+		}
+	}()
+}
