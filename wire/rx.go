@@ -40,7 +40,7 @@ const (
 
 // defaultIdleAfter is how long the reader goroutine leaves the token to
 // receivers that do not use it before it reads ahead itself (Mux.idleAfter).
-const defaultIdleAfter = 2 * time.Millisecond
+const defaultIdleAfter = 10 * time.Millisecond
 
 // readLoop is the connection's reader goroutine, owned by the mux.
 func (c *conn) readLoop() {
