@@ -121,10 +121,10 @@ func (c *conn) readRun() error {
 			}
 			continue
 		}
-		// Park: a receiver holds the token or may take it.
-		if c.holder == holderRecv {
-			c.wdone = c.hdone
-		}
+		// Park: a receiver holds the token or may take it. Watch the
+		// context of the last receiver: the next is likely to bring the
+		// same, and then needs no kick.
+		c.wdone = c.hdone
 		wdone := c.wdone
 		if !armed {
 			armed, armGen = true, c.gen
