@@ -29,7 +29,12 @@
 // socket calling [Socket.Receive] (or [Socket.Recv]) takes the next one, in
 // arrival order among waiting receivers; a socket that stops receiving holds
 // no one up. When the queue is full, readers stop reading and TCP flow
-// control pushes back on the peer. Messages of at least
+// control pushes back on the peer. While exactly one connection is
+// attached, a socket that finds the queue empty reads and cuts its message
+// from the connection itself, in its own goroutine, as a raw TCP reader
+// would (further messages that came with it are queued); the connection's
+// reader goroutine then reads only when no socket is receiving, when more
+// sockets wait than messages are queued, and for streamed messages. Messages of at least
 // [Config.StreamThreshold] bytes are not buffered but streamed from their
 // connection ([Message.Read], [Message.WriteToFile] with splice(2)).
 //

@@ -104,7 +104,9 @@ func (cfg Config) withDefaults() (Config, error) {
 //
 // Each attached connection has one reader goroutine, owned by the mux, that
 // cuts its stream into messages with the configured [Parser] and queues them
-// for any receiving socket. Sends run in the sender's goroutine.
+// for any receiving socket; while it is the only connection, a receiving
+// socket that finds the queue empty does that work itself instead, saving
+// a goroutine hand-off per message. Sends run in the sender's goroutine.
 //
 // A Mux is safe for concurrent use. It must be created with [NewMux].
 type Mux struct {

@@ -115,6 +115,11 @@ func (s *Socket) SendFile(ctx context.Context, header []byte, f *os.File, off, n
 // connections, waiting until one arrives, ctx is done or the socket is
 // closed. The caller must release the message. It returns
 // [ErrReceiveDisabled] while receiving is disabled.
+//
+// With one connection attached and no message queued, Receive reads the
+// connection in the calling goroutine; the end of ctx, [Socket.Close], a
+// [Mux.Detach] or a second [Mux.Attach] cuts that read short without losing
+// bytes.
 func (s *Socket) Receive(ctx context.Context) (*Message, error) {
 	if s.rxDisabled.Load() {
 		return nil, ErrReceiveDisabled
