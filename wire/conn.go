@@ -67,7 +67,7 @@ func newConn(m *Mux, nc net.Conn, id int) *conn {
 		kick:       make(chan struct{}, 1),
 		idle:       true,
 	}
-	c.r = reader{c: c, buf: make([]byte, m.cfg.ReadBufferSize)}
+	c.r = reader{c: c, vr: newVReader(nc), buf: make([]byte, m.cfg.ReadBufferSize)}
 	return c
 }
 

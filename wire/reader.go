@@ -17,6 +17,7 @@ import (
 // itself.
 type reader struct {
 	c          *conn
+	vr         *vreader // nil: plain reads
 	buf        []byte
 	start, end int      // buf[start:end] holds unconsumed bytes
 	want       int      // total length of the message at start, 0 while unknown
@@ -211,7 +212,7 @@ func (r *reader) fill(direct bool) error {
 		return err
 	}
 	into := r.buf[r.end:]
-	if r.afterLarge && r.start == r.end && len(into) > peekSize {
+	if r.afterLarge && r.vr == nil && r.start == r.end && len(into) > peekSize {
 		// Large messages tend to follow large messages: read just the
 		// head of the next one, so its body can go straight to its own
 		// buffer. Small messages cost one extra read.
@@ -239,7 +240,19 @@ func (r *reader) fillLarge() error {
 	if err := r.setDeadline(true); err != nil {
 		return err
 	}
-	k, err := c.nc.Read(r.large.buf[r.got:])
+	var k int
+	var err error
+	if r.vr != nil && r.end == 0 {
+		// The read buffer is empty: the rest of the message and the
+		// head of the next come in one readv.
+		k, err = r.vr.read(r.large.buf[r.got:], r.buf)
+		if rest := len(r.large.buf) - r.got; k > rest {
+			r.end = k - rest
+			k = rest
+		}
+	} else {
+		k, err = c.nc.Read(r.large.buf[r.got:])
+	}
 	if k > 0 {
 		r.got += k
 		c.stats.rxReads.Add(1)
