@@ -42,6 +42,11 @@ const (
 // receivers that do not use it before it reads ahead itself (Mux.idleAfter).
 const defaultIdleAfter = 10 * time.Millisecond
 
+// maxIdleCheck bounds the interval between the reader goroutine's checks
+// for idleness, which doubles from idleAfter while receivers keep reading:
+// a busy connection costs it a few wake-ups a second, not one per idleAfter.
+const maxIdleCheck = 250 * time.Millisecond
+
 // readLoop is the connection's reader goroutine, owned by the mux.
 func (c *conn) readLoop() {
 	defer c.m.wg.Done()
@@ -74,7 +79,8 @@ func (c *conn) shouldReadLocked() bool {
 // readRun takes the token when it should, cuts and reads, and parks
 // otherwise, until the connection stops or fails.
 func (c *conn) readRun() error {
-	timer := time.NewTimer(c.m.idleAfter)
+	check := c.m.idleAfter
+	timer := time.NewTimer(check)
 	defer timer.Stop()
 	armed, armGen := true, uint64(0)
 	for {
@@ -128,7 +134,7 @@ func (c *conn) readRun() error {
 		wdone := c.wdone
 		if !armed {
 			armed, armGen = true, c.gen
-			timer.Reset(c.m.idleAfter)
+			timer.Reset(check)
 		}
 		c.rmu.Unlock()
 		select {
@@ -139,6 +145,9 @@ func (c *conn) readRun() error {
 			c.rmu.Lock()
 			if c.holder == holderNone && c.gen == armGen {
 				c.idle = true
+				check = c.m.idleAfter
+			} else {
+				check = min(2*check, max(maxIdleCheck, c.m.idleAfter))
 			}
 			c.rmu.Unlock()
 		case <-wdone:
