@@ -243,7 +243,7 @@ func (c *conn) receive(ctx context.Context, s *Socket) (msg *Message, err error,
 	case msg != nil:
 		c.release(false, nil)
 		return msg, nil, true
-	case err == ErrClosed:
+	case errors.Is(err, ErrClosed):
 		c.release(false, nil)
 		return nil, err, true
 	case errors.Is(err, errInterrupted):

@@ -89,7 +89,7 @@ func TestDirectReceiveRequestResponse(t *testing.T) {
 		if receiverReads(p.a) == 0 || receiverReads(p.b) == 0 {
 			t.Errorf("receivers never read for themselves: %d, %d", receiverReads(p.a), receiverReads(p.b))
 		}
-		p.b.Close()
+		_ = p.b.Close()
 		<-done
 	})
 }
@@ -169,7 +169,7 @@ func newDirectPair(t *testing.T, cfg Config, pair pairFunc) *muxPair {
 	if p.b, err = NewMux(cfgB); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.a.Close(); p.b.Close() })
+	t.Cleanup(func() { _ = p.a.Close(); _ = p.b.Close() })
 	p.a.idleAfter, p.b.idleAfter = time.Hour, time.Hour
 	x, y := pair(t)
 	p.ac, p.bc = []net.Conn{x}, []net.Conn{y}
@@ -242,7 +242,7 @@ func TestDirectReceiveCancel(t *testing.T) {
 			errc <- err
 		}()
 		waitHolder(t, p.b)
-		s2.Close()
+		_ = s2.Close()
 		if err := <-errc; !errors.Is(err, ErrClosed) {
 			t.Fatalf("Receive after Close: %v", err)
 		}
@@ -282,7 +282,7 @@ func TestAttachWhileReceiverReads(t *testing.T) {
 		if err := p.b.Attach(y); err != nil {
 			t.Fatal(err)
 		}
-		go x.Write(frame(42, 50))
+		go func() { _, _ = x.Write(frame(42, 50)) }()
 		select {
 		case id := <-got:
 			if id != 42 {
@@ -297,7 +297,7 @@ func TestAttachWhileReceiverReads(t *testing.T) {
 			if i%2 == 0 {
 				sendAsync(t, p.sa, frame(uint64(i), 50))
 			} else {
-				go x.Write(frame(uint64(i), 50))
+				go func() { _, _ = x.Write(frame(uint64(i), 50)) }()
 			}
 			if id := recvFrame(t, p.sb); id != uint64(i) {
 				t.Fatalf("got %d, want %d", id, i)
@@ -341,7 +341,7 @@ func TestDetachWhileReceiverReads(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 		// The detached connection is the caller's again, framing intact.
-		go p.ac[0].Write(frame(7, 50))
+		go func() { _, _ = p.ac[0].Write(frame(7, 50)) }()
 		buf := make([]byte, len(frame(7, 50)))
 		if _, err := readFull(p.bc[0], buf); err != nil {
 			t.Fatal(err)
