@@ -307,7 +307,7 @@ func (t *Task) startTee(i core.PieceIndex) *teeHash {
 	if !t.wholeHash() || !t.hmu.TryLock() {
 		return nil
 	}
-	defer t.hmu.Unlock()
+	defer t.unlockHash()
 	if t.hashed != int(i) {
 		return nil
 	}
@@ -356,8 +356,19 @@ func (t *Task) advanceHash() error {
 // waits for a running advance and then catches up itself.
 func (t *Task) advanceHashWait() error {
 	t.hmu.Lock()
-	defer t.hmu.Unlock()
-	return t.advanceLocked()
+	err := t.advanceLocked()
+	t.unlockHash()
+	return err
+}
+
+// unlockHash releases hmu taken outside advanceHash's loop and then does
+// the work a commit may have handed over meanwhile: a commit that failed
+// to take hmu relies on its holder to see hashWanted.
+func (t *Task) unlockHash() {
+	t.hmu.Unlock()
+	if t.hashWanted.Load() {
+		_ = t.advanceHash() // a failure is the task's (Err) or the next commit's
+	}
 }
 
 // advanceLocked does advanceHash's work with hmu held.
