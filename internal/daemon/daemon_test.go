@@ -70,10 +70,17 @@ func TestSeedAfterRestart(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
+	reported := ss.s.Stats().PiecesDone
 	a2 := startDaemon(t, cfg)
 	if a2.Stats().SeedingTasks != 1 {
 		t.Fatalf("restarted daemon seeds %d tasks", a2.Stats().SeedingTasks)
 	}
+	// The restarted seed announces its pieces on its own schedule; until
+	// the scheduler knows them, nobody holds them and a new peer is rightly
+	// sent to the origin. Wait for the announcement.
+	waitFor(t, "the restarted seed's pieces at the scheduler", 10*time.Second, func() bool {
+		return ss.s.Stats().PiecesDone >= reported+uint64(len(data)/(256<<10))
+	})
 	before := o.served.Load()
 	b := startDaemon(t, baseConfig(t, ss.addr))
 	out, p := fetch(t, b, req)
