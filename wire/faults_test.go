@@ -204,7 +204,7 @@ func TestBadParser(t *testing.T) {
 					t.Fatalf("abort %v, want %v", e, tc.want)
 				}
 				var pe *ParserError
-				if tc.want == errParse && !errors.As(e.Err, &pe) {
+				if errors.Is(tc.want, errParse) && !errors.As(e.Err, &pe) {
 					t.Fatalf("abort %v is not a ParserError", e)
 				}
 				var ae *AbortError

@@ -80,7 +80,7 @@ func (p LengthPrefix) littleEndian() bool {
 	case binary.LittleEndian:
 		return true
 	}
-	var b = [2]byte{1, 0}
+	b := [2]byte{1, 0}
 	return p.Order.Uint16(b[:]) == 1
 }
 

@@ -399,7 +399,9 @@ func TestStatsInvariants(t *testing.T) {
 		ctx := ctxT(t)
 		socks := []*Socket{p.b.NewSocket(), p.b.NewSocket(), p.b.NewSocket()}
 		const total = 900
+		sent := make(chan struct{})
 		go func() {
+			defer close(sent)
 			for i := range total {
 				_ = p.sa.Send(ctx, frame(uint64(i), 8+i%100))
 			}
@@ -438,6 +440,7 @@ func TestStatsInvariants(t *testing.T) {
 		if len(st.Conns) != 2 || len(st.Sockets) != 3 { // sb + 2 open
 			t.Fatalf("%d conns, %d sockets", len(st.Conns), len(st.Sockets))
 		}
+		<-sent // a Send counts its message after the write, maybe after delivery
 		a := p.a.Stats()
 		if a.Mux.TxMsgs != total || a.Mux.TxBytes != st.Mux.RxBytes {
 			t.Fatalf("sender TX %d/%d, receiver RX %d/%d", a.Mux.TxMsgs, a.Mux.TxBytes, st.Mux.RxMsgs, st.Mux.RxBytes)

@@ -328,7 +328,7 @@ func (c *conn) midMessageErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrAssemblyTimeout, err)
 	}
 	c.stats.rxTruncated.Add(1)
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return ErrTruncatedMessage
 	}
 	return fmt.Errorf("%w: %w", ErrTruncatedMessage, err)

@@ -59,7 +59,7 @@ func (c *conn) readLoop() {
 	switch {
 	case errors.Is(err, errStopped):
 		// Whoever stopped the reader completes the shutdown.
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		c.shutdown(nil, true) // closed between messages: simply detached
 	default:
 		c.stats.rxAborts.Add(1)

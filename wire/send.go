@@ -55,10 +55,10 @@ func (m *Mux) send(ctx context.Context, s *Socket, req *sendReq) error {
 			return err
 		}
 		err = c.submit(ctx, req)
-		if err == errGone {
+		if errors.Is(err, errGone) {
 			continue // detached between pick and submit: nothing was written
 		}
-		if err == errRetry {
+		if errors.Is(err, errRetry) {
 			if len(req.msgs) == 0 {
 				break
 			}
@@ -105,7 +105,7 @@ func (c *conn) submit(ctx context.Context, req *sendReq) error {
 	for {
 		select {
 		case err := <-req.done:
-			if err == errHandoff {
+			if errors.Is(err, errHandoff) {
 				c.wmu.Lock()
 				c.combineLocked(req)
 				continue

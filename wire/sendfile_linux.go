@@ -34,7 +34,7 @@ func sendFileRange(nc net.Conn, f *os.File, off, n int64) (written int64, handle
 	}); err != nil || oerr != nil {
 		return 0, false, nil
 	}
-	defer g.Close()
+	defer func() { _ = g.Close() }() // read-only: nothing to flush
 	if _, err := g.Seek(off, io.SeekStart); err != nil {
 		return 0, false, nil
 	}

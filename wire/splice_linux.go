@@ -4,6 +4,7 @@
 package wire
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -36,8 +37,7 @@ func spliceToFile(nc net.Conn, f *os.File, off, n int64) (written int64, handled
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return 0, false, nil, nil
 	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
+	defer func() { _, _ = unix.Close(p[0]), unix.Close(p[1]) }()
 	_, _ = unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, spliceChunk)
 
 	for written < n {
@@ -45,7 +45,7 @@ func spliceToFile(nc net.Conn, f *os.File, off, n int64) (written int64, handled
 		var serr error
 		err := rc.Read(func(fd uintptr) bool {
 			k, e := unix.Splice(int(fd), nil, p[1], nil, int(min(n-written, spliceChunk)), unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
-			if e == unix.EAGAIN {
+			if errors.Is(e, unix.EAGAIN) {
 				return false // wait until the socket is readable
 			}
 			inPipe, serr = int(k), e

@@ -169,7 +169,7 @@ func (m *Mux) Stats() Stats {
 		if a := c.nc.RemoteAddr(); a != nil {
 			cs.RemoteAddr = a.String()
 		}
-		cs.ConnCounters.addTo(&total)
+		cs.addTo(&total)
 		st.Conns = append(st.Conns, cs)
 	}
 	slices.SortFunc(st.Conns, func(a, b ConnStats) int { return cmp.Compare(a.ID, b.ID) })

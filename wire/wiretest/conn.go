@@ -21,7 +21,7 @@ func TCPPair() (a, b *net.TCPConn, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	type result struct {
 		c   *net.TCPConn
 		err error
@@ -35,10 +35,10 @@ func TCPPair() (a, b *net.TCPConn, err error) {
 	r := <-ch
 	if err != nil || r.err != nil {
 		if a != nil {
-			a.Close()
+			_ = a.Close()
 		}
 		if r.c != nil {
-			r.c.Close()
+			_ = r.c.Close()
 		}
 		return nil, nil, errors.Join(err, r.err)
 	}
