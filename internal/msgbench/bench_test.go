@@ -36,8 +36,10 @@ func TestRunInProcess(t *testing.T) {
 			t.Errorf("bad result %+v", r)
 		}
 	}
-	for _, c := range []string{"penalty-tcp-64B", "fit-tcp", "fit-unix", "srr-tcp-32B", "srr-unix-4KiB", "srr-inproc-32B",
-		"movefrom-tcp-4KiB", "movefrom-inproc-64B", "m1-tcp-vs-inproc-32B", "m2-overhead-32B", "m3-page-read-4KiB", "overhead-tcp-64B"} {
+	for _, c := range []string{
+		"penalty-tcp-64B", "fit-tcp", "fit-unix", "srr-tcp-32B", "srr-unix-4KiB", "srr-inproc-32B",
+		"movefrom-tcp-4KiB", "movefrom-inproc-64B", "m1-tcp-vs-inproc-32B", "m2-overhead-32B", "m3-page-read-4KiB", "overhead-tcp-64B",
+	} {
 		if !cases[c] {
 			t.Errorf("case %s missing; have %s", c, strings.Join(keys(cases), " "))
 		}
