@@ -18,12 +18,10 @@ import (
 )
 
 // An outPeer is the sending side of a session: the node's connection to one
-// destination address. It owns a wire.Mux whose connections it dials and a
-// keeper goroutine that redials when the mux has no connection or a Send's
-// retransmissions go unanswered. The waiting Sends read the session's
-// frames themselves (call.go: a reply reaches its Send without a hand-off);
-// while none waits, the loop goroutine reads them once woken (after an
-// abandoned Send, or by the keeper when the session is idle).
+// destination address. It owns a wire.Mux whose connections it dials, a
+// reader goroutine (loop) that dispatches replies and the receiver's move
+// frames to the waiting calls, and a keeper goroutine that redials when the
+// mux has no connection or a Send's retransmissions go unanswered.
 type outPeer struct {
 	n        *Node
 	dest     string
@@ -38,14 +36,12 @@ type outPeer struct {
 	deadErr  error                 // written before dead is closed
 	connects atomic.Uint64         // successful dials
 	used     atomic.Bool           // a Send started since the keeper last looked
-	loopWake chan struct{}         // asks the loop to read while no Send waits; cap 1
-	loopHead [moveToHeaderLen]byte // loop only: the head of a streamed frame
+	head     [moveToHeaderLen]byte // loop only: the head of a streamed frame
 
-	mu       sync.Mutex // guards the following
-	calls    map[uint64]*call
-	conns    []net.Conn
-	retired  bool               // idle and closed: Sends must start a new session
-	loopStop context.CancelFunc // ends the loop's read; nil while it does not read
+	mu      sync.Mutex // guards the following
+	calls   map[uint64]*call
+	conns   []net.Conn
+	retired bool // idle and closed: Sends must start a new session
 }
 
 // errRetired tells a Send that its session was retired for idleness just
@@ -66,14 +62,13 @@ func (n *Node) outPeer(ctx context.Context, dest, scheme, rest string) (*outPeer
 	}
 	op = &outPeer{
 		n: n, dest: dest, network: scheme, address: rest,
-		session:  randUint64(),
-		mux:      mux,
-		sock:     mux.NewSocket(),
-		win:      newWindow(n.cfg.Window),
-		kick:     make(chan struct{}, 1),
-		loopWake: make(chan struct{}, 1),
-		dead:     make(chan struct{}),
-		calls:    map[uint64]*call{},
+		session: randUint64(),
+		mux:     mux,
+		sock:    mux.NewSocket(),
+		win:     newWindow(n.cfg.Window),
+		kick:    make(chan struct{}, 1),
+		dead:    make(chan struct{}),
+		calls:   map[uint64]*call{},
 	}
 	if err := op.dial(ctx); err != nil {
 		_ = mux.Close()
@@ -177,9 +172,6 @@ func (op *outPeer) keep() {
 			} else {
 				idle++
 			}
-			if !busy {
-				op.wakeLoop()
-			}
 			attached := op.mux.Stats().Mux.Attached > 0
 			if !busy && (!attached || idle >= idleLimit) && op.retire() {
 				return
@@ -243,90 +235,54 @@ func (op *outPeer) fail(err error) {
 	_ = op.mux.Close()
 }
 
-// loop reads the session's frames while no Send waits, each time it is
-// woken, until a Send starts (which stops its read) or the session ends.
+// loop reads the session's frames until the mux closes.
 func (op *outPeer) loop() {
 	for {
-		select {
-		case <-op.loopWake:
-		case <-op.dead:
-			return
-		case <-op.n.ctx.Done():
+		m, err := op.sock.Receive(op.n.ctx)
+		if err != nil {
 			return
 		}
-		op.mu.Lock()
-		if len(op.calls) > 0 {
-			op.mu.Unlock()
-			continue // the Sends read
-		}
-		ctx, cancel := context.WithCancel(op.n.ctx)
-		op.loopStop = cancel
-		op.mu.Unlock()
-		for {
-			m, err := op.sock.Receive(ctx)
-			if err != nil {
-				break
-			}
-			op.dispatch(m, nil)
-		}
-		cancel()
+		op.dispatch(m)
 	}
 }
 
-// wakeLoop makes the loop read the session if no Send does.
-func (op *outPeer) wakeLoop() {
-	select {
-	case op.loopWake <- struct{}{}:
-	default:
-	}
-}
-
-// dispatch handles one frame from the receiver. The reply to self (the
-// call of the Send that read it) is returned, not delivered.
-func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
+// dispatch handles one frame from the receiver.
+func (op *outPeer) dispatch(m *wire.Message) {
 	b := m.Bytes()
 	if b == nil {
 		// Only move-to data is long enough to be streamed.
-		head := op.loopHead[:]
-		if self != nil {
-			head = self.head[:]
-		}
-		if err := readFull(m, head); err != nil {
+		if err := readFull(m, op.head[:]); err != nil {
 			op.protocolError(m, err)
-			return nil
+			return
 		}
-		b = head
+		b = op.head[:]
 	}
 	typ, err := frameTypeOf(b)
 	if err != nil {
 		op.protocolError(m, err)
-		return nil
+		return
 	}
 	switch typ {
 	case frameReply:
 		if len(b) < 16 {
 			op.protocolError(m, ErrMalformed)
-			return nil
+			return
 		}
 		seq := binary.BigEndian.Uint64(b[8:])
 		op.mu.Lock()
 		c := op.calls[seq]
 		delete(op.calls, seq)
 		op.mu.Unlock()
-		switch c {
-		case nil:
+		if c == nil {
 			m.Release() // a late duplicate
-		case self:
-			return m
-		default:
-			c.done <- m // cap 1, and each call gets one reply
-			c.wait.wake()
+			return
 		}
+		c.done <- m // cap 1, and each call gets one reply
 	case framePending:
 		f, _, err := parsePending(b)
 		if err != nil {
 			op.protocolError(m, err)
-			return nil
+			return
 		}
 		m.Release()
 		op.mu.Lock()
@@ -339,16 +295,12 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 		m.Release()
 		if err != nil {
 			op.protocolError(nil, err)
-			return nil
+			return
 		}
 		c := op.holdCall(f.Seq)
 		if c == nil {
 			op.sendMoveDone(f.Move, ErrNotAwaitingReply)
-			return nil
-		}
-		if c == self {
-			op.serveMoveFrom(c, f) // the Send waits anyway: serve in its goroutine
-			return nil
+			return
 		}
 		if !op.n.goroutine(func() { op.serveMoveFrom(c, f) }) {
 			c.segMu.RUnlock()
@@ -358,7 +310,6 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 	default:
 		op.protocolError(m, fmt.Errorf("frame type %d from a receiver: %w", typ, ErrProtocol))
 	}
-	return nil
 }
 
 // holdCall returns the call awaiting the reply to seq with its segment
