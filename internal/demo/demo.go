@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -159,7 +160,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	f, sum, err := generate(filepath.Join(dir, "demo.bin"), cfg.Size)
+	f, pieces, err := generate(filepath.Join(dir, "demo.bin"), cfg.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +173,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := sw.start(ctx, cfg, dir, f); err != nil {
 		return nil, err
 	}
-	return sw.distribute(ctx, cfg, dir, sum)
+	return sw.distribute(ctx, cfg, dir, pieces)
 }
 
 // swarm is the running origin, scheduler and daemons, and the goroutines
@@ -296,7 +297,7 @@ func (sw *swarm) stop(cancel context.CancelFunc) {
 
 // distribute has every daemon download the file at once, follows their
 // progress, and verifies the copies.
-func (sw *swarm) distribute(ctx context.Context, cfg Config, dir string, sum core.Digest) (*Result, error) {
+func (sw *swarm) distribute(ctx context.Context, cfg Config, dir string, pieces manifest) (*Result, error) {
 	bars := progress.New(ctx, progressWriter(cfg.Progress))
 	defer bars.Wait()
 	res := &Result{
@@ -323,7 +324,11 @@ func (sw *swarm) distribute(ctx context.Context, cfg Config, dir string, sum cor
 	start := time.Now()
 	for i, d := range sw.daemons {
 		outs[i] = filepath.Join(dir, "copy"+strconv.Itoa(i+1))
-		tr, err := d.Download(ctx, daemon.Request{URL: sw.origin.url(), Digest: sum, Output: outs[i]})
+		// The manifest the demo computed while generating the file is the
+		// trusted reference: every piece a daemon keeps, from a peer or from
+		// the origin, is checked against it, so each byte is hashed once per
+		// peer (a whole-file digest would add a second, sequential pass).
+		tr, err := d.Download(ctx, daemon.Request{URL: sw.origin.url(), PieceSize: pieces.size, PieceDigests: pieces.digests, Output: outs[i]})
 		if err != nil {
 			return nil, fmt.Errorf("demo: peer %d: %w", i+1, err)
 		}
@@ -387,16 +392,23 @@ func progressWriter(w io.Writer) io.Writer {
 	return w
 }
 
+// manifest is the trusted list of piece digests of the generated file.
+type manifest struct {
+	size    int64 // piece size
+	digests []core.Digest
+}
+
 // generate writes size pseudo-random bytes to path and returns the file,
-// open for reading, and its digest.
-func generate(path string, size int64) (*os.File, core.Digest, error) {
-	var sum core.Digest
+// open for reading, and the SHA-256 of each of its pieces, computed as the
+// bytes are written.
+func generate(path string, size int64) (*os.File, manifest, error) {
+	m := manifest{size: core.PieceSizeFor(size)}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, sum, fmt.Errorf("demo: %w", err)
+		return nil, m, fmt.Errorf("demo: %w", err)
 	}
-	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	ph := &pieceHasher{size: m.size, h: sha256.New()}
+	bw := bufio.NewWriterSize(io.MultiWriter(f, ph), 1<<20)
 	var seed [32]byte
 	for i := range 4 {
 		v := rand.Uint64()
@@ -410,15 +422,53 @@ func generate(path string, size int64) (*os.File, core.Digest, error) {
 	}
 	if err != nil {
 		_ = f.Close()
-		return nil, sum, fmt.Errorf("demo: write %s: %w", path, err)
+		return nil, m, fmt.Errorf("demo: write %s: %w", path, err)
 	}
-	copy(sum[:], h.Sum(nil))
-	return f, sum, nil
+	m.digests = ph.finish()
+	return f, m, nil
+}
+
+// pieceHasher is an io.Writer that hashes its input piece by piece.
+type pieceHasher struct {
+	size int64     // piece size
+	h    hash.Hash // the current piece's hash
+	n    int64     // bytes of the current piece hashed so far
+	sums []core.Digest
+}
+
+func (p *pieceHasher) Write(b []byte) (int, error) {
+	total := len(b)
+	for len(b) > 0 {
+		k := min(int64(len(b)), p.size-p.n)
+		p.h.Write(b[:k])
+		p.n += k
+		b = b[k:]
+		if p.n == p.size {
+			p.cut()
+		}
+	}
+	return total, nil
+}
+
+func (p *pieceHasher) cut() {
+	var d core.Digest
+	copy(d[:], p.h.Sum(nil))
+	p.sums = append(p.sums, d)
+	p.h.Reset()
+	p.n = 0
+}
+
+// finish closes the last, possibly short, piece and returns the digests.
+func (p *pieceHasher) finish() []core.Digest {
+	if p.n > 0 {
+		p.cut()
+	}
+	return p.sums
 }
 
 // verify reads every copy back and reports which are byte for byte the
-// file the origin served (whose SHA-256 the daemons checked as pieces
-// arrived), two at a time. Comparing, rather than hashing again, keeps the
+// file the origin served (each of whose pieces the daemons checked against
+// the demo's manifest as it arrived), two at a time. Comparing, rather than hashing again, keeps the
 // check independent of the daemons' hashing and cheap.
 func verify(ctx context.Context, paths []string, orig *os.File, size int64) []bool {
 	ok := make([]bool, len(paths))
