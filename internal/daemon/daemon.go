@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pollen-dev/pollen/internal/ratelimit"
+
 	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/piece"
 	"github.com/pollen-dev/pollen/msg"
@@ -33,8 +35,8 @@ type Daemon struct {
 	store *piece.Store
 	node  *msg.Node
 	sched *schedClient
-	up    *limiter // nil: unlimited
-	down  *limiter
+	up    *ratelimit.Bucket // nil: unlimited
+	down  *ratelimit.Bucket
 	stats counters
 
 	apiLn  net.Listener // nil without Config.Socket

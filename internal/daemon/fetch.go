@@ -30,7 +30,7 @@ func (t *task) fetch(j job, buf *[]byte) result {
 		return result{job: j}
 	}
 	r := t.layout.Piece(j.index)
-	if err := t.d.down.wait(t.ctx, r.Len); err != nil {
+	if err := t.d.down.Wait(t.ctx, r.Len); err != nil {
 		return result{job: j, err: err, fatal: true}
 	}
 	t.d.stats.downloads.Add(1)

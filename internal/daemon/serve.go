@@ -69,7 +69,7 @@ func (d *Daemon) upload(r *msg.Request, gp *proto.GetPiece) {
 		d.replyError(r, proto.CodeBadRequest, "daemon: GetPiece needs a writable segment of the piece's length")
 		return
 	}
-	if err := d.up.wait(d.ctx, sec.Len()); err != nil {
+	if err := d.up.Wait(d.ctx, sec.Len()); err != nil {
 		d.miss(r, gp, proto.MissBusy)
 		return
 	}

@@ -11,9 +11,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pollen-dev/pollen/internal/ratelimit"
 )
 
 // origin is the demo's HTTP origin: it serves one file with Range support,
@@ -24,7 +25,7 @@ type origin struct {
 	ln     net.Listener
 	file   *os.File
 	path   string // URL path of the file
-	bucket *bucket
+	bucket *ratelimit.Bucket
 	served atomic.Int64
 }
 
@@ -78,7 +79,7 @@ func (o *origin) serve(ctx context.Context) error {
 type limitedWriter struct {
 	http.ResponseWriter
 	ctx    context.Context
-	bucket *bucket
+	bucket *ratelimit.Bucket
 	served *atomic.Int64
 }
 
@@ -90,7 +91,7 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 	var n int
 	for len(p) > 0 {
 		c := min(len(p), chunk)
-		if err := w.bucket.wait(w.ctx, int64(c)); err != nil {
+		if err := w.bucket.Wait(w.ctx, int64(c)); err != nil {
 			return n, err
 		}
 		m, err := w.ResponseWriter.Write(p[:c])
@@ -104,46 +105,8 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// bucket is a token bucket for bytes: wait(n) takes n tokens, going into
-// debt, and sleeps until the debt is paid, so the long-run rate is exact.
-// A nil *bucket is unlimited. It is safe for concurrent use.
-type bucket struct {
-	rate  float64 // bytes per second
-	burst float64 // most tokens saved while idle
-
-	mu     sync.Mutex // guards the following fields
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rate int64) *bucket {
-	if rate <= 0 {
-		return nil
-	}
-	b := max(float64(rate)/50, 2*chunk) // 20 ms of traffic
-	return &bucket{rate: float64(rate), burst: b, tokens: b, last: time.Now()}
-}
-
-func (b *bucket) wait(ctx context.Context, n int64) error {
-	if b == nil {
-		return ctx.Err()
-	}
-	b.mu.Lock()
-	now := time.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	b.tokens -= float64(n)
-	debt := -b.tokens
-	b.mu.Unlock()
-	if debt <= 0 {
-		return nil
-	}
-	t := time.NewTimer(time.Duration(debt / b.rate * float64(time.Second)))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// newBucket paces an origin at rate bytes/s (nil: unlimited), saving up
+// 20 ms of traffic while idle, at least two chunks.
+func newBucket(rate int64) *ratelimit.Bucket {
+	return ratelimit.New(rate, max(rate/50, 2*chunk))
 }

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pollen-dev/pollen/internal/ratelimit"
+
 	"github.com/pollen-dev/pollen/internal/core"
 )
 
@@ -42,7 +44,7 @@ type Origin struct {
 	ln     net.Listener
 	srv    *http.Server
 	prefix string
-	bucket *bucket
+	bucket *ratelimit.Bucket
 
 	mu    sync.Mutex // guards files
 	files map[string]string
@@ -150,7 +152,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 		if w.o.bucket != nil {
 			c = min(c, chunk)
 		}
-		if err := w.o.bucket.wait(w.ctx, int64(c)); err != nil {
+		if err := w.o.bucket.Wait(w.ctx, int64(c)); err != nil {
 			return n, err
 		}
 		m, err := w.ResponseWriter.Write(p[:c])
@@ -177,7 +179,7 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 		if w.o.bucket != nil {
 			c = min(c, chunk)
 		}
-		if err := w.o.bucket.wait(w.ctx, c); err != nil {
+		if err := w.o.bucket.Wait(w.ctx, c); err != nil {
 			return total, err
 		}
 		n, err := rf.ReadFrom(&io.LimitedReader{R: lr.R, N: c})
@@ -198,46 +200,8 @@ func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
 // writerOnly hides ReadFrom so io.Copy uses Write.
 type writerOnly struct{ io.Writer }
 
-// bucket is a token bucket for bytes: wait(n) takes n tokens, going into
-// debt, and sleeps until the debt is paid, so the long-run rate is exact.
-// A nil *bucket is unlimited. It is safe for concurrent use.
-type bucket struct {
-	rate  float64 // bytes per second
-	burst float64 // most tokens saved while idle
-
-	mu     sync.Mutex // guards the following fields
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(rate int64) *bucket {
-	if rate <= 0 {
-		return nil
-	}
-	b := max(float64(rate)/50, 2*chunk) // 20 ms of traffic
-	return &bucket{rate: float64(rate), burst: b, tokens: b, last: time.Now()}
-}
-
-func (b *bucket) wait(ctx context.Context, n int64) error {
-	if b == nil {
-		return ctx.Err()
-	}
-	b.mu.Lock()
-	now := time.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	b.tokens -= float64(n)
-	debt := -b.tokens
-	b.mu.Unlock()
-	if debt <= 0 {
-		return nil
-	}
-	t := time.NewTimer(time.Duration(debt / b.rate * float64(time.Second)))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// newBucket paces an origin at rate bytes/s (nil: unlimited), saving up
+// 20 ms of traffic while idle, at least two chunks.
+func newBucket(rate int64) *ratelimit.Bucket {
+	return ratelimit.New(rate, max(rate/50, 2*chunk))
 }
