@@ -42,14 +42,14 @@ func (m *Error) Error() string { return fmt.Sprintf("proto: remote error %d: %s"
 func (m *Error) Append(b []byte) ([]byte, error) {
 	b = appendHeader(b, TypeError)
 	b = appendU16(b, uint16(m.Code))
-	return appendStr16(b, m.Text, MaxErrorLen, "error text")
+	return format.AppendStr(b, 2, m.Text, MaxErrorLen, "error text")
 }
 
 func parseError(b []byte) (Error, int, error) {
-	d := decoder{b: b}
+	d := format.Decoder(b)
 	var m Error
-	m.Code = ErrorCode(d.u16())
-	m.Text = d.str(int(d.u16()), MaxErrorLen, "error text")
-	n, err := d.done()
+	m.Code = ErrorCode(d.U16())
+	m.Text = d.Str(2, MaxErrorLen, "error text")
+	n, err := d.Done()
 	return m, n, err
 }

@@ -36,7 +36,7 @@ func (m *Evicted) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypeEvicted)
 	b = append(b, m.Peer[:]...)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -48,16 +48,16 @@ func (m *Evicted) Append(b []byte) ([]byte, error) {
 }
 
 func parseEvicted(b []byte) (Evicted, int, error) {
-	d := decoder{b: b}
+	d := format.Decoder(b)
 	var m Evicted
-	m.Peer = d.peer()
-	m.Task = d.task()
-	if k := d.count(2, 1, MaxBatch, 4, "pieces"); k > 0 {
+	m.Peer = d.Peer()
+	m.Task = d.Task()
+	if k := d.Count(2, 1, MaxBatch, 4, "pieces"); k > 0 {
 		m.Indices = make([]uint32, k)
 		for i := range m.Indices {
-			m.Indices[i] = d.u32()
+			m.Indices[i] = d.U32()
 		}
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }

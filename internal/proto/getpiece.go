@@ -26,7 +26,7 @@ func (*GetPiece) Len() int { return HeaderLen + 32 + 4 + 16 }
 // Append appends the encoding of m to b.
 func (m *GetPiece) Append(b []byte) ([]byte, error) {
 	b = appendHeader(b, TypeGetPiece)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -35,8 +35,8 @@ func (m *GetPiece) Append(b []byte) ([]byte, error) {
 }
 
 func parseGetPiece(b []byte) (GetPiece, int, error) {
-	d := decoder{b: b}
-	m := GetPiece{Task: d.task(), Index: core.PieceIndex(d.u32()), Peer: d.peer()}
-	n, err := d.done()
+	d := format.Decoder(b)
+	m := GetPiece{Task: d.Task(), Index: core.PieceIndex(d.U32()), Peer: d.Peer()}
+	n, err := d.Done()
 	return m, n, err
 }

@@ -37,8 +37,8 @@ func (m *Heartbeat) Append(b []byte) ([]byte, error) {
 }
 
 func parseHeartbeat(b []byte) (Heartbeat, int, error) {
-	d := decoder{b: b}
-	m := Heartbeat{Peer: d.peer(), Uploads: d.u16(), Downloads: d.u16(), UploadRate: d.u64(), DownloadRate: d.u64()}
-	n, err := d.done()
+	d := format.Decoder(b)
+	m := Heartbeat{Peer: d.Peer(), Uploads: d.U16(), Downloads: d.U16(), UploadRate: d.U64(), DownloadRate: d.U64()}
+	n, err := d.Done()
 	return m, n, err
 }

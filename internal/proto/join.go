@@ -61,14 +61,14 @@ func (m *Join) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypeJoin)
 	b = append(b, m.Peer[:]...)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
 	b = appendU64(b, uint64(m.Layout.Size))
 	b = appendU32(b, uint32(m.Layout.PieceSize))
 	b = appendU16(b, m.Window)
-	if b, err = appendStr16(b, m.URL, MaxURLLen, "url"); err != nil {
+	if b, err = format.AppendStr(b, 2, m.URL, MaxURLLen, "url"); err != nil {
 		return b, err
 	}
 	b = appendU32(b, uint32(len(m.Have)))
@@ -76,21 +76,21 @@ func (m *Join) Append(b []byte) ([]byte, error) {
 }
 
 func parseJoin(b []byte) (Join, int, error) {
-	d := decoder{b: b}
+	d := format.Decoder(b)
 	var m Join
-	m.Peer = d.peer()
-	m.Task = d.task()
-	m.Layout.Size = int64(d.u64())
-	m.Layout.PieceSize = int64(d.u32())
-	m.Window = d.u16()
-	m.URL = d.str(int(d.u16()), MaxURLLen, "url")
-	if k := d.count(4, 0, core.MaxPieces/8, 1, "bitmap bytes"); k > 0 {
-		m.Have = append([]byte(nil), d.take(k)...)
+	m.Peer = d.Peer()
+	m.Task = d.Task()
+	m.Layout.Size = int64(d.U64())
+	m.Layout.PieceSize = int64(d.U32())
+	m.Window = d.U16()
+	m.URL = d.Str(2, MaxURLLen, "url")
+	if k := d.Count(4, 0, core.MaxPieces/8, 1, "bitmap bytes"); k > 0 {
+		m.Have = append([]byte(nil), d.Take(k)...)
 	}
-	if d.err == nil {
-		d.fail(m.validate())
+	if d.Err() == nil {
+		d.Fail(m.validate())
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }
 

@@ -28,7 +28,7 @@ func (*Leave) Len() int { return HeaderLen + 16 + 32 + 1 }
 func (m *Leave) Append(b []byte) ([]byte, error) {
 	b = appendHeader(b, TypeLeave)
 	b = append(b, m.Peer[:]...)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -39,8 +39,8 @@ func (m *Leave) Append(b []byte) ([]byte, error) {
 }
 
 func parseLeave(b []byte) (Leave, int, error) {
-	d := decoder{b: b}
-	m := Leave{Peer: d.peer(), Task: d.task(), All: d.flag("all")}
-	n, err := d.done()
+	d := format.Decoder(b)
+	m := Leave{Peer: d.Peer(), Task: d.Task(), All: d.Flag("all")}
+	n, err := d.Done()
 	return m, n, err
 }

@@ -51,7 +51,7 @@ func (m *Miss) Append(b []byte) ([]byte, error) {
 		return b, fmt.Errorf("miss: %w", err)
 	}
 	b = appendHeader(b, TypeMiss)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -60,11 +60,11 @@ func (m *Miss) Append(b []byte) ([]byte, error) {
 }
 
 func parseMiss(b []byte) (Miss, int, error) {
-	d := decoder{b: b}
-	m := Miss{Task: d.task(), Index: core.PieceIndex(d.u32()), Reason: MissReason(d.u8())}
-	if d.err == nil {
-		d.fail(m.validate())
+	d := format.Decoder(b)
+	m := Miss{Task: d.Task(), Index: core.PieceIndex(d.U32()), Reason: MissReason(d.U8())}
+	if d.Err() == nil {
+		d.Fail(m.validate())
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }

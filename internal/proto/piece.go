@@ -35,7 +35,7 @@ func (m *Piece) Append(b []byte) ([]byte, error) {
 		return b, fmt.Errorf("piece: %w: length %d, limit %d", ErrLimit, m.Length, core.MaxPieceSize)
 	}
 	b = appendHeader(b, TypePiece)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -44,11 +44,11 @@ func (m *Piece) Append(b []byte) ([]byte, error) {
 }
 
 func parsePiece(b []byte) (Piece, int, error) {
-	d := decoder{b: b}
-	m := Piece{Task: d.task(), Index: core.PieceIndex(d.u32()), Length: d.u32()}
-	if d.err == nil && m.Length > core.MaxPieceSize {
-		d.fail(fmt.Errorf("%w: length %d, limit %d", ErrLimit, m.Length, core.MaxPieceSize))
+	d := format.Decoder(b)
+	m := Piece{Task: d.Task(), Index: core.PieceIndex(d.U32()), Length: d.U32()}
+	if d.Err() == nil && m.Length > core.MaxPieceSize {
+		d.Fail(fmt.Errorf("%w: length %d, limit %d", ErrLimit, m.Length, core.MaxPieceSize))
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }

@@ -43,7 +43,7 @@ func (m *PieceDone) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypePieceDone)
 	b = append(b, m.Peer[:]...)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -56,16 +56,16 @@ func (m *PieceDone) Append(b []byte) ([]byte, error) {
 }
 
 func parsePieceDone(b []byte) (PieceDone, int, error) {
-	d := decoder{b: b}
+	d := format.Decoder(b)
 	var m PieceDone
-	m.Peer = d.peer()
-	m.Task = d.task()
-	if k := d.count(2, 1, MaxBatch, 36, "pieces"); k > 0 {
+	m.Peer = d.Peer()
+	m.Task = d.Task()
+	if k := d.Count(2, 1, MaxBatch, 36, "pieces"); k > 0 {
 		m.Pieces = make([]DonePiece, k)
 		for i := range m.Pieces {
-			m.Pieces[i] = DonePiece{Index: core.PieceIndex(d.u32()), Digest: d.digest()}
+			m.Pieces[i] = DonePiece{Index: core.PieceIndex(d.U32()), Digest: d.Digest()}
 		}
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }

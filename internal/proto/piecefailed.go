@@ -77,7 +77,7 @@ func (m *PieceFailed) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypePieceFailed)
 	b = append(b, m.Peer[:]...)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -87,11 +87,11 @@ func (m *PieceFailed) Append(b []byte) ([]byte, error) {
 }
 
 func parsePieceFailed(b []byte) (PieceFailed, int, error) {
-	d := decoder{b: b}
-	m := PieceFailed{Peer: d.peer(), Task: d.task(), Index: core.PieceIndex(d.u32()), Parent: d.peer(), Reason: Reason(d.u8())}
-	if d.err == nil {
-		d.fail(m.validate())
+	d := format.Decoder(b)
+	m := PieceFailed{Peer: d.Peer(), Task: d.Task(), Index: core.PieceIndex(d.U32()), Parent: d.Peer(), Reason: Reason(d.U8())}
+	if d.Err() == nil {
+		d.Fail(m.validate())
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }

@@ -5,12 +5,11 @@ package proto
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 
-	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/codec"
 )
 
 // Version is the protocol version carried in every message header.
@@ -108,21 +107,9 @@ type Message interface {
 // [core.TaskID] (64 hex digits) travels as its 32 binary bytes, the empty
 // TaskID as 32 zero bytes; a [core.Digest] is 32 bytes, zero when unknown.
 
-// appendTask appends the 32 bytes of id.
-func appendTask(b []byte, id core.TaskID) ([]byte, error) {
-	if id == "" {
-		return append(b, make([]byte, taskIDLen)...), nil
-	}
-	if !id.Valid() {
-		return b, fmt.Errorf("%w: task id %q", ErrMalformed, id)
-	}
-	return hex.AppendDecode(b, []byte(id))
-}
-
-// taskIDLen is the binary length of a core.TaskID.
-const taskIDLen = 32
-
-var zeroTask [taskIDLen]byte
+// format is proto's instance of the shared encoding: its errors wrap
+// [ErrLimit] and [ErrMalformed].
+var format = codec.Format{Limit: ErrLimit, Malformed: ErrMalformed}
 
 // Decode decodes exactly one message that fills b. Trailing bytes are
 // [ErrTrailing]; use [Parse] for a [*Piece] header followed by its body.
@@ -219,151 +206,3 @@ func appendHeader(b []byte, t Type) []byte { return append(b, Version, byte(t)) 
 func appendU16(b []byte, v uint16) []byte { return binary.BigEndian.AppendUint16(b, v) }
 func appendU32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
 func appendU64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
-
-// appendStr8 appends a string with a one-byte length.
-func appendStr8(b []byte, s string, limit int, what string) ([]byte, error) {
-	if len(s) > limit || len(s) > 0xff {
-		return b, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrLimit, what, len(s), limit)
-	}
-	return append(append(b, byte(len(s))), s...), nil
-}
-
-// appendStr16 appends a string with a two-byte length.
-func appendStr16(b []byte, s string, limit int, what string) ([]byte, error) {
-	if len(s) > limit || len(s) > 0xffff {
-		return b, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrLimit, what, len(s), limit)
-	}
-	return append(appendU16(b, uint16(len(s))), s...), nil
-}
-
-// decoder reads fixed-width big-endian fields from a body. The first error
-// sticks; later reads return zero values.
-type decoder struct {
-	b   []byte
-	n   int
-	err error
-}
-
-// take returns the next k bytes, or nil and io.ErrUnexpectedEOF.
-func (d *decoder) take(k int) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if k < 0 || len(d.b)-d.n < k {
-		d.err = io.ErrUnexpectedEOF
-		return nil
-	}
-	p := d.b[d.n : d.n+k : d.n+k]
-	d.n += k
-	return p
-}
-
-// remaining is the number of unread bytes.
-func (d *decoder) remaining() int { return len(d.b) - d.n }
-
-func (d *decoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-}
-
-func (d *decoder) u8() uint8 {
-	if p := d.take(1); p != nil {
-		return p[0]
-	}
-	return 0
-}
-
-func (d *decoder) u16() uint16 {
-	if p := d.take(2); p != nil {
-		return binary.BigEndian.Uint16(p)
-	}
-	return 0
-}
-
-func (d *decoder) u32() uint32 {
-	if p := d.take(4); p != nil {
-		return binary.BigEndian.Uint32(p)
-	}
-	return 0
-}
-
-func (d *decoder) u64() uint64 {
-	if p := d.take(8); p != nil {
-		return binary.BigEndian.Uint64(p)
-	}
-	return 0
-}
-
-func (d *decoder) peer() (id core.PeerID) {
-	copy(id[:], d.take(len(id)))
-	return id
-}
-
-func (d *decoder) task() core.TaskID {
-	p := d.take(taskIDLen)
-	if p == nil || [taskIDLen]byte(p) == zeroTask {
-		return ""
-	}
-	return core.TaskID(hex.EncodeToString(p))
-}
-
-func (d *decoder) digest() (dg core.Digest) {
-	copy(dg[:], d.take(len(dg)))
-	return dg
-}
-
-// str reads a string of length k, checked against limit before copying.
-func (d *decoder) str(k, limit int, what string) string {
-	if d.err != nil {
-		return ""
-	}
-	if k > limit {
-		d.fail(fmt.Errorf("%w: %s is %d bytes, limit %d", ErrLimit, what, k, limit))
-		return ""
-	}
-	return string(d.take(k))
-}
-
-// count reads a list length of width bytes (2 or 4) and checks it against
-// [lo, limit] and against the bytes left (each element at least minSize).
-func (d *decoder) count(width, lo, limit, minSize int, what string) int {
-	var k int
-	if width == 2 {
-		k = int(d.u16())
-	} else {
-		k = int(d.u32())
-	}
-	if d.err != nil {
-		return 0
-	}
-	if k > limit {
-		d.fail(fmt.Errorf("%w: %d %s, limit %d", ErrLimit, k, what, limit))
-		return 0
-	}
-	if k < lo {
-		d.fail(fmt.Errorf("%w: %d %s, at least %d", ErrMalformed, k, what, lo))
-		return 0
-	}
-	if k*minSize > d.remaining() {
-		d.fail(io.ErrUnexpectedEOF)
-		return 0
-	}
-	return k
-}
-
-// flag reads a byte that must be 0 or 1.
-func (d *decoder) flag(what string) bool {
-	v := d.u8()
-	if v > 1 {
-		d.fail(fmt.Errorf("%w: %s is %d, want 0 or 1", ErrMalformed, what, v))
-	}
-	return v == 1
-}
-
-func (d *decoder) done() (int, error) {
-	if d.err != nil {
-		return 0, d.err
-	}
-	return d.n, nil
-}

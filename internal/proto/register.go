@@ -41,24 +41,24 @@ func (m *Register) Append(b []byte) ([]byte, error) {
 	b = append(b, m.Peer[:]...)
 	b = appendU64(b, m.Upload)
 	b = appendU64(b, m.Download)
-	b, err := appendStr8(b, m.Addr, MaxAddrLen, "addr")
+	b, err := format.AppendStr(b, 1, m.Addr, MaxAddrLen, "addr")
 	if err != nil {
 		return b, err
 	}
-	return appendStr8(b, m.Token, MaxTokenLen, "token")
+	return format.AppendStr(b, 1, m.Token, MaxTokenLen, "token")
 }
 
 func parseRegister(b []byte) (Register, int, error) {
-	d := decoder{b: b}
+	d := format.Decoder(b)
 	var m Register
-	m.Peer = d.peer()
-	m.Upload = d.u64()
-	m.Download = d.u64()
-	m.Addr = d.str(int(d.u8()), MaxAddrLen, "addr")
-	m.Token = d.str(int(d.u8()), MaxTokenLen, "token")
-	if d.err == nil && m.Peer.IsZero() {
-		d.fail(fmt.Errorf("%w: zero peer id", ErrMalformed))
+	m.Peer = d.Peer()
+	m.Upload = d.U64()
+	m.Download = d.U64()
+	m.Addr = d.Str(1, MaxAddrLen, "addr")
+	m.Token = d.Str(1, MaxTokenLen, "token")
+	if d.Err() == nil && m.Peer.IsZero() {
+		d.Fail(fmt.Errorf("%w: zero peer id", ErrMalformed))
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }

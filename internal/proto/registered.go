@@ -29,8 +29,8 @@ func (m *Registered) Append(b []byte) ([]byte, error) {
 }
 
 func parseRegistered(b []byte) (Registered, int, error) {
-	d := decoder{b: b}
-	m := Registered{HeartbeatMillis: d.u32(), AssignTimeoutMillis: d.u32()}
-	n, err := d.done()
+	d := format.Decoder(b)
+	m := Registered{HeartbeatMillis: d.U32(), AssignTimeoutMillis: d.U32()}
+	n, err := d.Done()
 	return m, n, err
 }

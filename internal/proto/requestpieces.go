@@ -49,7 +49,7 @@ func (m *RequestPieces) Append(b []byte) ([]byte, error) {
 	}
 	b = appendHeader(b, TypeRequestPieces)
 	b = append(b, m.Peer[:]...)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -58,11 +58,11 @@ func (m *RequestPieces) Append(b []byte) ([]byte, error) {
 }
 
 func parseRequestPieces(b []byte) (RequestPieces, int, error) {
-	d := decoder{b: b}
-	m := RequestPieces{Peer: d.peer(), Task: d.task(), Max: d.u16(), WaitMillis: d.u32()}
-	if d.err == nil {
-		d.fail(m.validate())
+	d := format.Decoder(b)
+	m := RequestPieces{Peer: d.Peer(), Task: d.Task(), Max: d.U16(), WaitMillis: d.U32()}
+	if d.Err() == nil {
+		d.Fail(m.validate())
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }

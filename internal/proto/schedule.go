@@ -121,7 +121,7 @@ func (m *Schedule) Append(b []byte) ([]byte, error) {
 		return b, fmt.Errorf("schedule: %w", err)
 	}
 	b = appendHeader(b, TypeSchedule)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -146,7 +146,7 @@ func (m *Schedule) Append(b []byte) ([]byte, error) {
 		for _, p := range a.Parents {
 			b = append(b, p.Peer[:]...)
 			var err error
-			if b, err = appendStr8(b, p.Addr, MaxAddrLen, "parent addr"); err != nil {
+			if b, err = format.AppendStr(b, 1, p.Addr, MaxAddrLen, "parent addr"); err != nil {
 				return b, err
 			}
 		}
@@ -155,49 +155,49 @@ func (m *Schedule) Append(b []byte) ([]byte, error) {
 }
 
 func parseSchedule(b []byte) (Schedule, int, error) {
-	d := decoder{b: b}
+	d := format.Decoder(b)
 	var m Schedule
-	m.Task = d.task()
-	m.State = ScheduleState(d.u8())
-	m.RetryMillis = d.u32()
+	m.Task = d.Task()
+	m.State = ScheduleState(d.U8())
+	m.RetryMillis = d.U32()
 	// The smallest assignment is a source fetch without digest: 6 bytes.
-	if k := d.count(2, 0, MaxBatch, 6, "assignments"); k > 0 {
+	if k := d.Count(2, 0, MaxBatch, 6, "assignments"); k > 0 {
 		m.Assignments = make([]Assignment, k)
 	}
 	for i := range m.Assignments {
 		a := &m.Assignments[i]
-		a.Index = core.PieceIndex(d.u32())
-		flags := d.u8()
+		a.Index = core.PieceIndex(d.U32())
+		flags := d.U8()
 		if flags&^(flagSource|flagDigest) != 0 {
-			d.fail(fmt.Errorf("%w: assignment flags %#x", ErrMalformed, flags))
+			d.Fail(fmt.Errorf("%w: assignment flags %#x", ErrMalformed, flags))
 		}
 		a.Source = flags&flagSource != 0
 		if flags&flagDigest != 0 {
-			if a.Digest = d.digest(); d.err == nil && a.Digest.IsZero() {
-				d.fail(fmt.Errorf("%w: zero digest flagged present", ErrMalformed))
+			if a.Digest = d.Digest(); d.Err() == nil && a.Digest.IsZero() {
+				d.Fail(fmt.Errorf("%w: zero digest flagged present", ErrMalformed))
 			}
 		}
-		np := int(d.u8())
+		np := int(d.U8())
 		if np > MaxParents {
-			d.fail(fmt.Errorf("%w: %d parents, limit %d", ErrLimit, np, MaxParents))
+			d.Fail(fmt.Errorf("%w: %d parents, limit %d", ErrLimit, np, MaxParents))
 		}
-		if np*17 > d.remaining() {
-			d.fail(io.ErrUnexpectedEOF)
+		if np*17 > d.Remaining() {
+			d.Fail(io.ErrUnexpectedEOF)
 		}
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
 		if np > 0 {
 			a.Parents = make([]Parent, np)
 		}
 		for j := range a.Parents {
-			a.Parents[j].Peer = d.peer()
-			a.Parents[j].Addr = d.str(int(d.u8()), MaxAddrLen, "parent addr")
+			a.Parents[j].Peer = d.Peer()
+			a.Parents[j].Addr = d.Str(1, MaxAddrLen, "parent addr")
 		}
 	}
-	if d.err == nil {
-		d.fail(m.validate())
+	if d.Err() == nil {
+		d.Fail(m.validate())
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }

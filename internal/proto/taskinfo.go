@@ -27,7 +27,7 @@ func (*TaskInfo) Len() int { return HeaderLen + 32 + 8 + 4 + 4 + 4 }
 // Append appends the encoding of m to b.
 func (m *TaskInfo) Append(b []byte) ([]byte, error) {
 	b = appendHeader(b, TypeTaskInfo)
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b, err
 	}
@@ -38,8 +38,8 @@ func (m *TaskInfo) Append(b []byte) ([]byte, error) {
 }
 
 func parseTaskInfo(b []byte) (TaskInfo, int, error) {
-	d := decoder{b: b}
-	m := TaskInfo{Task: d.task(), Size: d.u64(), PieceSize: d.u32(), Peers: d.u32(), Seeds: d.u32()}
-	n, err := d.done()
+	d := format.Decoder(b)
+	m := TaskInfo{Task: d.Task(), Size: d.U64(), PieceSize: d.U32(), Peers: d.U32(), Seeds: d.U32()}
+	n, err := d.Done()
 	return m, n, err
 }

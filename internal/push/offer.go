@@ -6,8 +6,8 @@ package push
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 
+	"github.com/pollen-dev/pollen/internal/codec"
 	"github.com/pollen-dev/pollen/internal/core"
 )
 
@@ -42,7 +42,7 @@ func (*Offer) Type() Type { return TypeOffer }
 
 // Len returns the encoded length.
 func (m *Offer) Len() int {
-	return HeaderLen + taskIDLen + 8 + 4 + 32 + 2 + len(m.Name) + 1 + len(m.Token) +
+	return HeaderLen + codec.TaskIDLen + 8 + 4 + 32 + 2 + len(m.Name) + 1 + len(m.Token) +
 		1 + len(m.Scheduler) + 2 + len(m.Source) + 4 + 32*len(m.Pieces)
 }
 
@@ -76,7 +76,7 @@ func (m *Offer) Append(b []byte) ([]byte, error) {
 	}
 	b0 := b
 	b = append(b, Version, byte(TypeOffer))
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b0, err
 	}
@@ -92,7 +92,7 @@ func (m *Offer) Append(b []byte) ([]byte, error) {
 		{1, MaxAddrLen, m.Scheduler, "scheduler address"},
 		{2, MaxURLLen, m.Source, "source URL"},
 	} {
-		if b, err = appendStr(b, s.width, s.v, s.limit, s.what); err != nil {
+		if b, err = format.AppendStr(b, s.width, s.v, s.limit, s.what); err != nil {
 			return b0, err
 		}
 	}
@@ -104,32 +104,25 @@ func (m *Offer) Append(b []byte) ([]byte, error) {
 }
 
 func parseOffer(b []byte) (Offer, int, error) {
-	d := decoder{b: b}
+	d := format.Decoder(b)
 	var m Offer
-	m.Task = d.task()
-	m.Layout.Size = int64(d.u64())
-	m.Layout.PieceSize = int64(d.u32())
-	m.Digest = d.digest()
-	m.Name = d.str(2, MaxNameLen, "name")
-	m.Token = d.str(1, MaxTokenLen, "token")
-	m.Scheduler = d.str(1, MaxAddrLen, "scheduler address")
-	m.Source = d.str(2, MaxURLLen, "source URL")
-	k := int(d.u32())
-	switch {
-	case d.err != nil:
-	case k > MaxPieceDigests:
-		d.fail(fmt.Errorf("%w: %d piece digests, limit %d", ErrLimit, k, MaxPieceDigests))
-	case k*32 > len(b)-d.n:
-		d.fail(io.ErrUnexpectedEOF)
-	case k > 0:
+	m.Task = d.Task()
+	m.Layout.Size = int64(d.U64())
+	m.Layout.PieceSize = int64(d.U32())
+	m.Digest = d.Digest()
+	m.Name = d.Str(2, MaxNameLen, "name")
+	m.Token = d.Str(1, MaxTokenLen, "token")
+	m.Scheduler = d.Str(1, MaxAddrLen, "scheduler address")
+	m.Source = d.Str(2, MaxURLLen, "source URL")
+	if k := d.Count(4, 0, MaxPieceDigests, len(core.Digest{}), "piece digests"); k > 0 {
 		m.Pieces = make([]core.Digest, k)
 		for i := range m.Pieces {
-			m.Pieces[i] = d.digest()
+			m.Pieces[i] = d.Digest()
 		}
 	}
-	if d.err == nil {
-		d.fail(m.validate())
+	if d.Err() == nil {
+		d.Fail(m.validate())
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }

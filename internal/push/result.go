@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pollen-dev/pollen/internal/codec"
 	"github.com/pollen-dev/pollen/internal/core"
 )
 
@@ -171,7 +172,7 @@ func (*Result) Type() Type { return TypeResult }
 
 // Len returns the encoded length.
 func (m *Result) Len() int {
-	return HeaderLen + taskIDLen + 1 + 8 + 8 + 4 + 32 + 2 + len(m.Name) + 2 + len(m.Text)
+	return HeaderLen + codec.TaskIDLen + 1 + 8 + 8 + 4 + 32 + 2 + len(m.Name) + 2 + len(m.Text)
 }
 
 func (m *Result) validate() error {
@@ -195,7 +196,7 @@ func (m *Result) Append(b []byte) ([]byte, error) {
 	}
 	b0 := b
 	b = append(b, Version, byte(TypeResult))
-	b, err := appendTask(b, m.Task)
+	b, err := format.AppendTask(b, m.Task)
 	if err != nil {
 		return b0, err
 	}
@@ -204,25 +205,25 @@ func (m *Result) Append(b []byte) ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, m.FromSeed)
 	b = binary.BigEndian.AppendUint32(b, m.Millis)
 	b = append(b, m.Digest[:]...)
-	if b, err = appendStr(b, 2, m.Name, MaxNameLen, "name"); err != nil {
+	if b, err = format.AppendStr(b, 2, m.Name, MaxNameLen, "name"); err != nil {
 		return b0, err
 	}
-	if b, err = appendStr(b, 2, m.Text, MaxTextLen, "text"); err != nil {
+	if b, err = format.AppendStr(b, 2, m.Text, MaxTextLen, "text"); err != nil {
 		return b0, err
 	}
 	return b, nil
 }
 
 func parseResult(b []byte) (Result, int, error) {
-	d := decoder{b: b}
+	d := format.Decoder(b)
 	m := Result{
-		Task: d.task(), Code: Code(d.u8()), Bytes: d.u64(), FromSeed: d.u64(), Millis: d.u32(), Digest: d.digest(),
+		Task: d.Task(), Code: Code(d.U8()), Bytes: d.U64(), FromSeed: d.U64(), Millis: d.U32(), Digest: d.Digest(),
 	}
-	m.Name = d.str(2, MaxNameLen, "name")
-	m.Text = d.str(2, MaxTextLen, "text")
-	if d.err == nil {
-		d.fail(m.validate())
+	m.Name = d.Str(2, MaxNameLen, "name")
+	m.Text = d.Str(2, MaxTextLen, "text")
+	if d.Err() == nil {
+		d.Fail(m.validate())
 	}
-	n, err := d.done()
+	n, err := d.Done()
 	return m, n, err
 }
