@@ -44,8 +44,8 @@ func newOrigin(file *os.File, rate int64) (*origin, error) {
 	o := &origin{ln: ln, file: file, path: "/demo.bin", bucket: newBucket(rate)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+o.path, func(w http.ResponseWriter, r *http.Request) {
-		lw := &limitedWriter{ResponseWriter: w, ctx: r.Context(), bucket: o.bucket, served: &o.served}
-		http.ServeContent(lw, r, "demo.bin", fi.ModTime(), io.NewSectionReader(file, 0, fi.Size()))
+		pw := ratelimit.PacedResponse(r.Context(), w, o.bucket, chunk, func(n int64) { o.served.Add(n) })
+		http.ServeContent(pw, r, "demo.bin", fi.ModTime(), io.NewSectionReader(file, 0, fi.Size()))
 	})
 	o.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return o, nil
@@ -74,39 +74,9 @@ func (o *origin) serve(ctx context.Context) error {
 	return nil
 }
 
-// limitedWriter writes a response body in chunks, each after the origin's
-// bucket allows it, and counts what was written.
-type limitedWriter struct {
-	http.ResponseWriter
-	ctx    context.Context
-	bucket *ratelimit.Bucket
-	served *atomic.Int64
-}
-
 // chunk is the most bytes written after one wait: small enough that
 // concurrent responses share the link fairly.
 const chunk = 32 << 10
 
-func (w *limitedWriter) Write(p []byte) (int, error) {
-	var n int
-	for len(p) > 0 {
-		c := min(len(p), chunk)
-		if err := w.bucket.Wait(w.ctx, int64(c)); err != nil {
-			return n, err
-		}
-		m, err := w.ResponseWriter.Write(p[:c])
-		n += m
-		w.served.Add(int64(m))
-		if err != nil {
-			return n, err
-		}
-		p = p[c:]
-	}
-	return n, nil
-}
-
-// newBucket paces an origin at rate bytes/s (nil: unlimited), saving up
-// 20 ms of traffic while idle, at least two chunks.
-func newBucket(rate int64) *ratelimit.Bucket {
-	return ratelimit.New(rate, max(rate/50, 2*chunk))
-}
+// newBucket paces an origin at rate bytes/s (nil: unlimited).
+func newBucket(rate int64) *ratelimit.Bucket { return ratelimit.ForChunks(rate, chunk) }

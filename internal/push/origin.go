@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -127,81 +126,19 @@ func (o *Origin) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	cw := &countingWriter{ResponseWriter: w, ctx: r.Context(), o: o}
-	http.ServeContent(cw, r, path.Base(r.URL.Path), fi.ModTime(), f)
-}
-
-// countingWriter counts a response body's bytes and transfers, paces
-// them by the origin's bucket, and keeps the connection's sendfile path:
-// ReadFrom hands the *os.File (under one io.LimitedReader) to the
-// response's own ReadFrom.
-type countingWriter struct {
-	http.ResponseWriter
-	ctx context.Context
-	o   *Origin
+	pw := ratelimit.PacedResponse(r.Context(), w, o.bucket, chunk, o.counted)
+	http.ServeContent(pw, r, path.Base(r.URL.Path), fi.ModTime(), f)
 }
 
 // chunk is the most bytes sent after one wait of a paced origin: small
 // enough that concurrent responses share the link fairly.
 const chunk = 64 << 10
 
-func (w *countingWriter) Write(p []byte) (int, error) {
-	var n int
-	for len(p) > 0 {
-		c := len(p)
-		if w.o.bucket != nil {
-			c = min(c, chunk)
-		}
-		if err := w.o.bucket.Wait(w.ctx, int64(c)); err != nil {
-			return n, err
-		}
-		m, err := w.ResponseWriter.Write(p[:c])
-		n += m
-		w.o.bytes.Add(int64(m))
-		w.o.sends.Add(1)
-		if err != nil {
-			return n, err
-		}
-		p = p[c:]
-	}
-	return n, nil
-}
+// newBucket paces an origin at rate bytes/s (nil: unlimited).
+func newBucket(rate int64) *ratelimit.Bucket { return ratelimit.ForChunks(rate, chunk) }
 
-func (w *countingWriter) ReadFrom(src io.Reader) (int64, error) {
-	rf, ok := w.ResponseWriter.(io.ReaderFrom)
-	lr, limited := src.(*io.LimitedReader)
-	if !ok || !limited {
-		return io.Copy(writerOnly{w}, src)
-	}
-	var total int64
-	for lr.N > 0 {
-		c := lr.N
-		if w.o.bucket != nil {
-			c = min(c, chunk)
-		}
-		if err := w.o.bucket.Wait(w.ctx, c); err != nil {
-			return total, err
-		}
-		n, err := rf.ReadFrom(&io.LimitedReader{R: lr.R, N: c})
-		lr.N -= n
-		total += n
-		w.o.bytes.Add(n)
-		w.o.sends.Add(1)
-		if err != nil {
-			return total, err
-		}
-		if n < c {
-			break // the file is shorter than announced
-		}
-	}
-	return total, nil
-}
-
-// writerOnly hides ReadFrom so io.Copy uses Write.
-type writerOnly struct{ io.Writer }
-
-// newBucket paces an origin at rate bytes/s (nil: unlimited), saving up
-// 20 ms of traffic while idle, at least two chunks.
-func newBucket(rate int64) *ratelimit.Bucket {
-	return ratelimit.New(rate, max(rate/50, 2*chunk))
+// counted records one body transfer of n bytes.
+func (o *Origin) counted(n int64) {
+	o.bytes.Add(n)
+	o.sends.Add(1)
 }
