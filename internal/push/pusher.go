@@ -96,9 +96,6 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 
 	scfg := cfg.Scheduler
 	scfg.Token = cfg.Token
-	if scfg.HeartbeatInterval == 0 {
-		scfg.HeartbeatInterval = 2 * time.Second
-	}
 	sched, err := scheduler.New(scfg, log.With("component", "scheduler"))
 	if err != nil {
 		return nil, st, fmt.Errorf("push: %w", err)
