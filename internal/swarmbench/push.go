@@ -147,6 +147,9 @@ type PushOutcome struct {
 	Counter string
 	// CPU is the pusher's user+system CPU time.
 	CPU time.Duration
+	// ReceiversCPU is the receivers' CPU time until the pusher exited:
+	// beside AllDone × cores it tells a CPU-bound round.
+	ReceiversCPU time.Duration
 }
 
 // RunPush runs the push benchmark cfg describes and adds its results to w
@@ -206,7 +209,7 @@ func RunPush(ctx context.Context, cfg PushConfig, w *report.Writer) error {
 		bound := LowerBound(cfg.Size, cfg.Rate, cfg.links(n))
 		cfg.Logger.Info("swarmbench: push done", "receivers", n, "all_done", out.AllDone, "bound", bound,
 			"link_bytes", out.LinkBytes, "served", out.Served, "requests", out.Requests,
-			"sendfile_handoffs", out.Sends, "pieces", out.Pieces, "cpu", out.CPU,
+			"sendfile_handoffs", out.Sends, "pieces", out.Pieces, "cpu", out.CPU, "receivers_cpu", out.ReceiversCPU,
 			"counter", out.Counter, "syscalls", fmt.Sprint(out.Syscalls))
 		if err := addPushResults(w, cfg, out, f.size, bound, first); err != nil {
 			return err
@@ -231,6 +234,7 @@ func addPushResults(w *report.Writer, cfg PushConfig, out PushOutcome, size int6
 		{Metric: "syscalls_per_piece", Unit: "1", Value: total / pieces, Better: report.Lower},
 		{Metric: "sendfile_calls", Unit: "1", Value: float64(out.Syscalls["sendfile"]), Better: report.Lower},
 		{Metric: "pusher_cpu", Unit: "s", Value: out.CPU.Seconds(), Better: report.Lower},
+		{Metric: "receivers_cpu", Unit: "s", Value: out.ReceiversCPU.Seconds(), Better: report.Lower},
 	}
 	for _, r := range rs {
 		r.Bench, r.Case = "push", fmt.Sprintf("n%d-%s", out.Receivers, cfg.Size)
@@ -306,6 +310,9 @@ func runPushRound(ctx context.Context, cfg PushConfig, counter string, lab *netl
 	}
 	out.AllDone = pusher.Elapsed()
 	if out.CPU, err = pusher.CPU(); err != nil {
+		return out, err
+	}
+	if out.ReceiversCPU, err = cpuOf(procs[:n]); err != nil {
 		return out, err
 	}
 	after, err := origin.Counters(ctx)
