@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/push"
 )
 
@@ -32,6 +33,14 @@ func TestDiskFullTmpfs(t *testing.T) {
 			err = receive(t, r, "d/big.bin", data)
 			if !errors.Is(err, push.ErrDiskFull) {
 				t.Fatalf("prealloc %v: push of 2 MiB into 1 MiB = %v, want ErrDiskFull", prealloc, err)
+			}
+			// The same through the in-kernel copy of a verified file.
+			f, err := r.Create("d/big2.bin", int64(len(data)), core.DigestOf(data))
+			if err == nil {
+				_, err = f.CopyVerified(srcFile(t, data), core.DigestOf(data))
+			}
+			if !errors.Is(err, push.ErrDiskFull) {
+				t.Fatalf("prealloc %v: CopyVerified of 2 MiB into 1 MiB = %v, want ErrDiskFull", prealloc, err)
 			}
 			must(t, receive(t, r, "d/small.bin", data[:1000]))
 			if got := tree(t, dir); !slices.Equal(got, []string{"d/", "d/small.bin"}) {
