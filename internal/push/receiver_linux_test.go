@@ -50,3 +50,45 @@ func TestDiskFullTmpfs(t *testing.T) {
 		}
 	})
 }
+
+// TestPushDiskFull pushes a 2 MiB file to a receiver whose directory is
+// a 1 MiB tmpfs and to one whose piece store is: each reports a full
+// disk to the pusher (push.ErrDiskFull, non-zero exit) and leaves no
+// partial file, neither in the directory nor in the store. Needs root for
+// the tmpfs; skipped otherwise.
+func TestPushDiskFull(t *testing.T) {
+	small := func(t *testing.T) string {
+		dir := t.TempDir()
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+			t.Skipf("cannot mount a tmpfs (not root?): %v", err)
+		}
+		t.Cleanup(func() { must(t, syscall.Unmount(dir, 0)) })
+		return dir
+	}
+	fullDir, fullStore := small(t), small(t)
+	srvDir := filepath.Join(fullStore, "store")
+	addrs := []string{
+		startServerIn(t, fullDir, t.TempDir()),
+		startServerIn(t, t.TempDir(), srvDir),
+	}
+	src := filepath.Join(t.TempDir(), "big.bin")
+	data := bytes.Repeat([]byte("q"), 2<<20)
+	must(t, os.WriteFile(src, data, 0o644))
+	reports, _, err := push.Push(t.Context(), push.PusherConfig{Files: []string{src}, Receivers: addrs, Token: token, Listen: "127.0.0.1:0"})
+	must(t, err)
+	if push.ExitCode(reports) == 0 {
+		t.Fatal("push to full disks succeeded")
+	}
+	for i, r := range reports {
+		t.Logf("receiver %d: %v", i, r.Err)
+		if !errors.Is(r.Err, push.ErrDiskFull) {
+			t.Errorf("receiver %d: %v, want a full disk", i, r.Err)
+		}
+	}
+	if got := tree(t, fullDir); len(got) != 0 {
+		t.Errorf("full directory holds %q", got)
+	}
+	if got := tree(t, srvDir); len(got) != 0 {
+		t.Errorf("full store holds %q", got)
+	}
+}
