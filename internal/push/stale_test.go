@@ -67,9 +67,11 @@ func TestRemoveStale(t *testing.T) {
 		if want := []string{".pollen-push-dead1.tmp", "a/b/.pollen-push-dead2.tmp"}; !slices.Equal(removed, want) {
 			t.Errorf("removed %q, want %q", removed, want)
 		}
-		for _, p := range []string{secret, victim, live[0], filepath.Join(dir, ".pollen-push-link.tmp"),
-			filepath.Join(dir, ".pollen-push-fresh.tmp"), filepath.Join(dir, "keep.tmp"),
-			filepath.Join(dir, ".pollen-push-nosuffix"), filepath.Join(dir, ".pollen-push-dir.tmp")} {
+		kept := []string{secret, victim, live[0]}
+		for _, name := range []string{".pollen-push-link.tmp", ".pollen-push-fresh.tmp", "keep.tmp", ".pollen-push-nosuffix", ".pollen-push-dir.tmp"} {
+			kept = append(kept, filepath.Join(dir, name))
+		}
+		for _, p := range kept {
 			if _, err := os.Lstat(p); err != nil {
 				t.Errorf("%s: %v, want it kept", p, err)
 			}
