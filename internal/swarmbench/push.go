@@ -281,7 +281,8 @@ func runPushRound(ctx context.Context, cfg PushConfig, counter string, lab *netl
 			return out, err
 		}
 		procs = append(procs, p)
-		if err := waitReady(ctx, h, p, to[i], logPath); err != nil {
+		// Dialled from the pusher's host: the path the offer takes.
+		if err := waitReady(ctx, lab.Host(0), p, to[i], logPath); err != nil {
 			return out, fmt.Errorf("receiver on host %d: %w", h.Index, err)
 		}
 	}
