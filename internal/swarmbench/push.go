@@ -359,6 +359,7 @@ var perfEvents = []string{
 	"syscalls:sys_enter_writev",
 	"syscalls:sys_enter_epoll_pwait",
 	"syscalls:sys_enter_futex",
+	"syscalls:sys_enter_nanosleep",
 }
 
 // counted returns the command line that runs bin with args under counter,
