@@ -196,9 +196,9 @@ func RunPush(ctx context.Context, cfg PushConfig, w *report.Writer) error {
 		return err
 	}
 	var first PushOutcome // the first round, which the others are compared with
-	for _, n := range cfg.Receivers {
+	for round, n := range cfg.Receivers {
 		rctx, cancel := context.WithTimeout(ctx, cfg.timeout(n))
-		out, err := runPushRound(rctx, cfg, counter, lab, n, f, filepath.Join(dir, "n"+strconv.Itoa(n)))
+		out, err := runPushRound(rctx, cfg, counter, lab, n, f, filepath.Join(dir, fmt.Sprintf("round%d-n%d", round, n)))
 		cancel()
 		if err != nil {
 			return fmt.Errorf("swarmbench: push to %d: %w", n, err)

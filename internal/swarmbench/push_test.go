@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,5 +90,40 @@ func TestPushSmall(t *testing.T) {
 	ns, _ := filepath.Glob("/run/netns/pl" + pid + "-*")
 	if left = append(left, ns...); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestParseCounts reads the counts of perf stat -x, and of strace -c.
+func TestParseCounts(t *testing.T) {
+	perf := "# started on Sat Nov 21 12:09:03 2026\n\n" +
+		"17623,,raw_syscalls:sys_enter,1525828,100.00,,\n" +
+		"633,,syscalls:sys_enter_sendfile64,1525828,100.00,,\n" +
+		"2224,,syscalls:sys_enter_read,1525828,100.00,,\n"
+	strace := "% time     seconds  usecs/call     calls    errors syscall\n" +
+		"------ ----------- ----------- --------- --------- ----------------\n" +
+		" 28.09    0.000175           5        34        13 openat\n" +
+		" 19.42    0.000121           4       633           sendfile\n" +
+		"------ ----------- ----------- --------- --------- ----------------\n" +
+		"100.00    0.000623           4       667        19 total\n"
+	for _, tc := range []struct {
+		counter, out string
+		want         map[string]int64
+	}{
+		{"perf", perf, map[string]int64{"total": 17623, "sendfile": 633, "read": 2224}},
+		{"strace", strace, map[string]int64{"total": 667, "sendfile": 633, "openat": 34}},
+	} {
+		got, err := parseCounts(tc.counter, []byte(tc.out))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.counter, err)
+		}
+		if !maps.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.counter, got, tc.want)
+		}
+	}
+	if _, err := parseCounts("perf", []byte("<not counted>,,raw_syscalls:sys_enter,0,100.00,,\n")); err == nil {
+		t.Error("perf without a count: no error")
+	}
+	if _, err := parseCounts("strace", []byte("strace: exec: no such file\n")); err == nil {
+		t.Error("strace without a total: no error")
 	}
 }
