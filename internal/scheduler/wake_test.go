@@ -55,7 +55,7 @@ func answered(got <-chan *proto.Schedule) *proto.Schedule {
 // wait far longer than the test: a piece done elsewhere, a seed joining,
 // a source slot freed by a failure or a timeout, a member leaving (its
 // source share goes to the others), and a parent's upload slots growing
-// because a slower peer registered.
+// because a slower peer registered or a faster one left.
 func TestWakeAtOnce(t *testing.T) {
 	cfg := Config{HeartbeatInterval: long, MaxWait: long, AssignTimeout: 10 * long}
 	cases := []struct {
@@ -125,6 +125,37 @@ func TestWakeAtOnce(t *testing.T) {
 				h.t.Fatal(err)
 			}
 			h.expectAssigned(got)
+		}},
+		{"slots grow when a faster peer leaves", func(c *Config) { c.UploadSlots = 2 }, func(h *harness) {
+			register := func(i int, upload uint64) core.PeerID {
+				id := simPeerID(i)
+				if _, err := h.s.Register(h.ctx, &proto.Register{Peer: id, Addr: "p", Upload: upload}); err != nil {
+					h.t.Fatal(err)
+				}
+				return id
+			}
+			join := func(id core.PeerID, have []byte) {
+				if _, err := h.s.Join(h.ctx, &proto.Join{Peer: id, Task: h.task, Layout: h.layout, Have: have}); err != nil {
+					h.t.Fatal(err)
+				}
+			}
+			seed := register(0, 1000)
+			join(seed, []byte{0xff})
+			fast := register(9, 7000) // the mean is 4000: the seed stands for 1 slot
+			if err := h.s.Heartbeat(h.ctx, &proto.Heartbeat{Peer: seed}); err != nil {
+				h.t.Fatal(err)
+			}
+			a, b := register(1, 0), register(2, 0) // no declared rate: the mean stays
+			join(a, nil)
+			join(b, nil)
+			if p, src := pieces(h.request(a, 2)); len(p) != 1 || len(src) != 0 {
+				h.t.Fatalf("a got %v from the seed and %v from the source, want one from the seed", p, src)
+			}
+			got := h.park(b, 1) // the seed's one slot is busy; it holds every piece
+			if err := h.s.Leave(h.ctx, &proto.Leave{Peer: fast, All: true}); err != nil {
+				h.t.Fatal(err)
+			}
+			h.expectAssigned(got) // the mean is 1000 again: the seed has 2 slots
 		}},
 	}
 	for _, c := range cases {
