@@ -197,11 +197,20 @@ func RunPush(ctx context.Context, cfg PushConfig, w *report.Writer) error {
 	}
 	var first PushOutcome // the first round, which the others are compared with
 	for round, n := range cfg.Receivers {
+		fulls := neighbourTableFulls()
 		rctx, cancel := context.WithTimeout(ctx, cfg.timeout(n))
 		out, err := runPushRound(rctx, cfg, counter, lab, n, f, filepath.Join(dir, fmt.Sprintf("round%d-n%d", round, n)))
 		cancel()
+		overflowed := neighbourTableFulls() > fulls
 		if err != nil {
+			if overflowed {
+				err = fmt.Errorf("%w: %w", ErrNeighbourTableFull, err)
+			}
 			return fmt.Errorf("swarmbench: push to %d: %w", n, err)
+		}
+		if overflowed {
+			cfg.Logger.Warn("swarmbench: the neighbour table overflowed during the round: its time may include stalls",
+				"receivers", n, "err", ErrNeighbourTableFull)
 		}
 		if first.Receivers == 0 {
 			first = out
@@ -413,6 +422,37 @@ func parseCounts(counter string, b []byte) (map[string]int64, error) {
 		return nil, fmt.Errorf("%s printed no total count: %q", counter, lastLines(b))
 	}
 	return counts, nil
+}
+
+// ErrNeighbourTableFull marks a round that failed while the kernel's
+// neighbour (ARP) table overflowed. The table and its limit
+// (net.ipv4.neigh.default.gc_thresh3, 1024 by default) are shared by every
+// network namespace of the machine: other labs running at the same time
+// can fill it, and then hosts of this lab cannot resolve each other.
+var ErrNeighbourTableFull = errors.New("swarmbench: the kernel's neighbour (ARP) table, shared by all network namespaces, overflowed " +
+	"(other labs running? wait for them, or raise net.ipv4.neigh.default.gc_thresh3)")
+
+// neighbourTableFulls returns how often the kernel's ARP table was found
+// full since boot (the table_fulls column of /proc/net/stat/arp_cache,
+// summed over CPUs), or 0 if it cannot be read.
+func neighbourTableFulls() int64 {
+	b, err := os.ReadFile("/proc/net/stat/arp_cache")
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if i == 0 || len(f) == 0 {
+			continue // the header
+		}
+		v, err := strconv.ParseInt(f[len(f)-1], 16, 64)
+		if err != nil {
+			return 0
+		}
+		sum += v
+	}
+	return sum
 }
 
 var (
