@@ -6,6 +6,7 @@ package cli
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -208,5 +209,30 @@ func TestPushBinary(t *testing.T) {
 	sameFile(t, filepath.Join(dir, "blob.bin"), data)
 	if !strings.Contains(string(out), "1 of 1 transfers ok") {
 		t.Errorf("push printed:\n%s", out)
+	}
+}
+
+// TestReceiveRemovesStale starts `pollen receive` on a directory where a
+// receiver killed mid-file left its temporary file: it is gone once the
+// receiver listens, and a young one stays.
+func TestReceiveRemovesStale(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stale, young := filepath.Join(dir, ".pollen-push-0badc0de.tmp"), filepath.Join(dir, ".pollen-push-young.tmp")
+	for _, p := range []string{stale, young} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	startReceiver(t, "--token", "t", "--dir", dir, "--stale-age", "30m")
+	if _, err := os.Lstat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary file: %v, want it removed", err)
+	}
+	if _, err := os.Lstat(young); err != nil {
+		t.Errorf("young temporary file: %v, want it kept", err)
 	}
 }

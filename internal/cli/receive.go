@@ -6,6 +6,7 @@ package cli
 import (
 	"errors"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,7 @@ func newReceiveCmd() *cobra.Command {
 		maxSize  = units.Size(push.DefaultMaxSize)
 		upload   units.Rate
 		download units.Rate
+		staleAge time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "receive",
@@ -30,8 +32,9 @@ checked before any byte moves (the token, the name, which cannot leave --dir,
 and the size against --max-size), then fetched from the pusher's swarm by a
 daemon started for it, verified, and placed atomically under --dir: a file
 appears only complete and verified. That daemon keeps serving the file to the
-other receivers for --linger. Without --token it refuses to start unless
---insecure. It runs until SIGINT or SIGTERM.`,
+other receivers for --linger. At start it removes the temporary files a
+receiver killed mid-file left under --dir (see --stale-age). Without --token
+it refuses to start unless --insecure. It runs until SIGINT or SIGTERM.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := c.setup(cmd, "receive")
@@ -58,6 +61,14 @@ other receivers for --linger. Without --token it refuses to start unless
 				return err
 			}
 			defer func() { _ = recv.Close() }()
+			// Temporary files of a receiver that was killed mid-file.
+			removed, err := recv.RemoveStale(staleAge)
+			if err != nil {
+				log.Warn("receive: removing stale temporary files", "err", err)
+			}
+			if len(removed) > 0 {
+				log.Info("receive: removed stale temporary files", "count", len(removed), "first", removed[0])
+			}
 			srv, err := push.NewServer(recv, scfg)
 			if err != nil {
 				return err
@@ -79,5 +90,6 @@ other receivers for --linger. Without --token it refuses to start unless
 	f.DurationVar(&scfg.Linger, "linger", push.DefaultLinger, "how long a placed file keeps being served to the other receivers")
 	f.Var(&upload, "upload-rate", "cap on the bytes served to other receivers, per file (0: unlimited)")
 	f.Var(&download, "download-rate", "cap on the bytes fetched, per file (0: unlimited)")
+	f.DurationVar(&staleAge, "stale-age", push.DefaultStaleAge, "at start, remove temporary files (.pollen-push-*.tmp) under --dir untouched for this long that no receiver holds")
 	return cmd
 }

@@ -96,9 +96,6 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 
 	scfg := cfg.Scheduler
 	scfg.Token = cfg.Token
-	if scfg.HeartbeatInterval == 0 {
-		scfg.HeartbeatInterval = 2 * time.Second
-	}
 	sched, err := scheduler.New(scfg, log.With("component", "scheduler"))
 	if err != nil {
 		return nil, st, fmt.Errorf("push: %w", err)
@@ -185,7 +182,7 @@ func offerOne(ctx context.Context, node *msg.Node, rcv, host, schedPort string, 
 	if err != nil {
 		return ReportFrom(rcv, s.Name, nil, time.Since(start), err)
 	}
-	reply, err := node.Send(ctx, "tcp://"+rcv, b)
+	reply, err := sendOffer(ctx, node, rcv, b)
 	if err != nil {
 		return ReportFrom(rcv, s.Name, nil, time.Since(start), fmt.Errorf("send offer: %w", err))
 	}
@@ -198,6 +195,36 @@ func offerOne(ctx context.Context, node *msg.Node, rcv, host, schedPort string, 
 		return ReportFrom(rcv, s.Name, nil, time.Since(start), fmt.Errorf("%w: reply is a %v", ErrBadOffer, m.Type()))
 	}
 	return ReportFrom(rcv, s.Name, res, time.Since(start), nil)
+}
+
+// offerDials is how often an offer is tried while its receiver cannot be
+// connected to, the first wait offerBackoff, doubling.
+const (
+	offerDials   = 4
+	offerBackoff = 250 * time.Millisecond
+)
+
+// sendOffer sends the encoded offer b to receiver rcv and returns the
+// reply. A connection that cannot be made (refused, or not made within
+// msg's dial timeout, which a loaded host can miss) is tried again a few
+// times: nothing reached the receiver, so the offer cannot run twice.
+func sendOffer(ctx context.Context, node *msg.Node, rcv string, b []byte) ([]byte, error) {
+	wait := offerBackoff
+	for i := 1; ; i++ {
+		reply, err := node.Send(ctx, "tcp://"+rcv, b)
+		var op *net.OpError
+		if err == nil || i == offerDials || !errors.As(err, &op) || op.Op != "dial" {
+			return reply, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+		wait *= 2
+	}
 }
 
 // announceHost is the host receiver rcv reaches the pusher at: host if it

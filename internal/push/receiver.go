@@ -131,6 +131,7 @@ func (r *Receiver) Create(name string, size int64, digest core.Digest) (*File, e
 		_ = d.close()
 		return nil, err
 	}
+	_ = holdTemp(f) // best effort: without the lock RemoveStale goes by age alone
 	file := &File{
 		name: name, final: final, dir: d, f: f, w: f, tmp: tmp, size: size, want: digest,
 		mode: r.cfg.FileMode, overwrite: r.cfg.Overwrite, h: sha256.New(),

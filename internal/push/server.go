@@ -188,7 +188,7 @@ func (s *Server) handle(r *msg.Request) {
 	f, err := s.fetch(o, log)
 	var sum core.Digest
 	if err == nil {
-		sum, err = s.place(file, f.output)
+		sum, err = s.place(file, f.output, f.sum)
 	}
 	if err != nil {
 		_ = file.Abort()
@@ -211,6 +211,7 @@ type fetched struct {
 	d        *daemon.Daemon
 	dir      string
 	output   string
+	sum      core.Digest // whole-file SHA-256 the daemon verified
 	fromSeed int64
 	run      chan struct{} // closed when the daemon's Run returned
 }
@@ -225,6 +226,9 @@ func (s *Server) fetch(o *Offer, log *slog.Logger) (*fetched, error) {
 	}
 	dcfg := s.cfg.Daemon
 	dcfg.DataDir, dcfg.Scheduler, dcfg.Token, dcfg.Socket = filepath.Join(dir, "store"), o.Scheduler, o.Token, ""
+	// The output is only read, by place, on the store's file system: a
+	// hard link instead of a copy and an fsync of the whole file.
+	dcfg.ExportByLink = true
 	dcfg.Listen = net.JoinHostPort(s.host, "0")
 	d, err := daemon.New(dcfg, log.With("component", "daemon"))
 	if err != nil {
@@ -255,7 +259,7 @@ func (s *Server) fetch(o *Offer, log *slog.Logger) (*fetched, error) {
 	if p.Size != o.Layout.Size {
 		return fail(fmt.Errorf("%w: the source has %d bytes, the offer %d", ErrSize, p.Size, o.Layout.Size))
 	}
-	f.fromSeed = p.FromSource
+	f.fromSeed, f.sum = p.FromSource, p.Sum
 	return f, nil
 }
 
@@ -267,15 +271,21 @@ func fetchErr(err error) error {
 	return fmt.Errorf("%w: %w", ErrFetch, err)
 }
 
-// place copies the verified download at p into file (hashing it again)
-// and commits it.
-func (s *Server) place(file *File, p string) (core.Digest, error) {
+// place copies the download at p, whose SHA-256 the daemon verified to
+// be sum, into file and commits it. The copy stays in the kernel; only if
+// the daemon reported no sum is it hashed on the way, through user space.
+func (s *Server) place(file *File, p string, sum core.Digest) (core.Digest, error) {
 	src, err := os.Open(p)
 	if err != nil {
 		return core.Digest{}, fmt.Errorf("push: %w", err)
 	}
 	defer func() { _ = src.Close() }()
-	if _, err := file.ReadFrom(src); err != nil {
+	if sum.IsZero() {
+		_, err = file.ReadFrom(src)
+	} else {
+		_, err = file.CopyVerified(src, sum)
+	}
+	if err != nil {
 		return core.Digest{}, err
 	}
 	_ = os.Remove(p) // the store keeps the pieces for the linger

@@ -23,9 +23,21 @@ import (
 // returns its address.
 func startServer(t *testing.T, dir, token string) string {
 	t.Helper()
-	recv, err := push.New(push.Config{Dir: dir, Token: token})
+	return startServerWith(t, push.Config{Dir: dir, Token: token}, t.TempDir())
+}
+
+// startServerIn runs a push.Server for dir with its piece stores in
+// dataDir and the tests' token.
+func startServerIn(t *testing.T, dir, dataDir string) string {
+	t.Helper()
+	return startServerWith(t, push.Config{Dir: dir, Token: token}, dataDir)
+}
+
+func startServerWith(t *testing.T, cfg push.Config, dataDir string) string {
+	t.Helper()
+	recv, err := push.New(cfg)
 	must(t, err)
-	srv, err := push.NewServer(recv, push.ServerConfig{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Linger: time.Second})
+	srv, err := push.NewServer(recv, push.ServerConfig{Listen: "127.0.0.1:0", DataDir: dataDir, Linger: time.Second})
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -119,6 +119,14 @@ func (s *state) check() error {
 		if uploads[p] != p.uploads {
 			return fmt.Errorf("peer %v: %d uploads, recounted %d", p.id, p.uploads, uploads[p])
 		}
+		if _, in := s.full[p]; in == p.hasFreeSlot() {
+			return fmt.Errorf("peer %v: in the full set %v with %d of %d slots used", p.id, in, p.uploads, p.slots)
+		}
+	}
+	for p := range s.full {
+		if s.peers[p.id] != p {
+			return fmt.Errorf("peer %v: in the full set but not registered", p.id)
+		}
 	}
 	return nil
 }

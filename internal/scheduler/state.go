@@ -30,6 +30,12 @@ type state struct {
 	upSum   float64
 	upCount int
 
+	// full holds the peers with no free upload slot. When the mean
+	// declared upload changes, their slots are sized again at once, so
+	// that a peer whose slots grew serves parked requests without
+	// waiting for its next message.
+	full map[*peer]struct{}
+
 	// Scratch space for the policy, reused between decisions.
 	cands, srcCands bitset
 	top             topK
@@ -122,6 +128,7 @@ func newState(cfg Config, log *slog.Logger, stats *counters) *state {
 		rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		peers: map[core.PeerID]*peer{},
 		tasks: map[core.TaskID]*task{},
+		full:  map[*peer]struct{}{},
 	}
 }
 
@@ -151,10 +158,34 @@ func (s *state) refreshSlots(p *peer) {
 	p.slots = slots
 	p.score = freeCapacity(p)
 	if p.hasFreeSlot() != wasFree {
+		s.noteFull(p)
 		for _, m := range p.members {
 			s.updateFree(m)
 			s.markDirty(m.task)
 		}
+	}
+}
+
+// resizeFull sizes again the slots of the peers that have no free slot,
+// after the mean declared upload changed: those whose slots grew become
+// parents again now, not at their next message (a heartbeat apart).
+// Peers with a free slot keep their size until they are next heard from:
+// fewer or more slots there changes no parked request's answer.
+func (s *state) resizeFull() {
+	if s.cfg.SlotBandwidth != 0 {
+		return // slots do not depend on the mean
+	}
+	for p := range s.full {
+		s.refreshSlots(p) // may delete p from full, which range allows
+	}
+}
+
+// noteFull keeps p's place in s.full in step with its free slots.
+func (s *state) noteFull(p *peer) {
+	if p.hasFreeSlot() || p.gone {
+		delete(s.full, p)
+	} else {
+		s.full[p] = struct{}{}
 	}
 }
 
@@ -197,6 +228,7 @@ func (s *state) register(r *proto.Register) (*proto.Registered, error) {
 	if r.Upload > 0 {
 		s.upSum += float64(r.Upload)
 		s.upCount++
+		s.resizeFull()
 	}
 	p := &peer{
 		id: r.Peer, addr: r.Addr, upload: r.Upload, download: r.Download,
@@ -385,6 +417,7 @@ func (s *state) setUploads(p *peer, delta int) {
 	p.uploads += delta
 	p.score = freeCapacity(p)
 	if p.hasFreeSlot() != wasFree {
+		s.noteFull(p)
 		for _, m := range p.members {
 			s.updateFree(m)
 			if !wasFree {
@@ -599,9 +632,11 @@ func (s *state) dropPeer(p *peer, why string) {
 	}
 	p.gone = true
 	delete(s.peers, p.id)
+	delete(s.full, p)
 	if p.upload > 0 {
 		s.upSum -= float64(p.upload)
 		s.upCount--
+		s.resizeFull()
 	}
 	s.stats.peers.Store(int64(len(s.peers)))
 	s.log.Debug("peer dropped", "peer", p.id, "why", why)
