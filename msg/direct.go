@@ -178,7 +178,7 @@ func (n *Node) readDirect(ctx context.Context, in *inPeer, rc *receiver) (reqRef
 		m, err := in.sock.Receive(&rc.wait)
 		if err == nil {
 			in.active.Store(true)
-			if ref, _, res := in.dispatch(m, rc.head[:], nil); res == dispatchRequest {
+			if ref, _, res := in.dispatch(m, rc.head[:], nil, true); res == dispatchRequest {
 				return ref, nil
 			}
 			continue

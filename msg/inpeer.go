@@ -35,6 +35,7 @@ type inPeer struct {
 	head   [dataHeaderLen]byte // loop only: the head of a streamed frame
 	wake   chan struct{}       // asks the loop to read; cap 1
 	gone   chan struct{}       // closed when the session is forgotten
+	ctlOut atomic.Bool         // an answer sent for a shared reader is in flight (answer)
 
 	mu         sync.Mutex // guards the following
 	floor      uint64     // every request below is complete at the sender
@@ -239,7 +240,7 @@ func (in *inPeer) loop() {
 				break
 			}
 			in.active.Store(true)
-			if ref, _, res := in.dispatch(m, in.head[:], nil); res == dispatchRequest {
+			if ref, _, res := in.dispatch(m, in.head[:], nil, false); res == dispatchRequest {
 				in.queue(ref)
 			}
 		}
@@ -265,7 +266,10 @@ const (
 // dispatch handles one frame from the sender, with head as scratch for a
 // streamed frame's first bytes. A new request, and a frame of the move
 // self (the mover whose goroutine read it), are returned to the caller.
-func (in *inPeer) dispatch(m *wire.Message, head []byte, self *mover) (reqRef, moveMsg, int) {
+// A shared caller (a Receive, which serves every session of the node) must
+// not wait for the session's connection: what it answers goes out from
+// another goroutine (answer).
+func (in *inPeer) dispatch(m *wire.Message, head []byte, self *mover, shared bool) (reqRef, moveMsg, int) {
 	b := m.Bytes()
 	if b == nil {
 		// Only move data is long enough to be streamed.
@@ -287,10 +291,10 @@ func (in *inPeer) dispatch(m *wire.Message, head []byte, self *mover) (reqRef, m
 			// without reading it.
 			seq := binary.BigEndian.Uint64(b[8:])
 			m.Release()
-			in.sendControl(replyFrame{Seq: seq, Status: statusTooLarge})
+			in.answer(shared, replyFrame{Seq: seq, Status: statusTooLarge}, nil)
 			return reqRef{}, moveMsg{}, dispatchDone
 		}
-		if ref, ok := in.onRequest(m, b); ok {
+		if ref, ok := in.onRequest(m, b, shared); ok {
 			return ref, moveMsg{}, dispatchRequest
 		}
 	case frameData:
@@ -326,8 +330,8 @@ func (in *inPeer) protocolError(m *wire.Message, err error) {
 // onRequest runs the at-most-once rules for one request frame: a new
 // request is returned for the caller to deliver; a duplicate of a running one is answered
 // "pending", of a completed one with the cached reply; one below the
-// sender's acknowledgement is stale and dropped.
-func (in *inPeer) onRequest(m *wire.Message, b []byte) (reqRef, bool) {
+// sender's acknowledgement is stale and dropped. shared is dispatch's.
+func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, bool) {
 	n := in.n
 	f, _, err := parseRequest(b)
 	if err != nil {
@@ -339,7 +343,7 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte) (reqRef, bool) {
 		in.advanceLocked(f.Ack)
 		in.mu.Unlock()
 		m.Release()
-		in.sendControl(&replyFrame{Seq: f.Seq, Status: statusTooLarge})
+		in.answer(shared, &replyFrame{Seq: f.Seq, Status: statusTooLarge}, nil)
 		return reqRef{}, false
 	}
 	in.mu.Lock()
@@ -357,23 +361,23 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte) (reqRef, bool) {
 		case e.running:
 			in.mu.Unlock()
 			n.stats.pendingSent.Add(1)
-			in.sendControl(pendingFrame{Seq: f.Seq})
+			in.answer(shared, pendingFrame{Seq: f.Seq}, nil)
 		case e.lost:
 			in.mu.Unlock()
-			in.sendControl(&replyFrame{Seq: f.Seq, Status: statusReplyLost})
+			in.answer(shared, &replyFrame{Seq: f.Seq, Status: statusReplyLost}, nil)
 		default:
 			cr := e.reply
 			cr.refs++
 			in.mu.Unlock()
 			n.stats.cachedReplies.Add(1)
-			in.sendCached(cr)
+			in.answer(shared, nil, cr)
 		}
 		return reqRef{}, false
 	}
 	if in.running >= n.cfg.Window {
 		in.mu.Unlock()
 		m.Release()
-		in.sendControl(pendingFrame{Seq: f.Seq}) // retransmitted later
+		in.answer(shared, pendingFrame{Seq: f.Seq}, nil) // retransmitted later
 		return reqRef{}, false
 	}
 	in.entries[f.Seq] = entry{running: true}
@@ -540,6 +544,52 @@ func (in *inPeer) sendCached(cr *cached) {
 	in.mu.Lock()
 	in.unrefLocked(cr)
 	in.mu.Unlock()
+}
+
+// answer sends the control frame f, or the cached reply cr (the caller
+// took a ref), to the sender. A shared caller does not wait for the
+// send: it goes out from a goroutine of the node, one at a time per
+// session, and is dropped while another is in flight (answers are best
+// effort, the sender retransmits). Otherwise a Receive would stop reading
+// for every session of the node while one session's connection is gone
+// (a send waits ReplyTimeout for a connection) or full.
+func (in *inPeer) answer(shared bool, f frame, cr *cached) {
+	switch {
+	case !shared && cr != nil:
+		in.sendCached(cr)
+		return
+	case !shared:
+		in.sendControl(f)
+		return
+	}
+	var b []byte
+	if cr == nil {
+		var err error
+		if b, err = f.Append(nil); err != nil {
+			return
+		}
+	}
+	if in.ctlOut.CompareAndSwap(false, true) {
+		if in.n.goroutine(func() {
+			defer in.ctlOut.Store(false)
+			if cr != nil {
+				in.sendCached(cr)
+				return
+			}
+			ctx := newTimeout(in.n.cfg.ReplyTimeout)
+			_ = in.sock.Send(ctx, b)
+			ctx.release()
+		}) {
+			return
+		}
+		in.ctlOut.Store(false)
+	}
+	in.n.stats.answersDropped.Add(1)
+	if cr != nil {
+		in.mu.Lock()
+		in.unrefLocked(cr)
+		in.mu.Unlock()
+	}
 }
 
 // sendControl sends a small frame to the sender, best effort: a lost one

@@ -154,7 +154,7 @@ func (in *inPeer) next(ctx context.Context, mv *mover) (moveMsg, error) {
 		m, err := in.sock.Receive(&mv.wait)
 		if err == nil {
 			in.active.Store(true)
-			ref, own, res := in.dispatch(m, mv.head[:], mv)
+			ref, own, res := in.dispatch(m, mv.head[:], mv, false)
 			switch res {
 			case dispatchRequest:
 				in.queue(ref)
