@@ -38,12 +38,6 @@ type mover struct {
 // session's reader waits (and wire holds back the connection) beyond it.
 const moverQueue = 8
 
-// memChunk is the data per frame when the segment is memory: small enough
-// that the copy behind the header is still in cache for the kernel's copy.
-// Measured on 1 MiB moves over loopback: 512 KiB beat 128 KiB, 256 KiB and
-// 1 MiB (BenchmarkMoveFrom/tcp-bytes-1MiB).
-const memChunk = 512 << 10
-
 // A moveMsg is a data or move-done frame for a mover. For a streamed
 // message, head holds the frame's first bytes, already read from it.
 type moveMsg struct {
@@ -54,8 +48,6 @@ type moveMsg struct {
 
 // maxMovesPerCall bounds the move-to operations tracked for one Send.
 const maxMovesPerCall = 64
-
-var chunkPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // newMover registers a move and makes the calling goroutine one of the
 // session's readers (direct.go) until endMover: the move's frames usually
@@ -302,7 +294,7 @@ func (in *inPeer) moveTo(ctx context.Context, seq uint64, segOff int64, src Segm
 		id, mv := in.newMover(ctx, stall)
 		defer in.endMover(id, mv)
 		for o := int64(0); o < n; {
-			k := min(chunkSize(src, in.n.cfg.MaxChunk), n-o)
+			k := min(int64(in.n.cfg.MaxChunk), n-o)
 			h := moveToFrame{Seq: seq, Move: id, Start: segOff, Total: n, Off: segOff + o}
 			if err := sendChunk(ctx, in.sock, h, src, o, k); err != nil {
 				return err
@@ -335,35 +327,19 @@ type chunkHead interface {
 	appendHead(b []byte, n int) ([]byte, error)
 }
 
-// chunkSize is the data per frame for a move from src.
-func chunkSize(src Segment, maxChunk int) int64 {
-	if _, ok := src.(Bytes); ok {
-		return int64(min(maxChunk, memChunk))
-	}
-	return int64(maxChunk)
-}
-
 // sendChunk sends one frame with k bytes of src at o: a file range with
-// sendfile, memory copied behind the header.
+// sendfile, memory with one writev of the header and the bytes in place.
 func sendChunk(ctx context.Context, sock *wire.Socket, h chunkHead, src Segment, o, k int64) error {
+	var hb [moveToHeaderLen]byte
+	head, err := h.appendHead(hb[:0], int(k))
+	if err != nil {
+		return err
+	}
 	switch s := src.(type) {
 	case FileRange:
-		var hb [moveToHeaderLen]byte
-		head, err := h.appendHead(hb[:0], int(k))
-		if err != nil {
-			return err
-		}
 		return sock.SendFile(ctx, head, s.File, s.Offset+o, k)
 	case Bytes:
-		bp := chunkPool.Get().(*[]byte)
-		b, err := h.appendHead((*bp)[:0], int(k))
-		if err == nil {
-			b = append(b, s[o:o+k]...)
-			err = sock.Send(ctx, b)
-		}
-		*bp = b[:0]
-		chunkPool.Put(bp)
-		return err
+		return sock.SendVec(ctx, head, s[o:o+k])
 	}
 	return ErrAccess
 }
@@ -388,7 +364,7 @@ func (op *outPeer) serveMoveFrom(c *call, f moveFromFrame) {
 	}
 	end := f.Off + f.N
 	for o := f.Off; o < end; {
-		k := min(chunkSize(c.seg, op.n.cfg.MaxChunk), end-o)
+		k := min(int64(op.n.cfg.MaxChunk), end-o)
 		h := dataFrame{Move: f.Move, Off: o}
 		if err := sendChunk(op.n.ctx, op.sock, h, c.seg, o, k); err != nil {
 			op.sendMoveDone(f.Move, err)
