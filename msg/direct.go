@@ -11,7 +11,8 @@ import (
 )
 
 // Direct receive. A waiting Receive reads the node's hot session (the
-// remote session of the last request received) itself, so a request
+// remote session of the last hotStreak requests received, or the node's
+// only session) itself, so a request
 // reaches it without a hand-off from the session's loop goroutine (with
 // wire's single-connection fast path, Receive's goroutine reads the
 // connection). Frames that are not a new request for it (move data,
@@ -26,8 +27,15 @@ import (
 // nobody reads wait in wire's queue (bounded; its back-pressure holds the
 // connection). The loops of the other sessions read all the time and
 // queue their requests; whoever queues a request wakes the direct
-// receivers, and a Receive that takes a request of another session makes
-// that session hot.
+// receivers. A Receive that takes a request of another session ends the
+// hot session's reign: while several sessions take turns, every session
+// is read by its loop and requests reach Receive through the queue, as
+// reading one of them directly would only add a wake-up (an interrupted
+// read) for the requests of all the others.
+
+// hotStreak is the number of requests in a row from one session that make
+// it hot.
+const hotStreak = 8
 
 // A receiver is one Receive reading a session directly; pooled.
 type receiver struct {
@@ -49,6 +57,10 @@ type directState struct {
 	waiting atomic.Int32 // len(rcs)
 	mu      sync.Mutex   // guards rcs
 	rcs     []*receiver
+
+	smu    sync.Mutex // guards last and streak
+	last   *inPeer    // the session of the last request taken
+	streak int        // requests in a row taken from last
 }
 
 // errSessionGone sends a direct Receive back to the receive queue once: the
@@ -70,18 +82,47 @@ func (n *Node) setHot(in *inPeer) {
 }
 
 // setHotLocked updates the hot session after n.in changed; n.mu is held.
-// A first session becomes hot; a forgotten hot session leaves none.
+// A node's only session is hot; a forgotten hot session leaves none.
 func (n *Node) setHotLocked() {
 	hot := n.direct.hot.Load()
 	if hot != nil && n.in[hot.hello.Session] == hot {
 		return
 	}
 	hot = nil
-	for _, in := range n.in {
-		hot = in
-		break
+	if len(n.in) == 1 {
+		for _, in := range n.in {
+			hot = in
+		}
 	}
 	n.setHot(hot)
+}
+
+// noteRequest counts a request of in taken by a Receive: hotStreak of them
+// in a row make in hot; one of another session ends the reign of the hot
+// one.
+func (n *Node) noteRequest(in *inPeer) {
+	d := &n.direct
+	d.smu.Lock()
+	if d.last == in {
+		d.streak++
+	} else {
+		d.last, d.streak = in, 1
+	}
+	streak := d.streak
+	d.smu.Unlock()
+	hot := d.hot.Load()
+	switch {
+	case hot == in:
+	case streak >= hotStreak:
+		n.mu.Lock()
+		known := n.in[in.hello.Session] == in
+		n.mu.Unlock()
+		if known {
+			n.setHot(in)
+		}
+	case hot != nil:
+		n.setHot(nil)
+	}
 }
 
 // wakeReceivers wakes the direct receivers: a request was queued.

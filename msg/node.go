@@ -336,21 +336,16 @@ func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver) error 
 	}
 }
 
-// take reports whether ref is live, and makes its session (if remote) the
-// hot one that direct receives read (direct.go).
+// take reports whether ref is live, and notes its session (if remote) for
+// the choice of the hot one that direct receives read (direct.go).
 func (n *Node) take(ref reqRef) bool {
 	tx := ref.tx
 	tx.mu.Lock()
 	ok := tx.gen == ref.gen && tx.state == txnWaiting
 	in := tx.in
 	tx.mu.Unlock()
-	if ok && in != nil && n.direct.hot.Load() != in {
-		n.mu.Lock()
-		known := n.in[in.hello.Session] == in
-		n.mu.Unlock()
-		if known {
-			n.setHot(in)
-		}
+	if ok && in != nil {
+		n.noteRequest(in)
 	}
 	return ok
 }
