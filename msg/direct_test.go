@@ -101,3 +101,83 @@ func TestReceiveNotHeldBySessionWrite(t *testing.T) {
 	<-replied
 	<-writeErr
 }
+
+// TestMoverLeavesSessionReadWhileSending checks that a mover is a reader
+// of its session (direct.go) only while it waits for the move's frames.
+// A mover that stayed one while it sent its chunks stopped the session's
+// loop for as long, and the sender's retransmissions went unread and
+// unanswered: in internal/daemon the requester's keeper then dropped the
+// connection under the move. Here A's mover sends into a pipe nobody
+// reads; A's retransmission must still be read.
+func TestMoverLeavesSessionReadWhileSending(t *testing.T) {
+	checkLeaks(t)
+	cfg := Config{RetransmitInterval: time.Minute, ReplyTimeout: time.Hour, SessionTTL: 24 * time.Hour}
+	srv := newNode(t, cfg)
+	if err := srv.Listen(t.Context(), "tcp://127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	x, y := net.Pipe()
+	defer x.Close()
+	go srv.handshake(y)
+	hello, _ := helloFrame{Version: ProtocolVersion, Node: 7, Session: 7}.Append(nil)
+	req, _ := requestFrame{Seq: 1, Ack: 1, Msg: []byte("a"), HasSeg: true, Access: Write, SegLen: 1 << 20}.Append(nil)
+	writeErr := make(chan error, 2)
+	go func() {
+		_, err := x.Write(append(hello, req...))
+		writeErr <- err
+	}()
+	ra, err := srv.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-writeErr; err != nil {
+		t.Fatal(err)
+	}
+	// A request of another session: with two sessions taking turns no
+	// session is hot, and A's loop reads A.
+	client := newNode(t, cfg)
+	sent := make(chan error, 1)
+	go func() {
+		_, err := client.Send(ctx, srv.Addr(), []byte("b"))
+		sent <- err
+	}()
+	rb, err := srv.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.Reply(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	moved := make(chan error, 1)
+	go func() { moved <- ra.MoveTo(ctx, 0, Bytes(make([]byte, 1<<20))) }() // stuck on the pipe
+	waitFor(t, "the move's first write", func() bool { return srv.Stats().MovedTo == 0 && len(moved) == 0 && srv.moversOf(7) == 1 })
+
+	go func() {
+		_, err := x.Write(req) // A retransmits
+		writeErr <- err
+	}()
+	waitFor(t, "the retransmission to be read", func() bool { return srv.Stats().Duplicates == 1 })
+	_ = x.Close()
+	_ = srv.Close()
+	<-moved
+	<-writeErr
+}
+
+// moversOf returns the number of moves running on the session.
+func (n *Node) moversOf(session uint64) int {
+	n.mu.Lock()
+	in := n.in[session]
+	n.mu.Unlock()
+	if in == nil {
+		return 0
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.moves)
+}

@@ -49,9 +49,10 @@ type moveMsg struct {
 // maxMovesPerCall bounds the move-to operations tracked for one Send.
 const maxMovesPerCall = 64
 
-// newMover registers a move and makes the calling goroutine one of the
-// session's readers (direct.go) until endMover: the move's frames usually
-// reach it without a hand-off.
+// newMover registers a move. While the mover waits for the move's frames
+// (next) it is one of the session's readers (direct.go), so they usually
+// reach it without a hand-off; while it sends or writes it is not, so the
+// session's loop (or a Receive) reads and answers retransmissions.
 func (in *inPeer) newMover(ctx context.Context, stall time.Duration) (uint64, *mover) {
 	mv := &mover{ch: make(chan moveMsg, moverQueue), quit: make(chan struct{})}
 	mv.wait.done = make(chan struct{})
@@ -68,7 +69,6 @@ func (in *inPeer) newMover(ctx context.Context, stall time.Duration) (uint64, *m
 	id := in.nextMove
 	in.moves[id] = mv
 	in.mu.Unlock()
-	in.enterReader()
 	return id, mv
 }
 
@@ -77,7 +77,6 @@ func (in *inPeer) endMover(id uint64, mv *mover) {
 	if mv.stopCtx != nil {
 		mv.stopCtx()
 	}
-	in.leaveReader()
 	in.mu.Lock()
 	delete(in.moves, id)
 	in.mu.Unlock()
@@ -135,8 +134,19 @@ func (in *inPeer) deliver(id uint64, m *wire.Message, head []byte, self *mover) 
 
 // next returns the next frame of the move mv: one another goroutine read,
 // or one this goroutine reads from the session, dispatching the frames
-// that belong to others. errStalled after stall without a frame.
+// that belong to others. errStalled after stall without a frame. Only
+// while it waits here is the mover a reader of the session: a mover that
+// stays one while it sends its chunks or writes its data leaves the
+// session unread, and the sender's retransmissions unanswered, for as
+// long (its keeper then drops the connection under the move).
 func (in *inPeer) next(ctx context.Context, mv *mover) (moveMsg, error) {
+	select {
+	case mm := <-mv.ch:
+		return mm, nil
+	default:
+	}
+	in.enterReader()
+	defer in.leaveReader()
 	for {
 		select {
 		case mm := <-mv.ch:
