@@ -97,9 +97,11 @@ func (n *Node) setHotLocked() {
 	n.setHot(hot)
 }
 
-// noteRequest counts a request of in taken by a Receive: hotStreak of them
-// in a row make in hot; one of another session ends the reign of the hot
-// one.
+// noteRequest counts a request of in (nil: a local one) taken by a
+// Receive: hotStreak of them in a row make in hot; one of another session,
+// or a local one, ends the reign of the hot one (a local request reaches
+// Receive through the queue; reading a session meanwhile only costs it an
+// interrupted read).
 func (n *Node) noteRequest(in *inPeer) {
 	d := &n.direct
 	d.smu.Lock()
@@ -113,7 +115,7 @@ func (n *Node) noteRequest(in *inPeer) {
 	hot := d.hot.Load()
 	switch {
 	case hot == in:
-	case streak >= hotStreak:
+	case in != nil && streak >= hotStreak:
 		n.mu.Lock()
 		known := n.in[in.hello.Session] == in
 		n.mu.Unlock()

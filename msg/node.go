@@ -336,15 +336,16 @@ func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver) error 
 	}
 }
 
-// take reports whether ref is live, and notes its session (if remote) for
-// the choice of the hot one that direct receives read (direct.go).
+// take reports whether ref is live, and notes its session (nil for a local
+// request) for the choice of the hot one that direct receives read
+// (direct.go).
 func (n *Node) take(ref reqRef) bool {
 	tx := ref.tx
 	tx.mu.Lock()
 	ok := tx.gen == ref.gen && tx.state == txnWaiting
 	in := tx.in
 	tx.mu.Unlock()
-	if ok && in != nil {
+	if ok {
 		n.noteRequest(in)
 	}
 	return ok
