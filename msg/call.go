@@ -5,6 +5,7 @@ package msg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -23,11 +24,14 @@ type call struct {
 	seg    Segment
 	access Access
 	segLen int64
-	done   chan *wire.Message // the reply; cap 1
-	heard  atomic.Bool        // a pending frame arrived since the last retransmission
-	frame  []byte             // the encoded request
-	carry  []byte             // scratch for a file segment's first bytes
-	timer  *time.Timer
+	done   chan *wire.Message    // the reply, when another goroutine read it; cap 1
+	heard  atomic.Bool           // a pending frame arrived since the last retransmission
+	fired  atomic.Bool           // the retransmission timer fired
+	wait   waitCtx               // ends the Send's own read of the session (wakeCtx)
+	frame  []byte                // the encoded request
+	carry  []byte                // scratch for a file segment's first bytes
+	timer  *time.Timer           // sets fired and wakes wait
+	head   [moveToHeaderLen]byte // the head of a streamed frame this Send read
 
 	segMu sync.RWMutex
 
@@ -36,10 +40,70 @@ type call struct {
 }
 
 var callPool = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &call{done: make(chan *wire.Message, 1), timer: t}
+	c := &call{done: make(chan *wire.Message, 1)}
+	c.wait.done = make(chan struct{})
+	c.timer = time.AfterFunc(time.Hour, func() {
+		c.fired.Store(true)
+		c.wait.wake()
+	})
+	c.timer.Stop()
+	return c
 }}
+
+// errWoken ends a Send's read of its session: something else needs its
+// attention (its reply came through another goroutine, its timer fired,
+// its context ended).
+var errWoken = errors.New("msg: woken")
+
+// A waitCtx is the context of a Send's read of its session: done when
+// woken. It is reused by the next Send of the pooled call unless it was
+// woken (then it gets a new channel), so a Send that reads its own reply
+// allocates nothing.
+type waitCtx struct {
+	mu   sync.Mutex // guards done and err
+	done chan struct{}
+	err  error
+}
+
+// wake ends the current wait.
+func (w *waitCtx) wake() {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = errWoken
+		close(w.done)
+	}
+	w.mu.Unlock()
+}
+
+// reset makes a woken waitCtx usable again.
+func (w *waitCtx) reset() {
+	w.mu.Lock()
+	if w.err != nil {
+		w.err = nil
+		w.done = make(chan struct{})
+	}
+	w.mu.Unlock()
+}
+
+// Deadline implements context.Context.
+func (w *waitCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context.
+func (w *waitCtx) Done() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done
+}
+
+// Err implements context.Context.
+func (w *waitCtx) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Value implements context.Context.
+func (w *waitCtx) Value(any) any { return nil }
 
 // send runs one remote Send: transmit, then wait for the reply while
 // retransmitting every RetransmitInterval. A retransmission that got no
@@ -80,49 +144,109 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 		return dst, errRetired
 	}
 	op.calls[seq] = c
+	if op.loopStop != nil {
+		// The Sends read the session now; stop the loop's read.
+		op.loopStop()
+		op.loopStop = nil
+	}
 	op.mu.Unlock()
 	op.used.Store(true)
 
 	interval := op.n.cfg.RetransmitInterval
 	probing := op.transmit(ctx, c.frame) != nil // a failed send counts as unanswered
+	c.fired.Store(false)
 	c.timer.Reset(interval)
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, c.wait.wake)
+	}
+	reply, err := op.await(ctx, c, dst, probing)
+	if stop != nil {
+		stop()
+	}
+	return reply, err
+}
+
+// await waits for the reply to c while retransmitting every
+// RetransmitInterval. A retransmission that got no answer (neither reply
+// nor pending) by the next interval makes the keeper replace the
+// connection; MaxRetransmits of them in a row fail the Send.
+//
+// The waiting Send reads the session itself, so its reply reaches it
+// without a hand-off between goroutines; frames for other calls it
+// dispatches to them. It stops reading when woken (c.wait): its reply was
+// read by another goroutine, its timer fired or ctx ended.
+func (op *outPeer) await(ctx context.Context, c *call, dst []byte, probing bool) ([]byte, error) {
+	interval := op.n.cfg.RetransmitInterval
 	misses := 0
 	for {
 		select {
 		case rm := <-c.done:
-			c.timer.Stop()
-			reply, err := op.takeReply(c, dst, rm)
-			op.finish(c)
-			return reply, err
+			return op.complete(c, dst, rm)
+		default:
+		}
+		m, err := op.sock.Receive(&c.wait)
+		if err == nil {
+			if rm := op.dispatch(m, c); rm != nil {
+				return op.complete(c, dst, rm)
+			}
+			continue
+		}
+		if !errors.Is(err, errWoken) {
+			// The session's mux is closed: the peer failed or the
+			// node closes; wait for either to be told.
+			select {
+			case rm := <-c.done:
+				return op.complete(c, dst, rm)
+			case <-ctx.Done():
+			case <-op.dead:
+			case <-op.n.closed:
+			}
+		}
+		select {
+		case rm := <-c.done:
+			return op.complete(c, dst, rm)
 		case <-ctx.Done():
 			return op.abandon(c, dst, ctx.Err())
 		case <-op.dead:
 			return op.abandon(c, dst, op.deadErr)
 		case <-op.n.closed:
 			return op.abandon(c, dst, ErrClosed)
-		case <-c.timer.C:
-			if probing && !c.heard.Load() {
-				misses++
-				if misses > op.n.cfg.MaxRetransmits {
-					return op.abandon(c, dst, fmt.Errorf("msg: send to %s: %w", op.dest, ErrUnreachable))
-				}
-				select {
-				case op.kick <- struct{}{}:
-				default:
-				}
-			} else {
-				misses = 0
-			}
-			c.heard.Store(false)
-			probing = true
-			c.frame[7] |= byte(requestRetransmit) // low byte of the big-endian flags
-			op.n.stats.retransmits.Add(1)
-			tctx, cancel := context.WithTimeout(ctx, interval)
-			_ = op.transmit(tctx, c.frame)
-			cancel()
-			c.timer.Reset(interval)
+		default:
 		}
+		c.wait.reset()
+		if !c.fired.Swap(false) {
+			continue
+		}
+		if probing && !c.heard.Load() {
+			misses++
+			if misses > op.n.cfg.MaxRetransmits {
+				return op.abandon(c, dst, fmt.Errorf("msg: send to %s: %w", op.dest, ErrUnreachable))
+			}
+			select {
+			case op.kick <- struct{}{}:
+			default:
+			}
+		} else {
+			misses = 0
+		}
+		c.heard.Store(false)
+		probing = true
+		c.frame[7] |= byte(requestRetransmit) // low byte of the big-endian flags
+		op.n.stats.retransmits.Add(1)
+		tctx, cancel := context.WithTimeout(ctx, interval)
+		_ = op.transmit(tctx, c.frame)
+		cancel()
+		c.timer.Reset(interval)
 	}
+}
+
+// complete ends a Send with its reply rm.
+func (op *outPeer) complete(c *call, dst []byte, rm *wire.Message) ([]byte, error) {
+	c.timer.Stop()
+	reply, err := op.takeReply(c, dst, rm)
+	op.finish(c)
+	return reply, err
 }
 
 // transmit sends one frame on the session.
@@ -137,7 +261,11 @@ func (op *outPeer) abandon(c *call, dst []byte, cause error) ([]byte, error) {
 	op.mu.Lock()
 	_, waiting := op.calls[c.seq]
 	delete(op.calls, c.seq)
+	idle := len(op.calls) == 0
 	op.mu.Unlock()
+	if idle {
+		op.wakeLoop() // frames for this Send may still come; someone must read them
+	}
 	if !waiting {
 		rm := <-c.done // dispatch removed it and is handing over the reply
 		reply, err := op.takeReply(c, dst, rm)
@@ -188,5 +316,6 @@ func (op *outPeer) finish(c *call) {
 	c.movesMu.Unlock()
 	op.win.release(c.seq)
 	c.carry = c.carry[:0]
+	c.wait.reset()
 	callPool.Put(c)
 }

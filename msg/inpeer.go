@@ -33,6 +33,9 @@ type inPeer struct {
 	active atomic.Bool         // a frame arrived since the reaper last looked
 	idle   int                 // reaper ticks without a frame; reaper only
 	head   [dataHeaderLen]byte // loop only: the head of a streamed frame
+	wake   chan struct{}       // asks the loop to read; cap 1
+	gone   chan struct{}       // closed when the session is forgotten
+	ctlOut atomic.Bool         // an answer sent for a shared reader is in flight (answer)
 
 	mu         sync.Mutex // guards the following
 	floor      uint64     // every request below is complete at the sender
@@ -42,6 +45,8 @@ type inPeer struct {
 	running    int // entries still being served
 	moves      map[uint64]*mover
 	nextMove   uint64
+	readers    int                // Receive calls reading the session (direct.go)
+	loopStop   context.CancelFunc // ends the loop's read; nil while it does not read
 }
 
 // An entry is the receiver's record of one request of a session.
@@ -151,23 +156,35 @@ func (n *Node) session(h helloFrame) (*inPeer, error) {
 		floor:   1,
 		entries: map[uint64]entry{},
 		moves:   map[uint64]*mover{},
+		wake:    make(chan struct{}, 1),
+		gone:    make(chan struct{}),
 	}
+	in.wake <- struct{}{} // the loop reads until a Receive takes over
 	n.in[h.Session] = in
+	n.setHotLocked()
 	n.stats.sessions.Add(1)
 	n.goLocked(in.loop)
 	return in, nil
 }
 
-// reapSessions forgets sessions idle for SessionTTL with nothing running.
+// reapSessions forgets sessions idle for SessionTTL with nothing running,
+// and wakes the loops of sessions no Receive reads (direct.go) every half
+// RetransmitInterval, so that retransmissions are answered while the
+// node's receivers are busy.
 func (n *Node) reapSessions() {
 	tick := n.sessionTTLTick()
 	limit := int(n.cfg.SessionTTL / tick)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	w := time.NewTicker(max(n.cfg.RetransmitInterval/2, time.Millisecond))
+	defer w.Stop()
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
+		case <-w.C:
+			n.wakeLoops()
+			continue
 		case <-t.C:
 		}
 		var idle []*inPeer
@@ -186,40 +203,86 @@ func (n *Node) reapSessions() {
 				idle = append(idle, in)
 			}
 		}
+		if len(idle) > 0 {
+			n.setHotLocked()
+		}
 		n.mu.Unlock()
 		for _, in := range idle {
+			close(in.gone)
 			_ = in.mux.Close()
 		}
 	}
 }
 
-// loop reads the session's frames until the mux closes.
+// loop reads the session's frames while no Receive does, each time it is
+// woken (direct.go), until a Receive takes over or the session ends.
+// Requests it reads go to the node's receive queue.
 func (in *inPeer) loop() {
 	for {
-		m, err := in.sock.Receive(in.n.ctx)
-		if err != nil {
+		select {
+		case <-in.wake:
+		case <-in.gone:
+			return
+		case <-in.n.ctx.Done():
 			return
 		}
-		in.active.Store(true)
-		in.dispatch(m)
+		in.mu.Lock()
+		if in.readers > 0 {
+			in.mu.Unlock()
+			continue
+		}
+		ctx, cancel := context.WithCancel(in.n.ctx)
+		in.loopStop = cancel
+		in.mu.Unlock()
+		for {
+			m, err := in.sock.Receive(ctx)
+			if err != nil {
+				break
+			}
+			in.active.Store(true)
+			if ref, _, res := in.dispatch(m, in.head[:], nil, false); res == dispatchRequest {
+				in.queue(ref)
+			}
+		}
+		cancel()
 	}
 }
 
-// dispatch handles one frame from the sender.
-func (in *inPeer) dispatch(m *wire.Message) {
+// wakeLoop makes the loop read the session unless a Receive does.
+func (in *inPeer) wakeLoop() {
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+}
+
+// What dispatch leaves to its caller.
+const (
+	dispatchDone    = iota // nothing: the frame was handled
+	dispatchRequest        // a new request, for the caller to deliver
+	dispatchOwn            // a frame of self's move
+)
+
+// dispatch handles one frame from the sender, with head as scratch for a
+// streamed frame's first bytes. A new request, and a frame of the move
+// self (the mover whose goroutine read it), are returned to the caller.
+// A shared caller (a Receive, which serves every session of the node) must
+// not wait for the session's connection: what it answers goes out from
+// another goroutine (answer).
+func (in *inPeer) dispatch(m *wire.Message, head []byte, self *mover, shared bool) (reqRef, moveMsg, int) {
 	b := m.Bytes()
 	if b == nil {
 		// Only move data is long enough to be streamed.
-		if err := readFull(m, in.head[:]); err != nil {
+		if err := readFull(m, head[:dataHeaderLen]); err != nil {
 			in.protocolError(m, err)
-			return
+			return reqRef{}, moveMsg{}, dispatchDone
 		}
-		b = in.head[:]
+		b = head[:dataHeaderLen]
 	}
 	typ, err := frameTypeOf(b)
 	if err != nil {
 		in.protocolError(m, err)
-		return
+		return reqRef{}, moveMsg{}, dispatchDone
 	}
 	switch typ {
 	case frameRequest:
@@ -228,27 +291,34 @@ func (in *inPeer) dispatch(m *wire.Message) {
 			// without reading it.
 			seq := binary.BigEndian.Uint64(b[8:])
 			m.Release()
-			in.sendControl(replyFrame{Seq: seq, Status: statusTooLarge})
-			return
+			in.answer(shared, replyFrame{Seq: seq, Status: statusTooLarge}, nil)
+			return reqRef{}, moveMsg{}, dispatchDone
 		}
-		in.onRequest(m, b)
+		if ref, ok := in.onRequest(m, b, shared); ok {
+			return ref, moveMsg{}, dispatchRequest
+		}
 	case frameData:
 		f, _, err := parseDataHead(b, m.Len())
 		if err != nil {
 			in.protocolError(m, err)
-			return
+			return reqRef{}, moveMsg{}, dispatchDone
 		}
-		in.deliver(f.Move, m, b)
+		if mm, own := in.deliver(f.Move, m, b, self); own {
+			return reqRef{}, mm, dispatchOwn
+		}
 	case frameMoveDone:
 		f, _, err := parseMoveDone(b)
 		if err != nil {
 			in.protocolError(m, err)
-			return
+			return reqRef{}, moveMsg{}, dispatchDone
 		}
-		in.deliver(f.Move, m, b)
+		if mm, own := in.deliver(f.Move, m, b, self); own {
+			return reqRef{}, mm, dispatchOwn
+		}
 	default:
 		in.protocolError(m, fmt.Errorf("frame type %d from a sender: %w", typ, ErrProtocol))
 	}
+	return reqRef{}, moveMsg{}, dispatchDone
 }
 
 func (in *inPeer) protocolError(m *wire.Message, err error) {
@@ -258,23 +328,23 @@ func (in *inPeer) protocolError(m *wire.Message, err error) {
 }
 
 // onRequest runs the at-most-once rules for one request frame: a new
-// request is queued for Receive; a duplicate of a running one is answered
+// request is returned for the caller to deliver; a duplicate of a running one is answered
 // "pending", of a completed one with the cached reply; one below the
-// sender's acknowledgement is stale and dropped.
-func (in *inPeer) onRequest(m *wire.Message, b []byte) {
+// sender's acknowledgement is stale and dropped. shared is dispatch's.
+func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, bool) {
 	n := in.n
 	f, _, err := parseRequest(b)
 	if err != nil {
 		in.protocolError(m, err)
-		return
+		return reqRef{}, false
 	}
 	if len(f.Msg) > n.cfg.MaxMessage || len(f.Carry) > n.cfg.MaxCarry {
 		in.mu.Lock()
 		in.advanceLocked(f.Ack)
 		in.mu.Unlock()
 		m.Release()
-		in.sendControl(&replyFrame{Seq: f.Seq, Status: statusTooLarge})
-		return
+		in.answer(shared, &replyFrame{Seq: f.Seq, Status: statusTooLarge}, nil)
+		return reqRef{}, false
 	}
 	in.mu.Lock()
 	in.advanceLocked(f.Ack)
@@ -282,7 +352,7 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte) {
 		in.mu.Unlock()
 		m.Release()
 		n.stats.stale.Add(1)
-		return
+		return reqRef{}, false
 	}
 	if e, ok := in.entries[f.Seq]; ok {
 		n.stats.duplicates.Add(1)
@@ -291,24 +361,24 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte) {
 		case e.running:
 			in.mu.Unlock()
 			n.stats.pendingSent.Add(1)
-			in.sendControl(pendingFrame{Seq: f.Seq})
+			in.answer(shared, pendingFrame{Seq: f.Seq}, nil)
 		case e.lost:
 			in.mu.Unlock()
-			in.sendControl(&replyFrame{Seq: f.Seq, Status: statusReplyLost})
+			in.answer(shared, &replyFrame{Seq: f.Seq, Status: statusReplyLost}, nil)
 		default:
 			cr := e.reply
 			cr.refs++
 			in.mu.Unlock()
 			n.stats.cachedReplies.Add(1)
-			in.sendCached(cr)
+			in.answer(shared, nil, cr)
 		}
-		return
+		return reqRef{}, false
 	}
 	if in.running >= n.cfg.Window {
 		in.mu.Unlock()
 		m.Release()
-		in.sendControl(pendingFrame{Seq: f.Seq}) // retransmitted later
-		return
+		in.answer(shared, pendingFrame{Seq: f.Seq}, nil) // retransmitted later
+		return reqRef{}, false
 	}
 	in.entries[f.Seq] = entry{running: true}
 	in.running++
@@ -326,23 +396,31 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte) {
 	tx.mu.Unlock()
 	m.Release()
 	if n.answerNameProbe(tx, gen) { // the node's own name handshake (names.go)
-		return
+		return reqRef{}, false
 	}
+	return reqRef{tx: tx, gen: gen}, true
+}
+
+// queue puts a new request on the node's receive queue, or forgets it if
+// the queue is full (the sender hears "pending" and retransmits it later).
+func (in *inPeer) queue(ref reqRef) {
+	n := in.n
 	select {
-	case n.reqs <- reqRef{tx: tx, gen: gen}:
+	case n.reqs <- ref:
+		n.wakeReceivers()
+		return
 	default:
-		// The receive queue is full: forget the request; the sender
-		// hears "pending" and retransmits it later.
-		in.mu.Lock()
-		if e, ok := in.entries[f.Seq]; ok && e.running {
-			delete(in.entries, f.Seq)
-			in.running--
-		}
-		in.mu.Unlock()
-		tx.recycle()
-		n.stats.queueFull.Add(1)
-		in.sendControl(pendingFrame{Seq: f.Seq})
 	}
+	seq := ref.tx.seq
+	in.mu.Lock()
+	if e, ok := in.entries[seq]; ok && e.running {
+		delete(in.entries, seq)
+		in.running--
+	}
+	in.mu.Unlock()
+	ref.tx.recycle()
+	n.stats.queueFull.Add(1)
+	in.sendControl(pendingFrame{Seq: seq})
 }
 
 // advanceLocked forgets the requests below ack.
@@ -466,6 +544,52 @@ func (in *inPeer) sendCached(cr *cached) {
 	in.mu.Lock()
 	in.unrefLocked(cr)
 	in.mu.Unlock()
+}
+
+// answer sends the control frame f, or the cached reply cr (the caller
+// took a ref), to the sender. A shared caller does not wait for the
+// send: it goes out from a goroutine of the node, one at a time per
+// session, and is dropped while another is in flight (answers are best
+// effort, the sender retransmits). Otherwise a Receive would stop reading
+// for every session of the node while one session's connection is gone
+// (a send waits ReplyTimeout for a connection) or full.
+func (in *inPeer) answer(shared bool, f frame, cr *cached) {
+	switch {
+	case !shared && cr != nil:
+		in.sendCached(cr)
+		return
+	case !shared:
+		in.sendControl(f)
+		return
+	}
+	var b []byte
+	if cr == nil {
+		var err error
+		if b, err = f.Append(nil); err != nil {
+			return
+		}
+	}
+	if in.ctlOut.CompareAndSwap(false, true) {
+		if in.n.goroutine(func() {
+			defer in.ctlOut.Store(false)
+			if cr != nil {
+				in.sendCached(cr)
+				return
+			}
+			ctx := newTimeout(in.n.cfg.ReplyTimeout)
+			_ = in.sock.Send(ctx, b)
+			ctx.release()
+		}) {
+			return
+		}
+		in.ctlOut.Store(false)
+	}
+	in.n.stats.answersDropped.Add(1)
+	if cr != nil {
+		in.mu.Lock()
+		in.unrefLocked(cr)
+		in.mu.Unlock()
+	}
 }
 
 // sendControl sends a small frame to the sender, best effort: a lost one

@@ -59,14 +59,9 @@ func (n *Node) sendLocal(ctx context.Context, target *Node, dst, m []byte, seg S
 	gen := tx.gen
 	tx.mu.Unlock()
 
-	select {
-	case target.reqs <- reqRef{tx: tx, gen: gen}:
-	case <-ctx.Done():
+	if err := queueLocal(ctx, target, reqRef{tx: tx, gen: gen}); err != nil {
 		tx.recycle()
-		return dst, ctx.Err()
-	case <-target.closed:
-		tx.recycle()
-		return dst, fmt.Errorf("msg: send: destination %w", ErrClosed)
+		return dst, err
 	}
 	var err error
 	select {
@@ -91,4 +86,22 @@ func (n *Node) sendLocal(ctx context.Context, target *Node, dst, m []byte, seg S
 	reply := tx.reply
 	tx.recycle()
 	return reply, nil
+}
+
+// queueLocal puts a local request on target's receive queue, waiting while
+// it is full. The first try is a plain channel send, cheaper than a select.
+func queueLocal(ctx context.Context, target *Node, ref reqRef) error {
+	select {
+	case target.reqs <- ref:
+	default:
+		select {
+		case target.reqs <- ref:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-target.closed:
+			return fmt.Errorf("msg: send: destination %w", ErrClosed)
+		}
+	}
+	target.wakeReceivers()
+	return nil
 }

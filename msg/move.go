@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pollen-dev/pollen/wire"
@@ -21,8 +22,13 @@ import (
 
 // A mover waits for the frames of one move it started.
 type mover struct {
-	ch   chan moveMsg  // data and move-done frames
-	quit chan struct{} // closed by endMover
+	ch      chan moveMsg  // data and move-done frames read by other goroutines
+	quit    chan struct{} // closed by endMover
+	wait    waitCtx       // ends the mover's own read of the session
+	stalled atomic.Bool   // the stall timer fired
+	timer   *time.Timer   // sets stalled and wakes wait
+	stopCtx func() bool   // stops the wake at the end of the mover's context
+	head    [dataHeaderLen]byte
 
 	mu     sync.Mutex // guards closed
 	closed bool
@@ -31,12 +37,6 @@ type mover struct {
 // moverQueue is the number of frames a mover may have waiting; the
 // session's reader waits (and wire holds back the connection) beyond it.
 const moverQueue = 8
-
-// memChunk is the data per frame when the segment is memory: small enough
-// that the copy behind the header is still in cache for the kernel's copy.
-// Measured on 1 MiB moves over loopback: 512 KiB beat 128 KiB, 256 KiB and
-// 1 MiB (BenchmarkMoveFrom/tcp-bytes-1MiB).
-const memChunk = 512 << 10
 
 // A moveMsg is a data or move-done frame for a mover. For a streamed
 // message, head holds the frame's first bytes, already read from it.
@@ -49,10 +49,21 @@ type moveMsg struct {
 // maxMovesPerCall bounds the move-to operations tracked for one Send.
 const maxMovesPerCall = 64
 
-var chunkPool = sync.Pool{New: func() any { return new([]byte) }}
-
-func (in *inPeer) newMover() (uint64, *mover) {
+// newMover registers a move. While the mover waits for the move's frames
+// (next) it is one of the session's readers (direct.go), so they usually
+// reach it without a hand-off; while it sends or writes it is not, so the
+// session's loop (or a Receive) reads and answers retransmissions.
+func (in *inPeer) newMover(ctx context.Context, stall time.Duration) (uint64, *mover) {
 	mv := &mover{ch: make(chan moveMsg, moverQueue), quit: make(chan struct{})}
+	mv.wait.done = make(chan struct{})
+	mv.timer = time.AfterFunc(stall, func() {
+		mv.stalled.Store(true)
+		mv.wait.wake()
+	})
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, mv.wait.wake)
+		mv.stopCtx = stop
+	}
 	in.mu.Lock()
 	in.nextMove++
 	id := in.nextMove
@@ -62,6 +73,10 @@ func (in *inPeer) newMover() (uint64, *mover) {
 }
 
 func (in *inPeer) endMover(id uint64, mv *mover) {
+	mv.timer.Stop()
+	if mv.stopCtx != nil {
+		mv.stopCtx()
+	}
 	in.mu.Lock()
 	delete(in.moves, id)
 	in.mu.Unlock()
@@ -84,8 +99,9 @@ func (mv *mover) drain() {
 	}
 }
 
-// deliver hands a data or move-done frame to its mover, or drops it.
-func (in *inPeer) deliver(id uint64, m *wire.Message, head []byte) {
+// deliver hands a data or move-done frame to its mover, or drops it. A
+// frame for self (the mover whose goroutine read it) is returned instead.
+func (in *inPeer) deliver(id uint64, m *wire.Message, head []byte, self *mover) (moveMsg, bool) {
 	mm := moveMsg{m: m, head: head}
 	if m.Bytes() == nil {
 		copy(mm.buf[:], head)
@@ -94,21 +110,72 @@ func (in *inPeer) deliver(id uint64, m *wire.Message, head []byte) {
 	in.mu.Lock()
 	mv := in.moves[id]
 	in.mu.Unlock()
+	if mv != nil && mv == self {
+		return mm, true
+	}
 	if mv != nil {
 		select {
 		case mv.ch <- mm:
+			mv.wait.wake()
 			mv.mu.Lock()
 			closed := mv.closed
 			mv.mu.Unlock()
 			if closed {
 				mv.drain() // endMover may have drained before the send
 			}
-			return
+			return moveMsg{}, false
 		case <-mv.quit:
 		}
 	}
 	in.n.stats.badFrames.Add(1)
 	m.Release()
+	return moveMsg{}, false
+}
+
+// next returns the next frame of the move mv: one another goroutine read,
+// or one this goroutine reads from the session, dispatching the frames
+// that belong to others. errStalled after stall without a frame. Only
+// while it waits here is the mover a reader of the session: a mover that
+// stays one while it sends its chunks or writes its data leaves the
+// session unread, and the sender's retransmissions unanswered, for as
+// long (its keeper then drops the connection under the move).
+func (in *inPeer) next(ctx context.Context, mv *mover) (moveMsg, error) {
+	select {
+	case mm := <-mv.ch:
+		return mm, nil
+	default:
+	}
+	in.enterReader()
+	defer in.leaveReader()
+	for {
+		select {
+		case mm := <-mv.ch:
+			return mm, nil
+		default:
+		}
+		m, err := in.sock.Receive(&mv.wait)
+		if err == nil {
+			in.active.Store(true)
+			ref, own, res := in.dispatch(m, mv.head[:], mv, false)
+			switch res {
+			case dispatchRequest:
+				in.queue(ref)
+			case dispatchOwn:
+				return own, nil
+			}
+			continue
+		}
+		if mv.stalled.Load() {
+			return moveMsg{}, errStalled
+		}
+		if err := ctx.Err(); err != nil {
+			return moveMsg{}, err
+		}
+		if !errors.Is(err, errWoken) {
+			return moveMsg{}, ErrClosed // the session's mux is closed
+		}
+		mv.wait.reset()
+	}
 }
 
 // errStalled ends a move attempt that made no progress for a while: its
@@ -144,31 +211,24 @@ func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Se
 		return nil
 	}
 	err := in.retryMove("move from", func(stall time.Duration) error {
-		id, mv := in.newMover()
+		id, mv := in.newMover(ctx, stall)
 		defer in.endMover(id, mv)
 		var buf [64]byte
 		req, _ := moveFromFrame{Seq: seq, Move: id, Off: segOff, N: n}.Append(buf[:0])
 		if err := in.sock.Send(ctx, req); err != nil {
 			return err
 		}
-		t := time.NewTimer(stall)
-		defer t.Stop()
 		for got := int64(0); got < n; {
-			select {
-			case mm := <-mv.ch:
-				k, err := takeData(&mm, segOff, n, dst)
-				if err != nil {
-					return err
-				}
-				got += k
-				t.Reset(stall)
-			case <-t.C:
-				return errStalled
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-in.n.closed:
-				return ErrClosed
+			mm, err := in.next(ctx, mv)
+			if err != nil {
+				return err
 			}
+			k, err := takeData(&mm, segOff, n, dst)
+			if err != nil {
+				return err
+			}
+			got += k
+			mv.timer.Reset(stall)
 		}
 		return nil
 	})
@@ -241,10 +301,10 @@ func (in *inPeer) moveTo(ctx context.Context, seq uint64, segOff int64, src Segm
 		return nil
 	}
 	err := in.retryMove("move to", func(stall time.Duration) error {
-		id, mv := in.newMover()
+		id, mv := in.newMover(ctx, stall)
 		defer in.endMover(id, mv)
 		for o := int64(0); o < n; {
-			k := min(chunkSize(src, in.n.cfg.MaxChunk), n-o)
+			k := min(int64(in.n.cfg.MaxChunk), n-o)
 			h := moveToFrame{Seq: seq, Move: id, Start: segOff, Total: n, Off: segOff + o}
 			if err := sendChunk(ctx, in.sock, h, src, o, k); err != nil {
 				return err
@@ -254,23 +314,17 @@ func (in *inPeer) moveTo(ctx context.Context, seq uint64, segOff int64, src Segm
 				break // the owner refused early
 			}
 		}
-		t := time.NewTimer(stall)
-		defer t.Stop()
-		select {
-		case mm := <-mv.ch:
-			defer mm.m.Release()
-			f, _, err := parseMoveDone(mm.m.Bytes())
-			if err != nil {
-				return fmt.Errorf("move-done expected: %w", ErrProtocol)
-			}
-			return remoteErr(f.Status, f.Detail)
-		case <-t.C:
-			return errStalled
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-in.n.closed:
-			return ErrClosed
+		mv.timer.Reset(stall)
+		mm, err := in.next(ctx, mv)
+		if err != nil {
+			return err
 		}
+		defer mm.m.Release()
+		f, _, err := parseMoveDone(mm.m.Bytes())
+		if err != nil {
+			return fmt.Errorf("move-done expected: %w", ErrProtocol)
+		}
+		return remoteErr(f.Status, f.Detail)
 	})
 	if err == nil {
 		in.n.stats.movedTo.Add(uint64(n))
@@ -283,35 +337,19 @@ type chunkHead interface {
 	appendHead(b []byte, n int) ([]byte, error)
 }
 
-// chunkSize is the data per frame for a move from src.
-func chunkSize(src Segment, maxChunk int) int64 {
-	if _, ok := src.(Bytes); ok {
-		return int64(min(maxChunk, memChunk))
-	}
-	return int64(maxChunk)
-}
-
 // sendChunk sends one frame with k bytes of src at o: a file range with
-// sendfile, memory copied behind the header.
+// sendfile, memory with one writev of the header and the bytes in place.
 func sendChunk(ctx context.Context, sock *wire.Socket, h chunkHead, src Segment, o, k int64) error {
+	var hb [moveToHeaderLen]byte
+	head, err := h.appendHead(hb[:0], int(k))
+	if err != nil {
+		return err
+	}
 	switch s := src.(type) {
 	case FileRange:
-		var hb [moveToHeaderLen]byte
-		head, err := h.appendHead(hb[:0], int(k))
-		if err != nil {
-			return err
-		}
 		return sock.SendFile(ctx, head, s.File, s.Offset+o, k)
 	case Bytes:
-		bp := chunkPool.Get().(*[]byte)
-		b, err := h.appendHead((*bp)[:0], int(k))
-		if err == nil {
-			b = append(b, s[o:o+k]...)
-			err = sock.Send(ctx, b)
-		}
-		*bp = b[:0]
-		chunkPool.Put(bp)
-		return err
+		return sock.SendVec(ctx, head, s[o:o+k])
 	}
 	return ErrAccess
 }
@@ -336,7 +374,7 @@ func (op *outPeer) serveMoveFrom(c *call, f moveFromFrame) {
 	}
 	end := f.Off + f.N
 	for o := f.Off; o < end; {
-		k := min(chunkSize(c.seg, op.n.cfg.MaxChunk), end-o)
+		k := min(int64(op.n.cfg.MaxChunk), end-o)
 		h := dataFrame{Move: f.Move, Off: o}
 		if err := sendChunk(op.n.ctx, op.sock, h, c.seg, o, k); err != nil {
 			op.sendMoveDone(f.Move, err)
@@ -384,19 +422,30 @@ func (op *outPeer) receiveMoveTo(m *wire.Message, head []byte) {
 		}
 		c.moves[f.Move] = st
 	}
-	c.movesMu.Unlock()
-	// st is only touched by this loop goroutine from here on.
 	if st.err == nil && (f.Off < f.Start || !inRange(f.Off-f.Start, k, f.Total) || !inRange(f.Off, k, c.segLen)) {
 		op.n.stats.grantViolations.Add(1)
 		st.err = fmt.Errorf("chunk [%d, %d) of a move of [%d, %d): %w", f.Off, f.Off+k, f.Start, f.Start+f.Total, ErrOutOfRange)
 	}
+	failed := st.err != nil
+	c.movesMu.Unlock()
+	// Frames of one move may be written by several goroutines at once
+	// (each waiting Send reads the session): into disjoint ranges, or the
+	// same bytes again.
+	var err2 error
+	if !failed {
+		err2 = writeChunk(m, c.seg, f.Off, k)
+	}
+	c.movesMu.Lock()
 	if st.err == nil {
-		st.err = writeChunk(m, c.seg, f.Off, k)
+		st.err = err2
 	}
 	st.remaining -= k
-	if (st.err != nil || st.remaining <= 0) && !st.reported {
-		st.reported = true
-		op.sendMoveDone(f.Move, st.err)
+	report := (st.err != nil || st.remaining <= 0) && !st.reported
+	st.reported = st.reported || report
+	err = st.err
+	c.movesMu.Unlock()
+	if report {
+		op.sendMoveDone(f.Move, err)
 	}
 }
 

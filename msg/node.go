@@ -42,7 +42,8 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine of the node
 	stats  counters
-	names  nameTable // Register and Lookup (names.go)
+	names  nameTable   // Register and Lookup (names.go)
+	direct directState // Receive reading a session itself (direct.go)
 
 	mu        sync.Mutex // guards the following
 	closing   bool
@@ -298,10 +299,32 @@ func (n *Node) Receive(ctx context.Context) (*Request, error) {
 // ReceiveInto is [Node.Receive] into a caller-owned [Request], so a serving
 // loop that reuses r receives without allocating.
 func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
+	return n.receiveInto(ctx, r, nil)
+}
+
+// receiveInto is ReceiveInto; rc, if not nil, is the caller's receiver for
+// direct reads, already woken by the end of ctx (Serve).
+func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver) error {
+	direct := true
 	for {
+		if in := n.direct.hot.Load(); in != nil && direct {
+			ref, err := n.receiveDirect(ctx, in, rc)
+			switch {
+			case errors.Is(err, errSessionGone):
+				n.direct.hot.CompareAndSwap(in, nil)
+				direct = false // wait on the queue until something arrives
+			case err != nil:
+				return err
+			case ref.tx != nil && n.take(ref):
+				*r = Request(ref)
+				return nil
+			}
+			continue
+		}
+		direct = true
 		select {
 		case ref := <-n.reqs:
-			if ref.tx.live(ref.gen) {
+			if n.take(ref) {
 				*r = Request(ref)
 				return nil
 			}
@@ -313,6 +336,21 @@ func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
 	}
 }
 
+// take reports whether ref is live, and notes its session (nil for a local
+// request) for the choice of the hot one that direct receives read
+// (direct.go).
+func (n *Node) take(ref reqRef) bool {
+	tx := ref.tx
+	tx.mu.Lock()
+	ok := tx.gen == ref.gen && tx.state == txnWaiting
+	in := tx.in
+	tx.mu.Unlock()
+	if ok {
+		n.noteRequest(in)
+	}
+	return ok
+}
+
 // Serve receives requests and calls h for each, one at a time in the
 // calling goroutine, until ctx ends (returning its error) or the node
 // closes ([ErrClosed]). The *Request passed to h is reused for the next
@@ -320,8 +358,12 @@ func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
 // (req := *r), which stays valid.
 func (n *Node) Serve(ctx context.Context, h func(ctx context.Context, r *Request)) error {
 	var r Request
+	// One receiver for the whole loop: the end of ctx is watched once,
+	// not once per request.
+	rc := newReceiver(ctx)
+	defer rc.release()
 	for {
-		if err := n.ReceiveInto(ctx, &r); err != nil {
+		if err := n.receiveInto(ctx, &r, rc); err != nil {
 			return err
 		}
 		h(ctx, &r)

@@ -18,10 +18,12 @@ import (
 )
 
 // An outPeer is the sending side of a session: the node's connection to one
-// destination address. It owns a wire.Mux whose connections it dials, a
-// reader goroutine (loop) that dispatches replies and the receiver's move
-// frames to the waiting calls, and a keeper goroutine that redials when the
-// mux has no connection or a Send's retransmissions go unanswered.
+// destination address. It owns a wire.Mux whose connections it dials and a
+// keeper goroutine that redials when the mux has no connection or a Send's
+// retransmissions go unanswered. The waiting Sends read the session's
+// frames themselves (call.go: a reply reaches its Send without a hand-off);
+// while none waits, the loop goroutine reads them once woken (after an
+// abandoned Send, or by the keeper when the session is idle).
 type outPeer struct {
 	n        *Node
 	dest     string
@@ -36,12 +38,14 @@ type outPeer struct {
 	deadErr  error                 // written before dead is closed
 	connects atomic.Uint64         // successful dials
 	used     atomic.Bool           // a Send started since the keeper last looked
-	head     [moveToHeaderLen]byte // loop only: the head of a streamed frame
+	loopWake chan struct{}         // asks the loop to read while no Send waits; cap 1
+	loopHead [moveToHeaderLen]byte // loop only: the head of a streamed frame
 
-	mu      sync.Mutex // guards the following
-	calls   map[uint64]*call
-	conns   []net.Conn
-	retired bool // idle and closed: Sends must start a new session
+	mu       sync.Mutex // guards the following
+	calls    map[uint64]*call
+	conns    []net.Conn
+	retired  bool               // idle and closed: Sends must start a new session
+	loopStop context.CancelFunc // ends the loop's read; nil while it does not read
 }
 
 // errRetired tells a Send that its session was retired for idleness just
@@ -62,13 +66,14 @@ func (n *Node) outPeer(ctx context.Context, dest, scheme, rest string) (*outPeer
 	}
 	op = &outPeer{
 		n: n, dest: dest, network: scheme, address: rest,
-		session: randUint64(),
-		mux:     mux,
-		sock:    mux.NewSocket(),
-		win:     newWindow(n.cfg.Window),
-		kick:    make(chan struct{}, 1),
-		dead:    make(chan struct{}),
-		calls:   map[uint64]*call{},
+		session:  randUint64(),
+		mux:      mux,
+		sock:     mux.NewSocket(),
+		win:      newWindow(n.cfg.Window),
+		kick:     make(chan struct{}, 1),
+		loopWake: make(chan struct{}, 1),
+		dead:     make(chan struct{}),
+		calls:    map[uint64]*call{},
 	}
 	if err := op.dial(ctx); err != nil {
 		_ = mux.Close()
@@ -172,6 +177,9 @@ func (op *outPeer) keep() {
 			} else {
 				idle++
 			}
+			if !busy {
+				op.wakeLoop()
+			}
 			attached := op.mux.Stats().Mux.Attached > 0
 			if !busy && (!attached || idle >= idleLimit) && op.retire() {
 				return
@@ -235,54 +243,90 @@ func (op *outPeer) fail(err error) {
 	_ = op.mux.Close()
 }
 
-// loop reads the session's frames until the mux closes.
+// loop reads the session's frames while no Send waits, each time it is
+// woken, until a Send starts (which stops its read) or the session ends.
 func (op *outPeer) loop() {
 	for {
-		m, err := op.sock.Receive(op.n.ctx)
-		if err != nil {
+		select {
+		case <-op.loopWake:
+		case <-op.dead:
+			return
+		case <-op.n.ctx.Done():
 			return
 		}
-		op.dispatch(m)
+		op.mu.Lock()
+		if len(op.calls) > 0 {
+			op.mu.Unlock()
+			continue // the Sends read
+		}
+		ctx, cancel := context.WithCancel(op.n.ctx)
+		op.loopStop = cancel
+		op.mu.Unlock()
+		for {
+			m, err := op.sock.Receive(ctx)
+			if err != nil {
+				break
+			}
+			op.dispatch(m, nil)
+		}
+		cancel()
 	}
 }
 
-// dispatch handles one frame from the receiver.
-func (op *outPeer) dispatch(m *wire.Message) {
+// wakeLoop makes the loop read the session if no Send does.
+func (op *outPeer) wakeLoop() {
+	select {
+	case op.loopWake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch handles one frame from the receiver. The reply to self (the
+// call of the Send that read it) is returned, not delivered.
+func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 	b := m.Bytes()
 	if b == nil {
 		// Only move-to data is long enough to be streamed.
-		if err := readFull(m, op.head[:]); err != nil {
-			op.protocolError(m, err)
-			return
+		head := op.loopHead[:]
+		if self != nil {
+			head = self.head[:]
 		}
-		b = op.head[:]
+		if err := readFull(m, head); err != nil {
+			op.protocolError(m, err)
+			return nil
+		}
+		b = head
 	}
 	typ, err := frameTypeOf(b)
 	if err != nil {
 		op.protocolError(m, err)
-		return
+		return nil
 	}
 	switch typ {
 	case frameReply:
 		if len(b) < 16 {
 			op.protocolError(m, ErrMalformed)
-			return
+			return nil
 		}
 		seq := binary.BigEndian.Uint64(b[8:])
 		op.mu.Lock()
 		c := op.calls[seq]
 		delete(op.calls, seq)
 		op.mu.Unlock()
-		if c == nil {
+		switch c {
+		case nil:
 			m.Release() // a late duplicate
-			return
+		case self:
+			return m
+		default:
+			c.done <- m // cap 1, and each call gets one reply
+			c.wait.wake()
 		}
-		c.done <- m // cap 1, and each call gets one reply
 	case framePending:
 		f, _, err := parsePending(b)
 		if err != nil {
 			op.protocolError(m, err)
-			return
+			return nil
 		}
 		m.Release()
 		op.mu.Lock()
@@ -295,12 +339,16 @@ func (op *outPeer) dispatch(m *wire.Message) {
 		m.Release()
 		if err != nil {
 			op.protocolError(nil, err)
-			return
+			return nil
 		}
 		c := op.holdCall(f.Seq)
 		if c == nil {
 			op.sendMoveDone(f.Move, ErrNotAwaitingReply)
-			return
+			return nil
+		}
+		if c == self {
+			op.serveMoveFrom(c, f) // the Send waits anyway: serve in its goroutine
+			return nil
 		}
 		if !op.n.goroutine(func() { op.serveMoveFrom(c, f) }) {
 			c.segMu.RUnlock()
@@ -310,6 +358,7 @@ func (op *outPeer) dispatch(m *wire.Message) {
 	default:
 		op.protocolError(m, fmt.Errorf("frame type %d from a receiver: %w", typ, ErrProtocol))
 	}
+	return nil
 }
 
 // holdCall returns the call awaiting the reply to seq with its segment

@@ -23,12 +23,13 @@ type Stats struct {
 	MovedFrom       uint64 // bytes moved into this node by remote MoveFrom
 	MovedTo         uint64 // bytes moved out of this node by remote MoveTo
 	MoveRetries     uint64 // remote moves started again after a stall or lost connection
+	AnswersDropped  uint64 // answers to duplicates dropped: Receive had another in flight for the session
 }
 
 type counters struct {
 	retransmits, connects, sessions, duplicates, pendingSent, cachedReplies,
 	undelivered, evicted, stale, queueFull, grantViolations, badFrames,
-	aborts, movedFrom, movedTo, moveRetries atomic.Uint64
+	aborts, movedFrom, movedTo, moveRetries, answersDropped atomic.Uint64
 }
 
 // Stats returns a snapshot of the node's counters. It is safe to call
@@ -52,5 +53,6 @@ func (n *Node) Stats() Stats {
 		MovedFrom:       c.movedFrom.Load(),
 		MovedTo:         c.movedTo.Load(),
 		MoveRetries:     c.moveRetries.Load(),
+		AnswersDropped:  c.answersDropped.Load(),
 	}
 }

@@ -69,14 +69,6 @@ func (tx *txn) recycle() {
 	txnPool.Put(tx)
 }
 
-// live reports whether gen is tx's current generation and its sender still
-// waits.
-func (tx *txn) live(gen uint64) bool {
-	tx.mu.Lock()
-	defer tx.mu.Unlock()
-	return tx.gen == gen && tx.state == txnWaiting
-}
-
 // lockWaiting locks tx and checks that the handle's generation is current
 // and the sender waits. On error tx is unlocked.
 func (tx *txn) lockWaiting(gen uint64) error {

@@ -22,8 +22,10 @@
 // message whose connection fails mid-write is sent again whole on another.
 // Concurrent senders on one connection are combined: whoever holds the
 // connection writes every queued message with one vectored write.
-// [Socket.SendBatch] sends several messages with one writev, and
-// [Socket.SendFile] sends a header and a file range with sendfile(2).
+// [Socket.SendBatch] sends several messages with one writev,
+// [Socket.SendVec] one message from several buffers (a header and a
+// payload in place) with one writev and no copy, and [Socket.SendFile] a
+// header and a file range with sendfile(2).
 //
 // Receiving. Complete messages go to a mux-wide bounded queue, and any
 // socket calling [Socket.Receive] (or [Socket.Recv]) takes the next one, in

@@ -95,6 +95,52 @@ func TestRetryAfterWriteFailure(t *testing.T) {
 	})
 }
 
+// TestSendVecRetryAfterWriteFailure fails a connection in the middle of a
+// message sent in parts: it must arrive whole on another connection,
+// parts written before the failure included.
+func TestSendVecRetryAfterWriteFailure(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxPair(t, Config{}, 0, pair)
+		x, y := pair(t)
+		fx := wiretest.NewFaultConn(x, wiretest.Faults{FailAfter: 100 << 10, Reset: true})
+		if err := p.a.Attach(fx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.b.Attach(y); err != nil {
+			t.Fatal(err)
+		}
+		big := frame(7, 500<<10) // buffered: a pipe would block on a stream nobody reads
+		errc := make(chan error, 1)
+		go func() {
+			errc <- p.sa.SendVec(ctxT(t), big[:FrameHeaderLen], big[FrameHeaderLen:50<<10], big[50<<10:])
+		}()
+		e := waitAbort(t, p.abortsA)
+		if e.Conn != fx {
+			t.Fatalf("sender abort %v on the wrong connection", e)
+		}
+		if e := waitAbort(t, p.aborts); !errors.Is(e.Err, ErrTruncatedMessage) {
+			t.Fatalf("receiver abort: %v", e)
+		}
+		x2, y2 := pair(t)
+		if err := p.b.Attach(y2); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.a.Attach(x2); err != nil {
+			t.Fatal(err)
+		}
+		if id := recvFrame(t, p.sb); id != 7 {
+			t.Fatalf("got %d", id)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		st := p.a.Stats()
+		if st.Mux.TxRetries != 1 || st.Mux.TxMsgs != 1 || st.Sockets[0].TxMsgs != 1 {
+			t.Fatalf("retries %d, tx msgs %d, socket %d", st.Mux.TxRetries, st.Mux.TxMsgs, st.Sockets[0].TxMsgs)
+		}
+	})
+}
+
 // TestRetryAfterReset resets a real TCP connection from the far end while a
 // large message is being written to it.
 func TestRetryAfterReset(t *testing.T) {

@@ -530,3 +530,100 @@ func TestSendBatchOneWrite(t *testing.T) {
 		}
 	})
 }
+
+// TestSendVec sends messages cut into parts at every kind of place (inside
+// the header, at its end, inside the payload, with empty parts): each
+// arrives whole, counted as one message, from one write.
+func TestSendVec(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxPair(t, Config{}, 1, pair)
+		ctx := ctxT(t)
+		sizes := []int{8, 100, 4000, 70 << 10, 2 << 20} // buffered, large buffered, streamed
+		cuts := [][]int{{}, {3}, {FrameHeaderLen}, {FrameHeaderLen, FrameHeaderLen}, {1, FrameHeaderLen + 5, FrameHeaderLen + 7}}
+		var want []uint64
+		errc := make(chan error, 1)
+		go func() {
+			defer close(errc)
+			for i, n := range sizes {
+				for j, cut := range cuts {
+					id := uint64(i*len(cuts) + j)
+					b := frame(id, n)
+					var parts [][]byte
+					at := 0
+					for _, c := range cut {
+						parts = append(parts, b[at:c])
+						at = c
+					}
+					parts = append(parts, b[at:], nil)
+					if err := p.sa.SendVec(ctx, parts...); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}
+		}()
+		for i := range sizes {
+			for j := range cuts {
+				want = append(want, uint64(i*len(cuts)+j))
+			}
+		}
+		for _, w := range want {
+			if id := recvFrame(t, p.sb); id != w {
+				t.Fatalf("got message %d, want %d", id, w)
+			}
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		st := p.a.Stats()
+		n := uint64(len(want))
+		if st.Mux.TxMsgs != n || st.Sockets[0].TxMsgs != n || st.Mux.TxWrites > n {
+			t.Fatalf("TxMsgs %d socket %d TxWrites %d, want %d messages", st.Mux.TxMsgs, st.Sockets[0].TxMsgs, st.Mux.TxWrites, n)
+		}
+		if err := p.sa.SendVec(ctx, nil, []byte{}); err != nil {
+			t.Fatalf("empty SendVec: %v", err)
+		}
+		if st := p.a.Stats(); st.Mux.TxMsgs != n {
+			t.Fatalf("an empty SendVec sent something")
+		}
+	})
+}
+
+// TestSendVecAllocs checks that a steady stream of SendVec calls allocates
+// nothing, on either side.
+func TestSendVecAllocs(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("allocation counts: short mode or race detector")
+	}
+	p := newMuxPair(t, Config{}, 1, tcpPair)
+	ctx := ctxT(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			msg, err := p.sb.Receive(ctx)
+			if err != nil {
+				return
+			}
+			msg.Release()
+		}
+	}()
+	b := frame(1, 4000)
+	head, body := b[:FrameHeaderLen], b[FrameHeaderLen:]
+	for range 100 { // warm the pools
+		if err := p.sa.SendVec(ctx, head, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if err := p.sa.SendVec(ctx, head, body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	_ = p.sa.Close()
+	_ = p.b.Close()
+	<-done
+	if allocs > 0.05 {
+		t.Fatalf("%.2f allocations per SendVec", allocs)
+	}
+}

@@ -152,10 +152,16 @@ func (c *conn) readRun() error {
 			c.rmu.Unlock()
 		case <-wdone:
 			c.rmu.Lock()
-			if c.holder == holderRecv && c.hdone == wdone {
-				c.interruptLocked()
+			if c.hdone == wdone {
+				if c.holder == holderRecv {
+					c.interruptLocked()
+				}
+				c.hdone = nil
 			}
-			c.hdone, c.wdone = nil, nil
+			// Otherwise a receiver took the token with another context
+			// since we parked (and kicked us): keep it, and watch it
+			// next, or its end would no longer cut its read short.
+			c.wdone = nil
 			c.rmu.Unlock()
 		}
 	}

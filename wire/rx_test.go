@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -440,4 +442,71 @@ func sendAsync(t *testing.T, s *Socket, msg []byte) {
 			t.Error(err)
 		}
 	}()
+}
+
+// TestReceiverContextAfterStaleWake is the lost wake-up behind the
+// internal/daemon hangs with msg's direct receivers: the reader goroutine,
+// parked watching the context of the last receiver A, saw that context end
+// only after receiver B had taken the read token with a context of its
+// own. It then forgot B's context as well, so the end of B's context no
+// longer cut B's read short and B read on until the peer sent something.
+//
+// GOMAXPROCS 1 makes the order deterministic: B runs before the reader
+// goroutine woken by the end of A's context. The peer writes raw frames:
+// sends would pool request channels made in the bubble.
+func TestReceiverContextAfterStaleWake(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	synctest.Test(t, func(t *testing.T) {
+		m, err := NewMux(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		m.idleAfter = time.Hour
+		x, y := net.Pipe()
+		defer x.Close()
+		if err := m.Attach(y); err != nil {
+			t.Fatal(err)
+		}
+		s := m.NewSocket()
+		for i := 0; receiverReads(m) == 0; i++ {
+			if i == 100 {
+				t.Fatal("the receiver never read for itself")
+			}
+			go func() { _, _ = x.Write(frame(1000+uint64(i), 8)) }()
+			recvFrame(t, s)
+		}
+		for i := range 8 {
+			// A reads a message itself; the reader goroutine parks
+			// watching A's context.
+			ctxA, cancelA := context.WithCancel(t.Context())
+			go func() { _, _ = x.Write(frame(uint64(i), 8)) }()
+			msg, err := s.Receive(ctxA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg.Release()
+			synctest.Wait()
+
+			// A's context ends, and B takes the token before the reader
+			// goroutine gets to run.
+			cancelA()
+			ctxB, cancelB := context.WithCancel(t.Context())
+			errc := make(chan error, 1)
+			go func() {
+				_, err := s.Receive(ctxB)
+				errc <- err
+			}()
+			synctest.Wait()
+			cancelB()
+			select {
+			case err := <-errc:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("round %d: Receive after cancel: %v", i, err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatalf("round %d: the end of the receiver's context did not cut its read short", i)
+			}
+		}
+	})
 }

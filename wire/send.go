@@ -28,10 +28,12 @@ const maxRounds = 4
 // A sendReq is one Send or SendBatch call: its messages leave together, in
 // one vectored write, on one connection.
 type sendReq struct {
-	msgs [][]byte   // messages not yet written completely
-	one  [1][]byte  // backing for a single message
-	n    int64      // bytes in msgs
-	done chan error // the writer's verdict (capacity 1)
+	msgs  [][]byte   // messages not yet written completely (vec: the parts of one)
+	one   [1][]byte  // backing for a single message
+	parts [][]byte   // backing for SendVec's parts, reused
+	vec   bool       // msgs are the parts of one message (SendVec)
+	n     int64      // bytes in msgs
+	done  chan error // the writer's verdict (capacity 1)
 }
 
 var reqPool = sync.Pool{New: func() any { return &sendReq{done: make(chan error, 1)} }}
@@ -40,7 +42,10 @@ func getReq() *sendReq { return reqPool.Get().(*sendReq) }
 
 func putReq(r *sendReq) {
 	r.one[0] = nil
+	clear(r.parts)
+	r.parts = r.parts[:0]
 	r.msgs = nil
+	r.vec = false
 	r.n = 0
 	reqPool.Put(r)
 }
@@ -48,7 +53,7 @@ func putReq(r *sendReq) {
 // send sends req whole on one connection, again on another if its
 // connection fails before all of req is written.
 func (m *Mux) send(ctx context.Context, s *Socket, req *sendReq) error {
-	nmsgs, nbytes := countMsgs(req.msgs), req.n
+	nmsgs, nbytes := req.count(), req.n
 	for {
 		c, err := m.pick(ctx, s)
 		if err != nil {
@@ -222,7 +227,7 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 	if err == nil {
 		var msgs int
 		for _, r := range batch {
-			msgs += countMsgs(r.msgs)
+			msgs += r.count()
 			r.done <- nil
 		}
 		c.stats.txMsgs.Add(uint64(msgs))
@@ -235,6 +240,20 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 	c.pending = nil
 	c.pmu.Unlock()
 	for _, r := range batch {
+		if r.vec {
+			// The parts of one message: it went out whole, or it goes
+			// out again whole.
+			if written >= r.n {
+				written -= r.n
+				c.stats.txMsgs.Add(1)
+				c.stats.txBytes.Add(uint64(r.n))
+				r.done <- nil
+			} else {
+				written = 0
+				r.done <- errRetry
+			}
+			continue
+		}
 		k := 0
 		for k < len(r.msgs) && int64(len(r.msgs[k])) <= written {
 			written -= int64(len(r.msgs[k]))
@@ -259,6 +278,14 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 		r.done <- errRetry
 	}
 	return err
+}
+
+// count is the number of messages req sends.
+func (r *sendReq) count() int {
+	if r.vec {
+		return 1
+	}
+	return countMsgs(r.msgs)
 }
 
 // countMsgs counts the non-empty messages of a batch.

@@ -87,6 +87,37 @@ func (s *Socket) SendBatch(ctx context.Context, msgs [][]byte) error {
 	return err
 }
 
+// SendVec sends the concatenation of parts as one message, with one
+// vectored write (writev) and without copying the parts: typically a
+// frame header and a payload that lives elsewhere. It is otherwise [Send]:
+// whole, on one connection, never interleaved with another message, and
+// sent again whole on another connection if its connection fails before
+// all of it is written. Empty parts are skipped; if all are empty nothing
+// is sent. The parts may be reused once SendVec returns.
+func (s *Socket) SendVec(ctx context.Context, parts ...[]byte) error {
+	if s.isClosed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := getReq()
+	for _, b := range parts {
+		if len(b) > 0 {
+			req.parts = append(req.parts, b)
+			req.n += int64(len(b))
+		}
+	}
+	if req.n == 0 {
+		putReq(req)
+		return nil
+	}
+	req.msgs, req.vec = req.parts, true
+	err := s.m.send(ctx, s, req)
+	putReq(req)
+	return err
+}
+
 // SendFile sends header followed by n bytes of f from offset off as one
 // message: header ++ f[off:off+n]. The header is written first, then the file
 // range, with sendfile(2) on a TCP connection on Linux (the file stays in the
