@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(helperMain())
 	}
+	if os.Getenv(streamChildEnv) != "" {
+		os.Exit(streamChildMain())
+	}
 	code := m.Run()
 	if code == 0 {
 		if err := checkLeaks(); err != nil {
