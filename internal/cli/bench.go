@@ -19,6 +19,7 @@ machines. --json prints one JSON object per line.`,
 		newBenchDatapathCmd(),
 		newBenchMsgCmd(),
 		newBenchSwarmCmd(),
+		newBenchStreamCmd(),
 	)
 	return cmd
 }
