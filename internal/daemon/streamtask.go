@@ -136,6 +136,9 @@ func (t *streamTask) run() {
 	if err == nil {
 		t.lingerThenClose()
 	} else {
+		if t.d.ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", ErrClosed, err) // the daemon is shutting down
+		}
 		t.log.Debug("daemon: stream ended", "err", err)
 		_ = t.cache.CloseWithError(err)
 	}
