@@ -276,7 +276,7 @@ func TestStreamSwarm(t *testing.T) {
 	// for; peers are not, so what one fetched from it the others can take
 	// from that peer's window.
 	throttle(o, 40<<20)
-	ss := startScheduler(t, scheduler.Config{}, "")
+	ss := startScheduler(t, scheduler.Config{PeerTimeout: 10 * time.Second}, "") // see TestSwarm
 	var ds []*daemon.Daemon
 	for range peers {
 		ds = append(ds, startDaemon(t, streamConfig(t, ss.addr, window)))
