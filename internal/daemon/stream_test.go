@@ -279,7 +279,9 @@ func TestStreamSwarm(t *testing.T) {
 	ss := startScheduler(t, scheduler.Config{PeerTimeout: 10 * time.Second}, "") // see TestSwarm
 	var ds []*daemon.Daemon
 	for range peers {
-		ds = append(ds, startDaemon(t, streamConfig(t, ss.addr, window)))
+		cfg := streamConfig(t, ss.addr, window)
+		cfg.StallTimeout = 10 * time.Second // see TestSwarm
+		ds = append(ds, startDaemon(t, cfg))
 	}
 	waitFor(t, "registration", 10*time.Second, func() bool {
 		for _, d := range ds {
