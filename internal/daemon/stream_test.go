@@ -280,7 +280,7 @@ func TestStreamSwarm(t *testing.T) {
 	var ds []*daemon.Daemon
 	for range peers {
 		cfg := streamConfig(t, ss.addr, window)
-		cfg.StallTimeout = 10 * time.Second // see TestSwarm
+		cfg.StallTimeout, cfg.SchedulerTimeout = 10*time.Second, 10*time.Second // see TestSwarm
 		ds = append(ds, startDaemon(t, cfg))
 	}
 	waitFor(t, "registration", 10*time.Second, func() bool {

@@ -30,10 +30,11 @@ func TestSwarm(t *testing.T) {
 	var ds []*daemon.Daemon
 	for range peers {
 		cfg := baseConfig(t, ss.addr)
-		// Likewise, the 1 s stall fallback fires on a loaded machine when
-		// the scheduler's answers are late, and sends the daemon to the
-		// origin on its own.
+		// Likewise, the 1 s stall fallback and the 2 s scheduler timeout
+		// fire on a loaded machine when the scheduler's answers are late,
+		// and send the daemon to the origin on its own.
 		cfg.StallTimeout = 10 * time.Second
+		cfg.SchedulerTimeout = 10 * time.Second
 		ds = append(ds, startDaemon(t, cfg))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
