@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/pollen-dev/pollen/internal/daemon"
-	"github.com/pollen-dev/pollen/internal/scheduler"
 )
 
 const streamPiece = 256 << 10
@@ -276,12 +275,10 @@ func TestStreamSwarm(t *testing.T) {
 	// for; peers are not, so what one fetched from it the others can take
 	// from that peer's window.
 	throttle(o, 40<<20)
-	ss := startScheduler(t, scheduler.Config{PeerTimeout: 10 * time.Second}, "") // see TestSwarm
+	ss := startScheduler(t, patientScheduler(), "")
 	var ds []*daemon.Daemon
 	for range peers {
-		cfg := streamConfig(t, ss.addr, window)
-		cfg.StallTimeout, cfg.SchedulerTimeout = 10*time.Second, 10*time.Second // see TestSwarm
-		ds = append(ds, startDaemon(t, cfg))
+		ds = append(ds, startDaemon(t, patient(streamConfig(t, ss.addr, window))))
 	}
 	waitFor(t, "registration", 10*time.Second, func() bool {
 		for _, d := range ds {

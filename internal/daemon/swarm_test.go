@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pollen-dev/pollen/internal/daemon"
-	"github.com/pollen-dev/pollen/internal/scheduler"
 )
 
 // TestSwarm is the end-to-end test: a real scheduler, an HTTP origin and
@@ -21,21 +20,10 @@ func TestSwarm(t *testing.T) {
 	const peers = 4
 	data := genData(16<<20, 2)
 	o := newOrigin(t, data)
-	// A peer is dropped only after 10 s of silence: on a loaded machine
-	// (the race detector, other builds) heartbeats can be late by more
-	// than the default 3 intervals, and a dropped peer's pieces stop
-	// counting, which sends the others to the origin; that is not what
-	// this test measures.
-	ss := startScheduler(t, scheduler.Config{PeerTimeout: 10 * time.Second}, "")
+	ss := startScheduler(t, patientScheduler(), "")
 	var ds []*daemon.Daemon
 	for range peers {
-		cfg := baseConfig(t, ss.addr)
-		// Likewise, the 1 s stall fallback and the 2 s scheduler timeout
-		// fire on a loaded machine when the scheduler's answers are late,
-		// and send the daemon to the origin on its own.
-		cfg.StallTimeout = 10 * time.Second
-		cfg.SchedulerTimeout = 10 * time.Second
-		ds = append(ds, startDaemon(t, cfg))
+		ds = append(ds, startDaemon(t, patient(baseConfig(t, ss.addr))))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
