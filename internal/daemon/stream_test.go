@@ -268,8 +268,8 @@ func TestStreamBusy(t *testing.T) {
 // they serve each other from their windows, the evictions reach the
 // scheduler, and the origin serves less than a copy per peer.
 func TestStreamSwarm(t *testing.T) {
-	const peers, window = 3, 4
-	data := genData(96*streamPiece, 35) // 24 windows
+	const peers, window = 3, 8
+	data := genData(96*streamPiece, 35) // 12 windows
 	o := newOrigin(t, data)
 	// The origin is the narrow link, as in the deployments stream mode is
 	// for; peers are not, so what one fetched from it the others can take
