@@ -20,6 +20,7 @@ machines. --json prints one JSON object per line.`,
 		newBenchMsgCmd(),
 		newBenchSwarmCmd(),
 		newBenchPushCmd(),
+		newBenchStreamCmd(),
 	)
 	return cmd
 }

@@ -4,7 +4,11 @@
 package cli
 
 import (
+	"archive/tar"
+	"bytes"
+	"crypto/rand"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -44,6 +48,51 @@ func TestBinary(t *testing.T) {
 	}
 	if code := exitCode(exec.CommandContext(t.Context(), bin, "get", "file:///nonexistent/x", "-o", filepath.Join(t.TempDir(), "x")).Run()); code != 1 {
 		t.Errorf("missing source: exit %d, want 1", code)
+	}
+	streamToTar(t, bin)
+}
+
+// streamToTar runs the SPEC's stream command line, pollen get --stream
+// URL -o - | tar x, on a tar archive of a few files, with no daemon (an
+// in-process one), and compares what tar extracted.
+func streamToTar(t *testing.T, bin string) {
+	sh, err := exec.LookPath("bash")
+	if err != nil {
+		t.Log("no bash: skipping the tar pipe")
+		return
+	}
+	if _, err := exec.LookPath("tar"); err != nil {
+		t.Log("no tar: skipping the tar pipe")
+		return
+	}
+	files := map[string][]byte{"a.bin": make([]byte, 3<<20+5), "dir/b.txt": []byte("hello, stream\n")}
+	_, _ = rand.Read(files["a.bin"])
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, b := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = tw.Write(b)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "files.tar")
+	if err := os.WriteFile(archive, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), sh, "-o", "pipefail", "-c", `"$0" get --stream --window 2 "file://$1" -o - | tar x -C "$2"`, bin, archive, dst)
+	cmd.Env = append(os.Environ(), "POLLEN_GET_SOCKET="+filepath.Join(t.TempDir(), "none.sock"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pollen get --stream | tar x: %v\n%s", err, out)
+	}
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s extracted from the stream differs (%v)", name, err)
+		}
 	}
 }
 

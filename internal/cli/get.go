@@ -20,22 +20,25 @@ import (
 	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/daemon"
 	"github.com/pollen-dev/pollen/internal/progress"
+	"github.com/pollen-dev/pollen/internal/stream"
 )
 
 // downloader is what `pollen get` needs of a daemon: a local one through
 // its socket ([daemon.Client]) or one in this process ([daemon.Daemon]).
 type downloader interface {
 	Download(ctx context.Context, req daemon.Request) (*daemon.Transfer, error)
+	Stream(ctx context.Context, req daemon.Request) (*daemon.Stream, error)
 }
 
 func newGetCmd() *cobra.Command {
 	var (
-		c       common
-		output  string
-		stream  bool
-		digest  string
-		socket  string
-		dataDir string
+		c          common
+		output     string
+		streamMode bool
+		window     int
+		digest     string
+		socket     string
+		dataDir    string
 	)
 	cmd := &cobra.Command{
 		Use:   "get URL",
@@ -46,7 +49,16 @@ command line), through a daemon started in this process for the one download (it
 removed afterwards). The output appears only once it is complete and
 verified: with --digest, its SHA-256 must match. -o - writes it to stdout
 once verified. A progress bar with rate and time left is drawn on stderr
-when stderr is a terminal.`,
+when stderr is a terminal.
+
+With --stream the bytes are written in order as soon as they arrive
+(pollen get --stream URL -o - | tar x): the daemon keeps only a window of
+--window pieces in memory, writes nothing to disk, fetches the next piece
+only when the reader has made room (a slow reader stalls the download, it
+does not grow memory), and serves its window to the other peers streaming
+the same file. The output is not atomic then: if the stream fails (a
+--digest mismatch is found only at the end) get exits non-zero with a
+one-line error after writing what it had, and removes an -o FILE.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
 				return usageError(err)
@@ -59,10 +71,13 @@ when stderr is a terminal.`,
 			if err != nil {
 				return err
 			}
-			if stream {
-				return errors.New("get --stream: not implemented yet (stream mode comes in a later release)")
+			if window < 0 || window > stream.MaxWindow {
+				return usageError(fmt.Errorf("--window %d outside [0, %d]", window, stream.MaxWindow))
 			}
-			req := daemon.Request{URL: args[0]}
+			if window != 0 && !streamMode {
+				return usageError(errors.New("--window needs --stream"))
+			}
+			req := daemon.Request{URL: args[0], Window: window}
 			if digest != "" {
 				if req.Digest, err = core.ParseDigest(digest); err != nil {
 					return usageError(fmt.Errorf("--digest: %w", err))
@@ -82,6 +97,9 @@ when stderr is a terminal.`,
 				return err
 			}
 			defer done()
+			if streamMode {
+				return getStream(ctx, dl, req, output, cmd.OutOrStdout())
+			}
 			if output != "-" {
 				req.Output = output
 				return get(ctx, dl, req, cmd.ErrOrStderr())
@@ -101,7 +119,8 @@ when stderr is a terminal.`,
 	c.addFlags(cmd, "warn")
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "", "output file, - for stdout (default: the URL's base name)")
-	f.BoolVar(&stream, "stream", false, "deliver bytes in order as they arrive, never to disk (not implemented yet)")
+	f.BoolVar(&streamMode, "stream", false, "write bytes in order as they arrive, from a memory window, never to disk")
+	f.IntVar(&window, "window", 0, "with --stream: pieces held in memory (0: the daemon's default, 16)")
 	f.StringVar(&digest, "digest", "", "expected SHA-256 of the whole file, sha256:HEX")
 	f.StringVar(&socket, "socket", defaultSocket(), "the local daemon's Unix socket")
 	f.StringVar(&dataDir, "data", "", "piece store of the in-process daemon (default: a temporary directory)")
@@ -166,6 +185,36 @@ func get(ctx context.Context, dl downloader, req daemon.Request, w io.Writer) er
 	bars.Wait()
 	if err != nil {
 		return fmt.Errorf("get %s: %w", req.URL, err)
+	}
+	return nil
+}
+
+// getStream streams req with dl to output ("-": stdout) and returns the
+// stream's error. A failed stream removes an output file it created.
+func getStream(ctx context.Context, dl downloader, req daemon.Request, output string, stdout io.Writer) (err error) {
+	s, err := dl.Stream(ctx, req)
+	if err != nil {
+		return fmt.Errorf("get --stream %s: %w", req.URL, err)
+	}
+	defer func() { _ = s.Close() }()
+	w := stdout
+	if output != "-" {
+		f, ferr := os.OpenFile(output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+		if ferr != nil {
+			return fmt.Errorf("get --stream: %w", ferr)
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("get --stream: %w", cerr)
+			}
+			if err != nil {
+				_ = os.Remove(output)
+			}
+		}()
+		w = f
+	}
+	if _, err := s.WriteTo(w); err != nil {
+		return fmt.Errorf("get --stream %s: %w", req.URL, err)
 	}
 	return nil
 }

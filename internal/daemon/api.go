@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,6 +24,15 @@ import (
 //	                    done, failed or canceled. A request refused at
 //	                    once gets 4xx/5xx and an apiError body. Closing
 //	                    the connection cancels the transfer.
+//	POST /v1/stream     body: a Request as JSON (no output). Answer: 200
+//	                    with header Pollen-Size and the object's bytes in
+//	                    order as they arrive (chunked, flushed per piece),
+//	                    then the trailers Pollen-Sum (the verified
+//	                    SHA-256) or Pollen-Error and Pollen-Code (the
+//	                    stream failed after its header went out). A
+//	                    request refused at once gets 4xx/5xx and an
+//	                    apiError body. Closing the connection abandons
+//	                    the stream.
 //	GET  /v1/stats      Stats as JSON.
 
 // progressEvery is how often the local API streams progress.
@@ -56,6 +67,7 @@ var errorCodes = []struct {
 	{"source", ErrSource},
 	{"canceled", ErrCanceled},
 	{"closed", ErrClosed},
+	{"busy", ErrBusy},
 }
 
 // apiProgress is a Progress line with the error class.
@@ -67,6 +79,7 @@ type apiProgress struct {
 func (d *Daemon) newAPIServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/download", d.apiDownload)
+	mux.HandleFunc("POST /v1/stream", d.apiStream)
 	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(d.Stats()) // a failed write is the client's loss
@@ -87,16 +100,7 @@ func (d *Daemon) apiDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	tr, err := d.Download(r.Context(), req)
 	if err != nil {
-		status := http.StatusBadGateway
-		switch {
-		case errors.Is(err, ErrBadRequest):
-			status = http.StatusBadRequest
-		case errors.Is(err, ErrDiskFull):
-			status = http.StatusInsufficientStorage
-		case errors.Is(err, ErrClosed):
-			status = http.StatusServiceUnavailable
-		}
-		writeAPIError(w, status, err)
+		writeAPIError(w, statusOf(err), err)
 		return
 	}
 	defer tr.Cancel() // the client left or the transfer ended
@@ -120,6 +124,86 @@ func (d *Daemon) apiDownload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// Stream trailers and headers of POST /v1/stream.
+const (
+	headerSize  = "Pollen-Size"
+	trailerSum  = "Pollen-Sum"
+	trailerErr  = "Pollen-Error"
+	trailerCode = "Pollen-Code"
+)
+
+func (d *Daemon) apiStream(w http.ResponseWriter, r *http.Request) {
+	var req Request
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&req); err != nil {
+		writeAPIError(w, http.StatusBadRequest, errors.Join(ErrBadRequest, err))
+		return
+	}
+	s, err := d.Stream(r.Context(), req)
+	if err != nil {
+		writeAPIError(w, statusOf(err), err)
+		return
+	}
+	defer func() { _ = s.Close() }() // the client left or the stream ended
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set(headerSize, strconv.FormatInt(s.Size(), 10))
+	h.Set("Trailer", trailerSum+", "+trailerErr+", "+trailerCode)
+	w.WriteHeader(http.StatusOK)
+	_, err = s.WriteTo(flushWriter{w, http.NewResponseController(w)})
+	if err != nil {
+		h.Set(trailerErr, headerText(err.Error()))
+		h.Set(trailerCode, errorCode(err))
+		return
+	}
+	if sum, ok := s.Sum(); ok {
+		h.Set(trailerSum, sum.String())
+	}
+}
+
+// flushWriter flushes every write: a piece goes to the client as soon as
+// it is the stream's next.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil {
+		return n, err
+	}
+	return n, f.rc.Flush()
+}
+
+// headerText makes s safe as an HTTP header value: one line, bounded.
+func headerText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 1024 {
+		s = s[:1024]
+	}
+	return s
+}
+
+// statusOf is the HTTP status of a request refused with err.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrDiskFull):
+		return http.StatusInsufficientStorage
+	case errors.Is(err, ErrClosed):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrBusy):
+		return http.StatusConflict
+	}
+	return http.StatusBadGateway
 }
 
 func writeAPIError(w http.ResponseWriter, status int, err error) {

@@ -5,6 +5,7 @@ package daemon_test
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -173,4 +174,34 @@ func BenchmarkPieceMove(b *testing.B) {
 		wg.Wait()
 	}
 	b.ReportMetric((cpuTime()-c0).Seconds()/float64(b.N)/(float64(pieceSize*pieces)/(1<<30)), "cpu-s/GiB")
+}
+
+// BenchmarkStream streams a 32 MiB file:// object through one daemon (no
+// scheduler) in stream mode to a consumer that discards the bytes: the
+// window's fetch, commit and in-order delivery, with no disk write. The
+// body is one whole stream, so -benchtime=1x is a complete measurement.
+//
+//	go test -run '^$' -bench Stream -benchtime 5x ./internal/daemon/
+func BenchmarkStream(b *testing.B) {
+	const size = 32 << 20
+	path := filepath.Join(b.TempDir(), "blob")
+	if err := os.WriteFile(path, genData(size, 51), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	d := startDaemon(b, daemon.Config{DataDir: b.TempDir(), PieceSize: 1 << 20, StreamWindow: 16, StreamLinger: time.Millisecond})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := range b.N {
+		s, err := d.Stream(ctx, daemon.Request{URL: "file://" + path + "?" + strconv.Itoa(i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := s.WriteTo(io.Discard)
+		_ = s.Close()
+		if err != nil || n != size {
+			b.Fatalf("streamed %d bytes: %v", n, err)
+		}
+	}
 }

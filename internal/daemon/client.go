@@ -10,10 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
+
+	"github.com/pollen-dev/pollen/internal/core"
 )
 
 // Client talks to a daemon's local API over its Unix socket. It has the
@@ -176,3 +181,133 @@ type remoteError struct {
 
 func (e *remoteError) Error() string { return e.text }
 func (e *remoteError) Unwrap() error { return e.sentinel }
+
+// Stream asks the daemon for a stream-mode download of req (see
+// [Daemon.Stream]) and returns the stream once the daemon accepted it.
+// The bytes come over the local API as the daemon's window fills; a
+// failure after the first byte is reported at the end (the response's
+// trailer), so a stream that stops early never looks complete. ctx bounds
+// the whole stream.
+func (c *Client) Stream(ctx context.Context, req Request) (*Stream, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://pollen/v1/stream", bytes.NewReader(body))
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("daemon: client: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer func() { _ = resp.Body.Close() }() // read-only: nothing to lose
+		defer stop()
+		var ae apiError
+		if json.NewDecoder(resp.Body).Decode(&ae) != nil || ae.Error == "" {
+			return nil, fmt.Errorf("daemon: client: stream: %s", resp.Status)
+		}
+		return nil, restoreError(ae.Code, ae.Error)
+	}
+	size, err := strconv.ParseInt(resp.Header.Get(headerSize), 10, 64)
+	if err != nil || size < 0 {
+		_ = resp.Body.Close()
+		stop()
+		return nil, fmt.Errorf("daemon: client: stream: bad %s header %q", headerSize, resp.Header.Get(headerSize))
+	}
+	rb := &remoteBody{resp: resp, size: size}
+	return &Stream{size: size, body: rb, close: func() {
+		stop()
+		_ = resp.Body.Close()
+	}}, nil
+}
+
+// remoteBody reads a stream from the local API's response and turns its
+// trailer into the end of the stream.
+type remoteBody struct {
+	resp *http.Response
+	size int64
+
+	mu     sync.Mutex // guards the following fields
+	n      int64      // bytes read
+	final  error      // sticky end: io.EOF or the error
+	sum    core.Digest
+	summed bool
+}
+
+func (b *remoteBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.final != nil {
+		return 0, b.final
+	}
+	n, err := b.resp.Body.Read(p)
+	b.n += int64(n)
+	switch {
+	case err == nil:
+		if b.n > b.size {
+			err = fmt.Errorf("daemon: client: stream: more than the %d bytes announced", b.size)
+			b.final = err
+		}
+		return n, err
+	case errors.Is(err, io.EOF):
+		b.final = b.endLocked()
+	case errors.Is(err, context.Canceled):
+		b.final = fmt.Errorf("%w: %w", ErrCanceled, err)
+	default:
+		b.final = fmt.Errorf("daemon: client: stream: %w", err)
+	}
+	return n, b.final
+}
+
+// endLocked checks the trailer at the end of the body.
+func (b *remoteBody) endLocked() error {
+	tr := b.resp.Trailer
+	if text := tr.Get(trailerErr); text != "" {
+		return restoreError(tr.Get(trailerCode), text)
+	}
+	if b.n != b.size {
+		return fmt.Errorf("daemon: client: stream ended after %d of %d bytes", b.n, b.size)
+	}
+	sum, err := core.ParseDigest(tr.Get(trailerSum))
+	if err != nil {
+		return fmt.Errorf("daemon: client: stream ended without a result: %w", err)
+	}
+	b.sum, b.summed = sum, true
+	return io.EOF
+}
+
+func (b *remoteBody) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var total int64
+	for {
+		n, err := b.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr == nil && m < n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+func (b *remoteBody) digest() (core.Digest, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sum, b.summed
+}

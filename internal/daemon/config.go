@@ -14,6 +14,7 @@ import (
 	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/piece"
 	"github.com/pollen-dev/pollen/internal/source"
+	"github.com/pollen-dev/pollen/internal/stream"
 )
 
 // Config configures a [Daemon]. It is plain data: internal/config fills it
@@ -83,6 +84,17 @@ type Config struct {
 	// or every parent failed). 0 means 4.
 	SourceConcurrency int
 
+	// StreamWindow is the memory window of a stream-mode download in
+	// pieces ([Daemon.Stream]; Request.Window overrides it): at most this
+	// many pieces are held, so a stream's memory is about StreamWindow ×
+	// piece size. 0 means stream.DefaultWindow (16).
+	StreamWindow int
+
+	// StreamLinger is how long a finished stream keeps its window and
+	// serves it to the peers streaming the same task before it leaves the
+	// task. 0 means 30s.
+	StreamLinger time.Duration
+
 	// UploadSlots bounds the pieces served to peers at once; a GetPiece
 	// beyond it is answered Miss{busy}. 0 means 16.
 	UploadSlots int
@@ -135,6 +147,7 @@ const (
 	defaultRetransmit        = time.Second
 	defaultStall             = 10 * time.Second
 	defaultGCInterval        = time.Minute
+	defaultStreamLinger      = 30 * time.Second
 	// waitMillis is the long-poll wait of a RequestPieces.
 	waitMillis = 2000
 )
@@ -162,6 +175,8 @@ func (c Config) withDefaults() Config {
 	defDur(&c.RetransmitInterval, defaultRetransmit)
 	defDur(&c.StallTimeout, defaultStall)
 	defDur(&c.GCInterval, defaultGCInterval)
+	defDur(&c.StreamLinger, defaultStreamLinger)
+	defInt(&c.StreamWindow, stream.DefaultWindow)
 	if c.FS == nil {
 		c.FS = piece.OS
 	}
@@ -197,7 +212,10 @@ func (c Config) Validate() error {
 	if c.Concurrency < 0 || c.SourceConcurrency < 0 || c.UploadSlots < 0 || c.Concurrency > 1024 || c.UploadSlots > 1024 {
 		bad("Concurrency, SourceConcurrency and UploadSlots must be in [0, 1024]")
 	}
-	if c.PieceTimeout < 0 || c.SchedulerTimeout < 0 || c.ReconnectInterval < 0 || c.RetransmitInterval < 0 || c.StallTimeout < 0 || c.GCInterval < 0 {
+	if c.StreamWindow < 0 || c.StreamWindow > stream.MaxWindow {
+		bad("StreamWindow %d outside [0, %d]", c.StreamWindow, stream.MaxWindow)
+	}
+	if c.PieceTimeout < 0 || c.SchedulerTimeout < 0 || c.ReconnectInterval < 0 || c.RetransmitInterval < 0 || c.StallTimeout < 0 || c.GCInterval < 0 || c.StreamLinger < 0 {
 		bad("negative duration")
 	}
 	if len(c.Token) > 255 {

@@ -51,8 +51,9 @@ type Daemon struct {
 	closing  bool
 	running  bool
 	closeErr error
-	tasks    map[core.TaskID]*task // downloads in progress
-	seeds    map[core.TaskID]*seed // complete tasks served to peers
+	tasks    map[core.TaskID]*task       // downloads in progress
+	streams  map[core.TaskID]*streamTask // stream-mode downloads, until they leave the task
+	seeds    map[core.TaskID]*seed       // complete tasks served to peers
 }
 
 // seed is a complete task the daemon keeps serving until it is collected.
@@ -82,6 +83,7 @@ type Stats struct {
 	Uploads         int    // pieces being uploaded now
 	Downloads       int    // pieces being downloaded now
 	ActiveTasks     int    // downloads in progress
+	StreamingTasks  int    // stream-mode tasks (fetching, or lingering to serve peers)
 	SeedingTasks    int    // complete tasks being served
 	StoreBytes      int64  // bytes held by the piece store
 	Registered      bool   // registered with a scheduler now
@@ -130,7 +132,7 @@ func New(cfg Config, logger *slog.Logger) (*Daemon, error) {
 		store: store, node: node,
 		up: newLimiter(cfg.UploadRate), down: newLimiter(cfg.DownloadRate),
 		ctx: ctx, cancel: cancel, closed: make(chan struct{}),
-		tasks: map[core.TaskID]*task{}, seeds: map[core.TaskID]*seed{},
+		tasks: map[core.TaskID]*task{}, streams: map[core.TaskID]*streamTask{}, seeds: map[core.TaskID]*seed{},
 	}
 	d.sched = &schedClient{d: d}
 	fail := func(err error) (*Daemon, error) {
@@ -285,14 +287,14 @@ func (d *Daemon) Close() error {
 func (d *Daemon) Stats() Stats {
 	c := &d.stats
 	d.mu.Lock()
-	active, seeding := len(d.tasks), len(d.seeds)
+	active, streaming, seeding := len(d.tasks), len(d.streams), len(d.seeds)
 	d.mu.Unlock()
 	return Stats{
 		BytesFromSource: c.fromSource.Load(), BytesFromPeers: c.fromPeers.Load(), BytesUploaded: c.uploaded.Load(),
 		PiecesVerified: c.verified.Load(), PiecesFailed: c.failed.Load(), PiecesCorrupt: c.corrupt.Load(),
 		PiecesServed: c.served.Load(), Misses: c.miss.Load(),
 		Uploads: int(c.uploads.Load()), Downloads: int(c.downloads.Load()),
-		ActiveTasks: active, SeedingTasks: seeding,
+		ActiveTasks: active, StreamingTasks: streaming, SeedingTasks: seeding,
 		StoreBytes: d.store.Usage(), Registered: d.sched.registered(),
 	}
 }

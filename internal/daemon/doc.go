@@ -9,9 +9,16 @@
 // local Unix socket. docs/design/0003-daemon.md describes the design.
 //
 // The main types are [Daemon] ([New], [Daemon.Run], [Daemon.Close],
-// [Daemon.Download]), [Config], [Request], the [Transfer] a download
-// returns with its [Progress], and [Client], which gives the same
-// download surface over the local API.
+// [Daemon.Download], [Daemon.Stream]), [Config], [Request], the [Transfer]
+// a download returns with its [Progress], the [Stream] a stream-mode
+// download returns, and [Client], which gives the same download surface
+// over the local API.
+//
+// Stream mode (SPEC S2, design 0004 §1) keeps a task's pieces only in a
+// stream.Cache window: no piece.Task, nothing on disk. The stream's loop
+// asks the scheduler for no more pieces than the window has room for, so
+// a slow consumer stalls the download instead of growing memory; peers
+// are served from the window, and pieces it drops are reported Evicted.
 //
 // The daemon talks to the scheduler only through internal/proto messages
 // sent with msg; it never imports the scheduler. A piece moves between
@@ -29,6 +36,8 @@
 //   - keep: registration, reconnection, heartbeats, re-joining seeded
 //     tasks, garbage collection.
 //   - the local API's HTTP server and its handlers.
+//   - per stream, the same shape (streamTask.run): an event loop, fetch
+//     workers, one asker, one reporter; then the linger.
 //   - per task, the event loop (task.run), which owns the task's state
 //     (what is queued, in flight, which mode) and starts and waits for:
 //     Config.Concurrency fetch workers, at most one scheduler asker at a

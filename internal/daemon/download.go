@@ -35,38 +35,11 @@ func (d *Daemon) Download(ctx context.Context, req Request) (*Transfer, error) {
 		}
 		req.Output = abs
 	}
-	if req.PieceSize < 0 || req.PieceSize > core.MaxPieceSize {
-		return nil, fmt.Errorf("%w: piece size %d outside [0, %d]", ErrBadRequest, req.PieceSize, core.MaxPieceSize)
-	}
-	scfg := d.cfg.Source
-	if scfg.Logger == nil {
-		scfg.Logger = d.log
-	}
-	src, err := source.Open(ctx, req.URL, scfg)
+	id, layout, src, err := d.openSource(ctx, req)
 	if err != nil {
-		if errors.Is(err, source.ErrUnsupported) {
-			return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
-		}
-		return nil, fmt.Errorf("%w: open %s: %w", ErrSource, req.URL, err)
+		return nil, err
 	}
-	size := src.Size()
-	ps := cmpOr(req.PieceSize, d.cfg.PieceSize, core.PieceSizeFor(size))
-	layout := core.Layout{Size: size, PieceSize: ps}
-	if err := layout.Validate(); err != nil {
-		_ = src.Close()
-		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
-	}
-	if n := len(req.PieceDigests); n > 0 && n != layout.Pieces() {
-		_ = src.Close()
-		return nil, fmt.Errorf("%w: %d piece digests for %d pieces of %d bytes", ErrBadRequest, n, layout.Pieces(), ps)
-	}
-	id := core.TaskIDForURL(req.URL, ps)
-	switch {
-	case !req.Digest.IsZero():
-		id = core.TaskIDForDigest(req.Digest, ps)
-	case len(req.PieceDigests) > 0:
-		id = core.TaskIDForManifest(req.PieceDigests, ps)
-	}
+	d.stopLingering(id)
 	t, err := d.startTask(id, req.URL, layout, req.Digest, req.PieceDigests, src)
 	if err != nil {
 		return nil, err
@@ -88,6 +61,46 @@ func (d *Daemon) Download(ctx context.Context, req Request) (*Transfer, error) {
 		return nil, ErrClosed
 	}
 	return tr, nil
+}
+
+// openSource checks req, opens its source to learn the size and returns
+// the task's id and layout with the open source, which the caller must
+// close.
+func (d *Daemon) openSource(ctx context.Context, req Request) (core.TaskID, core.Layout, source.Source, error) {
+	var none core.TaskID
+	if req.PieceSize < 0 || req.PieceSize > core.MaxPieceSize {
+		return none, core.Layout{}, nil, fmt.Errorf("%w: piece size %d outside [0, %d]", ErrBadRequest, req.PieceSize, core.MaxPieceSize)
+	}
+	scfg := d.cfg.Source
+	if scfg.Logger == nil {
+		scfg.Logger = d.log
+	}
+	src, err := source.Open(ctx, req.URL, scfg)
+	if err != nil {
+		if errors.Is(err, source.ErrUnsupported) {
+			return none, core.Layout{}, nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+		return none, core.Layout{}, nil, fmt.Errorf("%w: open %s: %w", ErrSource, req.URL, err)
+	}
+	size := src.Size()
+	ps := cmpOr(req.PieceSize, d.cfg.PieceSize, core.PieceSizeFor(size))
+	layout := core.Layout{Size: size, PieceSize: ps}
+	if err := layout.Validate(); err != nil {
+		_ = src.Close()
+		return none, core.Layout{}, nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if n := len(req.PieceDigests); n > 0 && n != layout.Pieces() {
+		_ = src.Close()
+		return none, core.Layout{}, nil, fmt.Errorf("%w: %d piece digests for %d pieces of %d bytes", ErrBadRequest, n, layout.Pieces(), ps)
+	}
+	id := core.TaskIDForURL(req.URL, ps)
+	switch {
+	case !req.Digest.IsZero():
+		id = core.TaskIDForDigest(req.Digest, ps)
+	case len(req.PieceDigests) > 0:
+		id = core.TaskIDForManifest(req.PieceDigests, ps)
+	}
+	return id, layout, src, nil
 }
 
 // cmpOr returns the first non-zero value.
@@ -114,6 +127,10 @@ func (d *Daemon) startTask(id core.TaskID, url string, layout core.Layout, diges
 		t.refs++
 		_ = src.Close()
 		return t, nil
+	}
+	if d.streams[id] != nil {
+		_ = src.Close()
+		return nil, fmt.Errorf("%w: task %s is being streamed; try again when the stream ends", ErrBusy, id.Short())
 	}
 	st, err := d.store.Create(piece.Meta{ID: id, URL: url, Layout: layout, Digest: digest, PieceDigests: manifest})
 	if err != nil {

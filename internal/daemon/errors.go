@@ -32,6 +32,10 @@ var (
 	// ErrBadRequest reports a Request the daemon cannot serve (bad URL,
 	// relative output path, bad piece size).
 	ErrBadRequest = errors.New("daemon: bad request")
+	// ErrBusy reports a request for a task this daemon is already
+	// downloading in the other mode (a stream while a file download of the
+	// same object runs, or the reverse), or streaming to another consumer.
+	ErrBusy = errors.New("daemon: task busy")
 	// errCorrupt marks a piece from a peer that failed verification; the
 	// peer is reported (PieceFailed{corrupt}) and excluded.
 	errCorrupt = errors.New("daemon: corrupt piece from peer")

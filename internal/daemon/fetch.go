@@ -82,24 +82,40 @@ func (t *task) fetch(j job, buf *[]byte) result {
 	return result{job: j, err: last}
 }
 
-// fetchPeer asks parent p for the piece. The request grants the parent
-// write access to buf; the parent moves the piece into it (sendfile on its
-// side) and replies with a Piece header. The bytes are then hashed and
-// written to the task file; only a piece that matches the scheduler's
-// digest is kept.
+// fetchPeer asks parent p for the piece (see [Daemon.getPiece]), then
+// hashes and writes the bytes to the task file; only a piece that matches
+// the scheduler's digest is kept.
 func (t *task) fetchPeer(j job, r core.Range, p proto.Parent, buf *[]byte) error {
 	if int64(cap(*buf)) < r.Len {
 		*buf = make([]byte, t.layout.PieceSize)
 	}
 	seg := (*buf)[:r.Len]
-	req := &proto.GetPiece{Task: t.id, Index: j.index, Peer: t.d.peer}
+	if err := t.d.getPiece(t.ctx, t.id, j.index, p.Addr, seg); err != nil {
+		return err
+	}
+	err := t.writePiece(j.index, seg, j.digest)
+	var dm *piece.DigestMismatchError
+	if errors.As(err, &dm) && dm.Piece != piece.WholeFile {
+		return fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	return err
+}
+
+// getPiece asks the daemon at addr for piece i of task id. The request
+// grants the parent write access to seg, which is the piece's length; the
+// parent moves the piece into it (sendfile from its task file, or a copy
+// from its stream window) and replies with a Piece header. The bytes are
+// not verified here. A Miss is errMiss, a reply that does not fit the
+// request errCorrupt.
+func (d *Daemon) getPiece(ctx context.Context, id core.TaskID, i core.PieceIndex, addr string, seg []byte) error {
+	req := &proto.GetPiece{Task: id, Index: i, Peer: d.peer}
 	b, err := req.Append(make([]byte, 0, req.Len()))
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(t.ctx, t.d.cfg.PieceTimeout)
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.PieceTimeout)
 	defer cancel()
-	rb, err := t.d.node.SendWithSegment(ctx, "tcp://"+p.Addr, b, msg.Bytes(seg), msg.Write)
+	rb, err := d.node.SendWithSegment(ctx, "tcp://"+addr, b, msg.Bytes(seg), msg.Write)
 	if err != nil {
 		return err
 	}
@@ -111,7 +127,7 @@ func (t *task) fetchPeer(j job, r core.Range, p proto.Parent, buf *[]byte) error
 	case *proto.Miss:
 		return fmt.Errorf("%w: %d", errMiss, m.Reason)
 	case *proto.Piece:
-		if m.Task != t.id || m.Index != j.index || int64(m.Length) != r.Len {
+		if m.Task != id || m.Index != i || int(m.Length) != len(seg) {
 			return fmt.Errorf("%w: reply for piece %d of %d bytes", errCorrupt, m.Index, m.Length)
 		}
 	case *proto.Error:
@@ -119,12 +135,7 @@ func (t *task) fetchPeer(j job, r core.Range, p proto.Parent, buf *[]byte) error
 	default:
 		return fmt.Errorf("%w: unexpected %v reply", errCorrupt, reply.Type())
 	}
-	err = t.writePiece(j.index, seg, j.digest)
-	var dm *piece.DigestMismatchError
-	if errors.As(err, &dm) && dm.Piece != piece.WholeFile {
-		return fmt.Errorf("%w: %w", errCorrupt, err)
-	}
-	return err
+	return nil
 }
 
 // fetchSource reads the piece from the origin straight into its place in

@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(helperMain())
 	}
+	if os.Getenv(streamChildEnv) != "" {
+		os.Exit(streamChildMain())
+	}
 	code := m.Run()
 	if code == 0 {
 		if err := checkLeaks(); err != nil {
@@ -158,6 +161,25 @@ func baseConfig(t *testing.T, sched string) daemon.Config {
 		RetransmitInterval: 100 * time.Millisecond,
 		Source:             fastSource(),
 	}
+}
+
+// Tests that bound the origin's bytes (about one copy of the file) run
+// their swarm with patient timers: on a loaded machine (the race
+// detector, other builds on two shared cores) heartbeats and scheduler
+// answers come late, and the defaults' reactions to that (dropping a
+// peer after 3 missed heartbeats, which makes its pieces stop counting;
+// the 1 s stall fallback; a 2 s scheduler request timeout counted as an
+// unavailable scheduler) all send daemons to the origin on their own,
+// which is not what those tests measure.
+
+// patientScheduler is the scheduler config of such tests.
+func patientScheduler() scheduler.Config { return scheduler.Config{PeerTimeout: 10 * time.Second} }
+
+// patient returns cfg with the daemon's fallbacks to the source slowed.
+func patient(cfg daemon.Config) daemon.Config {
+	cfg.StallTimeout = 10 * time.Second
+	cfg.SchedulerTimeout = 10 * time.Second
+	return cfg
 }
 
 // startDaemon creates and runs a daemon, closed at cleanup.

@@ -16,7 +16,6 @@ import (
 	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/daemon"
 	"github.com/pollen-dev/pollen/internal/piece"
-	"github.com/pollen-dev/pollen/internal/scheduler"
 )
 
 // manifestOf returns the SHA-256 of every pieceSize piece of data.
@@ -37,10 +36,10 @@ func TestManifest(t *testing.T) {
 	data := genData(4<<20+1000, 5)
 	manifest := manifestOf(data, ps)
 	o := newOrigin(t, data)
-	ss := startScheduler(t, scheduler.Config{}, "")
+	ss := startScheduler(t, patientScheduler(), "")
 	var ds []*daemon.Daemon
 	for range peers {
-		ds = append(ds, startDaemon(t, baseConfig(t, ss.addr)))
+		ds = append(ds, startDaemon(t, patient(baseConfig(t, ss.addr))))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

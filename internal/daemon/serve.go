@@ -9,6 +9,7 @@ import (
 
 	"github.com/pollen-dev/pollen/internal/piece"
 	"github.com/pollen-dev/pollen/internal/proto"
+	"github.com/pollen-dev/pollen/internal/stream"
 	"github.com/pollen-dev/pollen/msg"
 )
 
@@ -48,6 +49,10 @@ func (d *Daemon) serve() {
 // the verified piece into the requester's segment in one sendfile, and
 // replies with the Piece header.
 func (d *Daemon) upload(r *msg.Request, gp *proto.GetPiece) {
+	if c := d.streamCache(gp.Task); c != nil {
+		d.uploadFromWindow(r, gp, c)
+		return
+	}
 	st, err := d.store.Acquire(gp.Task)
 	if err != nil {
 		d.miss(r, gp, proto.MissNotHeld)
@@ -94,6 +99,45 @@ func (d *Daemon) upload(r *msg.Request, gp *proto.GetPiece) {
 	reply := &proto.Piece{Task: gp.Task, Index: gp.Index, Length: uint32(sec.Len())}
 	if err := d.replyMsg(r, reply); err == nil {
 		d.stats.uploaded.Add(uint64(sec.Len()))
+		d.stats.served.Add(1)
+	}
+}
+
+// uploadFromWindow answers a GetPiece for a task this daemon streams: the
+// piece's bytes from the stream window, pinned while they move (a slot
+// reused meanwhile never changes them), or at once a Miss for a piece the
+// window no longer (evicted) or not yet (not held) has, so the requester
+// tries its next parent.
+func (d *Daemon) uploadFromWindow(r *msg.Request, gp *proto.GetPiece, c *stream.Cache) {
+	ref, err := c.Get(gp.Index)
+	if err != nil {
+		reason := proto.MissNotHeld
+		if errors.Is(err, stream.ErrEvicted) {
+			reason = proto.MissEvicted
+		}
+		d.miss(r, gp, reason)
+		return
+	}
+	defer ref.Release()
+	b := ref.Bytes()
+	access, segLen := r.Grant()
+	if access&msg.Write == 0 || segLen < int64(len(b)) {
+		d.replyError(r, proto.CodeBadRequest, "daemon: GetPiece needs a writable segment of the piece's length")
+		return
+	}
+	if err := d.up.Wait(d.ctx, int64(len(b))); err != nil {
+		d.miss(r, gp, proto.MissBusy)
+		return
+	}
+	d.stats.uploads.Add(1)
+	defer d.stats.uploads.Add(-1)
+	if err := r.MoveTo(d.ctx, 0, msg.Bytes(b)); err != nil {
+		d.log.Debug("daemon: upload from the stream window failed", "task", gp.Task.Short(), "piece", gp.Index, "err", err)
+		d.miss(r, gp, proto.MissBusy)
+		return
+	}
+	if err := d.replyMsg(r, &proto.Piece{Task: gp.Task, Index: gp.Index, Length: uint32(len(b))}); err == nil {
+		d.stats.uploaded.Add(uint64(len(b)))
 		d.stats.served.Add(1)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pollen-dev/pollen/internal/daemon"
-	"github.com/pollen-dev/pollen/internal/scheduler"
 )
 
 // TestSwarm is the end-to-end test: a real scheduler, an HTTP origin and
@@ -21,11 +20,10 @@ func TestSwarm(t *testing.T) {
 	const peers = 4
 	data := genData(16<<20, 2)
 	o := newOrigin(t, data)
-	ss := startScheduler(t, scheduler.Config{}, "")
+	ss := startScheduler(t, patientScheduler(), "")
 	var ds []*daemon.Daemon
 	for range peers {
-		cfg := baseConfig(t, ss.addr)
-		ds = append(ds, startDaemon(t, cfg))
+		ds = append(ds, startDaemon(t, patient(baseConfig(t, ss.addr))))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()

@@ -383,54 +383,75 @@ func (t *task) queueReport(m proto.Message) {
 	}
 }
 
-// report sends queued reports to the scheduler, merging consecutive
-// PieceDone messages into one. It runs until reports is closed.
-func (t *task) report() {
-	var pending *proto.PieceDone
-	for m := range t.reports {
-		done, ok := m.(*proto.PieceDone)
-		if !ok {
-			t.send(m)
-			continue
+// report sends the task's queued reports until reports is closed.
+func (t *task) report() { t.d.runReports(t.reports) }
+
+// runReports sends the reports queued on ch to the scheduler, in order,
+// merging consecutive PieceDone messages into one and consecutive Evicted
+// messages into one (up to proto.MaxBatch pieces each). It runs until ch
+// is closed.
+func (d *Daemon) runReports(ch <-chan proto.Message) {
+	var pending proto.Message
+	flush := func() {
+		if pending != nil {
+			d.sendReport(pending)
+			pending = nil
 		}
-		pending = done
+	}
+	for m := range ch {
+		pending = m
 	merge:
-		for len(pending.Pieces) < proto.MaxBatch {
+		for {
 			select {
-			case m, ok := <-t.reports:
+			case next, ok := <-ch:
 				if !ok {
 					break merge
 				}
-				if more, isDone := m.(*proto.PieceDone); isDone {
-					pending.Pieces = append(pending.Pieces, more.Pieces...)
-					continue
+				if !mergeReport(pending, next) {
+					flush()
+					pending = next
 				}
-				t.send(pending)
-				pending = nil
-				t.send(m)
-				break merge
 			default:
 				break merge
 			}
 		}
-		if pending != nil {
-			t.send(pending)
-			pending = nil
-		}
+		flush()
 	}
 }
 
-// send delivers one report under the current registration; failures are
-// dropped (see queueReport).
-func (t *task) send(m proto.Message) {
-	c := t.d.sched
+// mergeReport appends next to pending if both are PieceDone or both
+// Evicted for the same task and the result fits one message.
+func mergeReport(pending, next proto.Message) bool {
+	switch p := pending.(type) {
+	case *proto.PieceDone:
+		n, ok := next.(*proto.PieceDone)
+		if !ok || n.Task != p.Task || len(p.Pieces)+len(n.Pieces) > proto.MaxBatch {
+			return false
+		}
+		p.Pieces = append(p.Pieces, n.Pieces...)
+		return true
+	case *proto.Evicted:
+		n, ok := next.(*proto.Evicted)
+		if !ok || n.Task != p.Task || len(p.Indices)+len(n.Indices) > proto.MaxBatch {
+			return false
+		}
+		p.Indices = append(p.Indices, n.Indices...)
+		return true
+	}
+	return false
+}
+
+// sendReport delivers one report under the current registration; failures
+// are dropped (see queueReport).
+func (d *Daemon) sendReport(m proto.Message) {
+	c := d.sched
 	c.mu.Lock()
 	addr, gen := c.addr, c.gen
 	c.mu.Unlock()
 	if gen == 0 {
 		return
 	}
-	_, _ = c.call(t.d.ctx, addr, gen, m, 0)
+	_, _ = c.call(d.ctx, addr, gen, m, 0)
 }
 
 // exclude marks parent as having served a corrupt piece.

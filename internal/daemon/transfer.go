@@ -36,6 +36,9 @@ type Request struct {
 	// it in the store only (seeding). Over the local API it must be
 	// absolute ([Client.Download] makes it so).
 	Output string `json:"output,omitempty"`
+	// Window is a stream's memory window in pieces ([Daemon.Stream]); 0
+	// means Config.StreamWindow. File-mode downloads ignore it.
+	Window int `json:"window,omitempty"`
 }
 
 // Transfer states.

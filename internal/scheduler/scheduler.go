@@ -40,6 +40,7 @@ type counters struct {
 	tasks, peers, waiting                atomic.Int64
 	fromSource, fromPeers, piecesDone    atomic.Uint64
 	failures, corrupt, timeouts, expired atomic.Uint64
+	evicted                              atomic.Uint64
 }
 
 // Stats is a snapshot of the scheduler's gauges and counters, for metrics.
@@ -55,6 +56,7 @@ type Stats struct {
 	Corrupt            uint64 // parents excluded for serving a corrupt piece
 	Timeouts           uint64 // assignments taken back after AssignTimeout
 	PeersExpired       uint64 // peers dropped for missing heartbeats
+	Evicted            uint64 // pieces peers reported evicted while counted as holders
 }
 
 // New returns a scheduler. A nil logger discards logs.
@@ -139,7 +141,7 @@ func (s *Scheduler) Stats() Stats {
 		Tasks: int(c.tasks.Load()), Peers: int(c.peers.Load()), Waiting: int(c.waiting.Load()),
 		AssignedFromSource: c.fromSource.Load(), AssignedFromPeers: c.fromPeers.Load(),
 		PiecesDone: c.piecesDone.Load(), Failures: c.failures.Load(), Corrupt: c.corrupt.Load(),
-		Timeouts: c.timeouts.Load(), PeersExpired: c.expired.Load(),
+		Timeouts: c.timeouts.Load(), PeersExpired: c.expired.Load(), Evicted: c.evicted.Load(),
 	}
 }
 

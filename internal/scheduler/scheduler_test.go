@@ -437,6 +437,16 @@ func TestStreamWindow(t *testing.T) {
 		if err := h.s.Evicted(h.ctx, &proto.Evicted{Peer: seed, Task: h.task, Indices: []uint32{4}}); err != nil {
 			t.Fatal(err)
 		}
+		// Reported again, or for a piece it never held: nothing to drop.
+		if err := h.s.Evicted(h.ctx, &proto.Evicted{Peer: seed, Task: h.task, Indices: []uint32{4}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.s.Stats().Evicted; got != 1 {
+			t.Fatalf("Stats().Evicted = %d, want 1", got)
+		}
+		if err := h.s.Evicted(h.ctx, &proto.Evicted{Peer: seed, Task: h.task, Indices: []uint32{1 << 20}}); !errors.Is(err, ErrBadRequest) {
+			t.Fatalf("evicting a piece past the task: %v, want ErrBadRequest", err)
+		}
 		h.done(r, 2, 3)
 		sc := h.request(r, 8)
 		if p, src := pieces(sc); len(p) != 1 || p[0] != 5 || len(src) != 1 || src[0] != 4 {

@@ -596,9 +596,15 @@ func (s *state) evicted(e *proto.Evicted) error {
 		return err
 	}
 	for _, i := range e.Indices {
-		if int(i) < m.task.n {
-			s.removeHolder(m, int(i))
+		if int(i) >= m.task.n {
+			return fmt.Errorf("%w: evicted piece %d of %d", ErrBadRequest, i, m.task.n)
 		}
+	}
+	for _, i := range e.Indices {
+		if m.have.has(int(i)) {
+			s.stats.evicted.Add(1)
+		}
+		s.removeHolder(m, int(i))
 	}
 	return nil
 }

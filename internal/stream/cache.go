@@ -256,6 +256,15 @@ func (c *Cache) Get(i core.PieceIndex) (*Ref, error) {
 	return nil, pieceErr(ErrNotHeld, i)
 }
 
+// Holds reports whether piece i is in the cache now: a [Cache.Get] would
+// return its bytes. The daemon uses it to tell the scheduler, after it
+// joined a task again, which of the pieces it received it still serves.
+func (c *Cache) Holds(i core.PieceIndex) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closed && c.layout.Contains(i) && c.heldLocked(int(i))
+}
+
 // Una returns the first piece at or after the consumer's position that
 // the cache does not hold: every piece before it was received. This is
 // what the scheduler's una is for this peer when the daemon acknowledges

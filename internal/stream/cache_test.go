@@ -252,6 +252,10 @@ func TestGetMiss(t *testing.T) {
 	if _, err := c.Get(0); !errors.Is(err, ErrEvicted) {
 		t.Fatalf("Get(evicted 0) = %v, want ErrEvicted", err)
 	}
+	if c.Holds(0) || !c.Holds(1) || !c.Holds(2) || c.Holds(3) || c.Holds(6) {
+		t.Fatalf("Holds(0..3, 6) = %v %v %v %v %v, want false true true false false",
+			c.Holds(0), c.Holds(1), c.Holds(2), c.Holds(3), c.Holds(6))
+	}
 	if st := c.Stats(); st.Buffers != 3 {
 		t.Fatalf("buffers = %d, want 3 (2 slots + 1 pinned)", st.Buffers)
 	}
