@@ -31,6 +31,10 @@ func newBenchSwarmCmd() *cobra.Command {
 		pollenBin   string
 		pieceSize   units.Size
 		installPkgs bool
+		systemNames []string
+		wholeDigest bool
+		schedArgs   []string
+		daemonArgs  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "swarm",
@@ -64,9 +68,27 @@ nginx-light and curl (--install-packages installs them).`,
 					return err
 				}
 			}
-			systems := []swarmbench.System{swarmbench.Pollen{Binary: pollenBin, PieceSize: int64(pieceSize)}}
-			if baselines {
-				systems = append(systems, swarmbench.BitTorrent{}, swarmbench.HTTP{})
+			if !baselines {
+				systemNames = []string{"pollen"}
+			}
+			var systems []swarmbench.System
+			for _, name := range systemNames {
+				switch name {
+				case "pollen":
+					systems = append(systems, swarmbench.Pollen{
+						Binary: pollenBin, PieceSize: int64(pieceSize), WholeDigest: wholeDigest, Logger: log,
+						SchedulerArgs: schedArgs, DaemonArgs: daemonArgs,
+					})
+				case "bittorrent":
+					systems = append(systems, swarmbench.BitTorrent{})
+				case "nginx":
+					systems = append(systems, swarmbench.HTTP{})
+				default:
+					return usageError(fmt.Errorf("--systems: unknown system %q (pollen, bittorrent, nginx)", name))
+				}
+			}
+			if len(systems) == 0 {
+				return usageError(errors.New("--systems: none given"))
 			}
 			cfg := swarmbench.Config{
 				Peers:    peers,
@@ -97,7 +119,13 @@ nginx-light and curl (--install-packages installs them).`,
 	f.Var(&peerRate, "peer-rate", "every peer's upload rate")
 	f.Var(&peerDown, "peer-download-rate", "every host's download rate")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per result")
-	f.BoolVar(&baselines, "baselines", true, "also run BitTorrent and nginx+curl in the same lab")
+	f.BoolVar(&baselines, "baselines", true, "also run BitTorrent and nginx+curl in the same lab (false: --systems pollen)")
+	f.StringSliceVar(&systemNames, "systems", []string{"pollen", "bittorrent", "nginx"},
+		"systems to run in turn in the same lab: pollen, bittorrent, nginx (nginx takes N times the bound)")
+	f.StringArrayVar(&schedArgs, "pollen-scheduler-arg", nil, "extra argument for `pollen scheduler` (repeatable; tuning experiments)")
+	f.StringArrayVar(&daemonArgs, "pollen-daemon-arg", nil, "extra argument for every `pollen daemon` (repeatable; tuning experiments)")
+	f.BoolVar(&wholeDigest, "pollen-digest", false,
+		"pollen's daemons also check the whole file's SHA-256 (a second hash pass), besides the per-piece manifest")
 	f.BoolVar(&loopback, "loopback", false, "also measure the single-transfer baselines on loopback (iperf3, nginx)")
 	f.DurationVar(&timeout, "timeout", 0, "bound on each system's run (0: 10 times the lower bound plus a minute)")
 	f.Var(&pieceSize, "piece-size", "pollen's piece size (0: chosen from the file size)")

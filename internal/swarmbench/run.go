@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,7 +245,8 @@ func runSwarm(ctx context.Context, cfg Config, dir string, w *report.Writer) err
 			return fmt.Errorf("swarmbench: %s: %w", s.Name(), err)
 		}
 		cfg.Logger.Info("swarmbench: done", "system", s.Name(), "all_done", out.AllDone,
-			"ratio", out.AllDone.Seconds()/bound.Seconds(), "origin_bytes", out.OriginBytes, "cpu", out.CPU)
+			"ratio", out.AllDone.Seconds()/bound.Seconds(), "first_done", slices.Min(out.PerHost),
+			"median_done", median(out.PerHost), "origin_bytes", out.OriginBytes, "cpu", out.CPU)
 		for _, r := range []report.Result{
 			{Metric: "all_done", Unit: "s", Value: out.AllDone.Seconds(), Better: report.Lower},
 			{Metric: "origin_bytes", Unit: "B", Value: float64(out.OriginBytes), Better: report.Lower},
@@ -280,9 +282,27 @@ func runSystem(ctx context.Context, cfg Config, lab *netlab.Lab, s System, f fil
 	}
 	sctx, cancel := context.WithTimeout(ctx, cfg.timeout())
 	defer cancel()
+	debug := cfg.Logger.Enabled(ctx, slog.LevelDebug)
+	var samples []float64
+	stop := func() {}
+	sampled := time.Now()
+	if debug {
+		stop = sampleOrigin(sctx, origin, before.TxBytes, &samples)
+	}
 	out, err := s.Run(sctx, lab, Task{File: f.path, Size: f.size, SHA256: f.sum, Dir: dir})
+	stop()
 	if err != nil {
 		return out, err
+	}
+	if debug {
+		cfg.Logger.Debug("swarmbench: per-host done", "system", s.Name(), "times", out.PerHost)
+		// Drop the samples before the downloads started (set-up).
+		skip := min(len(samples), int(out.Started.Sub(sampled)/(250*time.Millisecond)))
+		var b strings.Builder
+		for _, v := range samples[skip:] {
+			fmt.Fprintf(&b, "%.1f ", v)
+		}
+		cfg.Logger.Debug("swarmbench: origin tx MB/s every 250ms from the start", "system", s.Name(), "series", b.String())
 	}
 	after, err := origin.Counters(ctx)
 	if err != nil {
@@ -293,6 +313,41 @@ func runSystem(ctx context.Context, cfg Config, lab *netlab.Lab, s System, f fil
 		return out, fmt.Errorf("%d copies and %d times for %d peers", len(out.Copies), len(out.PerHost), cfg.Peers)
 	}
 	return out, verify(ctx, out.Copies, f)
+}
+
+// sampleOrigin appends the origin's send rate in MB/s (10^6), every
+// 250ms, to *series until the returned stop is called; it is the trace of
+// how well a system keeps the origin's link busy (debug logging only).
+// *series must not be read before stop returns.
+func sampleOrigin(ctx context.Context, origin *netlab.Host, start int64, series *[]float64) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := start
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			c, err := origin.Counters(ctx)
+			if err != nil {
+				return
+			}
+			*series = append(*series, float64(c.TxBytes-last)/0.25/1e6)
+			last = c.TxBytes
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// median returns the median of ds, which must not be empty.
+func median(ds []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(ds))
+	return s[len(s)/2]
 }
 
 // file is a generated source file.
