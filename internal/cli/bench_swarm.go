@@ -33,6 +33,8 @@ func newBenchSwarmCmd() *cobra.Command {
 		installPkgs bool
 		systemNames []string
 		wholeDigest bool
+		dir         string
+		tsoSegs     int
 		schedArgs   []string
 		daemonArgs  []string
 	)
@@ -91,15 +93,17 @@ nginx-light and curl (--install-packages installs them).`,
 				return usageError(errors.New("--systems: none given"))
 			}
 			cfg := swarmbench.Config{
-				Peers:    peers,
-				Size:     size,
-				OriginUp: originRate,
-				PeerUp:   peerRate,
-				PeerDown: peerDown,
-				Systems:  systems,
-				Loopback: loopback,
-				Timeout:  timeout,
-				Logger:   log,
+				Peers:      peers,
+				Size:       size,
+				OriginUp:   originRate,
+				PeerUp:     peerRate,
+				PeerDown:   peerDown,
+				Systems:    systems,
+				Loopback:   loopback,
+				Timeout:    timeout,
+				Dir:        dir,
+				MinTSOSegs: tsoSegs,
+				Logger:     log,
 			}
 			if err := cfg.Validate(); err != nil {
 				return usageError(err)
@@ -122,6 +126,8 @@ nginx-light and curl (--install-packages installs them).`,
 	f.BoolVar(&baselines, "baselines", true, "also run BitTorrent and nginx+curl in the same lab (false: --systems pollen)")
 	f.StringSliceVar(&systemNames, "systems", []string{"pollen", "bittorrent", "nginx"},
 		"systems to run in turn in the same lab: pollen, bittorrent, nginx (nginx takes N times the bound)")
+	f.IntVar(&tsoSegs, "min-tso-segs", 0, "the hosts' net.ipv4.tcp_min_tso_segs, segments per GSO packet on the shaped links (0: 44, one 64 KiB packet; -1: the kernel's 2)")
+	f.StringVar(&dir, "dir", "", "where the run's files go: the file, every copy and every piece store (default: $TMPDIR or /tmp; /dev/shm keeps a shared disk out of the measurement)")
 	f.StringArrayVar(&schedArgs, "pollen-scheduler-arg", nil, "extra argument for `pollen scheduler` (repeatable; tuning experiments)")
 	f.StringArrayVar(&daemonArgs, "pollen-daemon-arg", nil, "extra argument for every `pollen daemon` (repeatable; tuning experiments)")
 	f.BoolVar(&wholeDigest, "pollen-digest", false,

@@ -42,6 +42,12 @@ type Config struct {
 	// PeerDown is every peer's download rate (and the origin's). Zero
 	// means 200 Mbit/s.
 	PeerDown units.Rate
+	// MinTSOSegs is the lab's net.ipv4.tcp_min_tso_segs (see
+	// [netlab.Config.MinTSOSegs]): at least that many segments per GSO
+	// packet, so that the many hosts sharing this machine's CPUs wake per
+	// 64 KiB rather than per 3 KiB at low rates. Zero means 44; negative
+	// keeps the kernel's default.
+	MinTSOSegs int
 	// Systems are run in turn in the same lab. Nil means [BitTorrent]
 	// and [HTTP].
 	Systems []System
@@ -87,6 +93,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Systems == nil {
 		c.Systems = []System{BitTorrent{}, HTTP{}}
+	}
+	switch {
+	case c.MinTSOSegs == 0:
+		c.MinTSOSegs = 44
+	case c.MinTSOSegs < 0:
+		c.MinTSOSegs = 0
 	}
 	if c.LoopbackSize == 0 {
 		c.LoopbackSize = 1 << 30
@@ -217,10 +229,11 @@ func removeStaleDirs(parent string) {
 func runSwarm(ctx context.Context, cfg Config, dir string, w *report.Writer) error {
 	originLink, peerLinks := cfg.links()
 	lab, err := netlab.New(ctx, netlab.Config{
-		Hosts:     cfg.Peers + 1,
-		Link:      peerLinks[0],
-		HostLinks: map[int]netlab.Link{0: originLink},
-		Logger:    cfg.Logger,
+		Hosts:      cfg.Peers + 1,
+		Link:       peerLinks[0],
+		HostLinks:  map[int]netlab.Link{0: originLink},
+		MinTSOSegs: cfg.MinTSOSegs,
+		Logger:     cfg.Logger,
 	})
 	if err != nil {
 		return err
@@ -237,7 +250,7 @@ func runSwarm(ctx context.Context, cfg Config, dir string, w *report.Writer) err
 	}
 	bound := cfg.bound()
 	cfg.Logger.Info("swarmbench: swarm", "peers", cfg.Peers, "size", cfg.Size, "origin_up", cfg.OriginUp,
-		"peer_up", cfg.PeerUp, "peer_down", cfg.PeerDown, "lower_bound", bound)
+		"peer_up", cfg.PeerUp, "peer_down", cfg.PeerDown, "min_tso_segs", cfg.MinTSOSegs, "lower_bound", bound)
 	c := fmt.Sprintf("n%d-%s", cfg.Peers, cfg.Size)
 	for _, s := range cfg.Systems {
 		out, err := runSystem(ctx, cfg, lab, s, f, filepath.Join(dir, s.Name()))
