@@ -35,6 +35,7 @@ func newBenchSwarmCmd() *cobra.Command {
 		wholeDigest bool
 		dir         string
 		tsoSegs     int
+		noSwarm     bool
 		schedArgs   []string
 		daemonArgs  []string
 	)
@@ -93,17 +94,19 @@ nginx-light and curl (--install-packages installs them).`,
 				return usageError(errors.New("--systems: none given"))
 			}
 			cfg := swarmbench.Config{
-				Peers:      peers,
-				Size:       size,
-				OriginUp:   originRate,
-				PeerUp:     peerRate,
-				PeerDown:   peerDown,
-				Systems:    systems,
-				Loopback:   loopback,
-				Timeout:    timeout,
-				Dir:        dir,
-				MinTSOSegs: tsoSegs,
-				Logger:     log,
+				Peers:        peers,
+				Size:         size,
+				OriginUp:     originRate,
+				PeerUp:       peerRate,
+				PeerDown:     peerDown,
+				Systems:      systems,
+				Loopback:     loopback,
+				NoSwarm:      noSwarm,
+				PollenBinary: pollenBin,
+				Timeout:      timeout,
+				Dir:          dir,
+				MinTSOSegs:   tsoSegs,
+				Logger:       log,
 			}
 			if err := cfg.Validate(); err != nil {
 				return usageError(err)
@@ -132,8 +135,9 @@ nginx-light and curl (--install-packages installs them).`,
 	f.StringArrayVar(&daemonArgs, "pollen-daemon-arg", nil, "extra argument for every `pollen daemon` (repeatable; tuning experiments)")
 	f.BoolVar(&wholeDigest, "pollen-digest", false,
 		"pollen's daemons also check the whole file's SHA-256 (a second hash pass), besides the per-piece manifest")
-	f.BoolVar(&loopback, "loopback", false, "also measure the single-transfer baselines on loopback (iperf3, nginx)")
-	f.DurationVar(&timeout, "timeout", 0, "bound on each system's run (0: 10 times the lower bound plus a minute)")
+	f.BoolVar(&loopback, "loopback", false, "also measure one transfer on loopback: iperf3, nginx to curl, pollen daemon to daemon")
+	f.BoolVar(&noSwarm, "no-swarm", false, "skip the swarm (with --loopback: only the single-transfer figures)")
+	f.DurationVar(&timeout, "timeout", 0, "bound on each system's run (0: twice the longer of 5 times the bound and N·F/u_origin, plus a minute)")
 	f.Var(&pieceSize, "piece-size", "pollen's piece size (0: chosen from the file size)")
 	f.StringVar(&pollenBin, "pollen-binary", "", "pollen executable to run in the hosts (default: this one)")
 	f.BoolVar(&installPkgs, "install-packages", false, "install the baselines' Debian packages with apt-get first")

@@ -61,6 +61,10 @@ type Config struct {
 	// LoopbackRuns is how often each loopback figure is measured; the
 	// median is reported. Zero means 3.
 	LoopbackRuns int
+	// PollenBinary, if set, adds a pollen daemon-to-daemon transfer to
+	// the loopback baselines (see [Config.Loopback]), run from this
+	// executable.
+	PollenBinary string
 	// IperfTime is the length of one iperf3 run. Zero means 5s.
 	IperfTime time.Duration
 	// Timeout bounds each system's run. Zero means one minute plus twice
