@@ -208,8 +208,8 @@ func (l *Lab) build(ctx context.Context) error {
 			[]string{"ip", "-n", h.NS, "link", "set", "eth0", "up"},
 		)
 		if n := l.cfg.MinTSOSegs; n > 0 {
-			steps = append(steps, []string{"ip", "netns", "exec", h.NS, "sysctl", "-q", "-w",
-				"net.ipv4.tcp_min_tso_segs=" + strconv.Itoa(n)})
+			sysctl := "net.ipv4.tcp_min_tso_segs=" + strconv.Itoa(n)
+			steps = append(steps, []string{"ip", "netns", "exec", h.NS, "sysctl", "-q", "-w", sysctl})
 		}
 		if h.Link.Up > 0 {
 			steps = append(steps, tbf(h.NS, "eth0", h.Link.Up, l.cfg.Latency, l.cfg.MinTSOSegs))
