@@ -31,6 +31,13 @@ func newBenchSwarmCmd() *cobra.Command {
 		pollenBin   string
 		pieceSize   units.Size
 		installPkgs bool
+		systemNames []string
+		wholeDigest bool
+		dir         string
+		tsoSegs     int
+		noSwarm     bool
+		schedArgs   []string
+		daemonArgs  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "swarm",
@@ -64,20 +71,42 @@ nginx-light and curl (--install-packages installs them).`,
 					return err
 				}
 			}
-			systems := []swarmbench.System{swarmbench.Pollen{Binary: pollenBin, PieceSize: int64(pieceSize)}}
-			if baselines {
-				systems = append(systems, swarmbench.BitTorrent{}, swarmbench.HTTP{})
+			if !baselines {
+				systemNames = []string{"pollen"}
+			}
+			var systems []swarmbench.System
+			for _, name := range systemNames {
+				switch name {
+				case "pollen":
+					systems = append(systems, swarmbench.Pollen{
+						Binary: pollenBin, PieceSize: int64(pieceSize), WholeDigest: wholeDigest, Logger: log,
+						SchedulerArgs: schedArgs, DaemonArgs: daemonArgs,
+					})
+				case "bittorrent":
+					systems = append(systems, swarmbench.BitTorrent{})
+				case "nginx":
+					systems = append(systems, swarmbench.HTTP{})
+				default:
+					return usageError(fmt.Errorf("--systems: unknown system %q (pollen, bittorrent, nginx)", name))
+				}
+			}
+			if len(systems) == 0 {
+				return usageError(errors.New("--systems: none given"))
 			}
 			cfg := swarmbench.Config{
-				Peers:    peers,
-				Size:     size,
-				OriginUp: originRate,
-				PeerUp:   peerRate,
-				PeerDown: peerDown,
-				Systems:  systems,
-				Loopback: loopback,
-				Timeout:  timeout,
-				Logger:   log,
+				Peers:        peers,
+				Size:         size,
+				OriginUp:     originRate,
+				PeerUp:       peerRate,
+				PeerDown:     peerDown,
+				Systems:      systems,
+				Loopback:     loopback,
+				NoSwarm:      noSwarm,
+				PollenBinary: pollenBin,
+				Timeout:      timeout,
+				Dir:          dir,
+				MinTSOSegs:   tsoSegs,
+				Logger:       log,
 			}
 			if err := cfg.Validate(); err != nil {
 				return usageError(err)
@@ -97,9 +126,18 @@ nginx-light and curl (--install-packages installs them).`,
 	f.Var(&peerRate, "peer-rate", "every peer's upload rate")
 	f.Var(&peerDown, "peer-download-rate", "every host's download rate")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per result")
-	f.BoolVar(&baselines, "baselines", true, "also run BitTorrent and nginx+curl in the same lab")
-	f.BoolVar(&loopback, "loopback", false, "also measure the single-transfer baselines on loopback (iperf3, nginx)")
-	f.DurationVar(&timeout, "timeout", 0, "bound on each system's run (0: 10 times the lower bound plus a minute)")
+	f.BoolVar(&baselines, "baselines", true, "also run BitTorrent and nginx+curl in the same lab (false: --systems pollen)")
+	f.StringSliceVar(&systemNames, "systems", []string{"pollen", "bittorrent", "nginx"},
+		"systems to run in turn in the same lab: pollen, bittorrent, nginx (nginx takes N times the bound)")
+	f.IntVar(&tsoSegs, "min-tso-segs", 0, "the hosts' net.ipv4.tcp_min_tso_segs, segments per GSO packet on the shaped links (0: 44, one 64 KiB packet; -1: the kernel's 2)")
+	f.StringVar(&dir, "dir", "", "where the run's files go: the file, every copy and every piece store (default: $TMPDIR or /tmp; /dev/shm keeps a shared disk out of the measurement)")
+	f.StringArrayVar(&schedArgs, "pollen-scheduler-arg", nil, "extra argument for `pollen scheduler` (repeatable; tuning experiments)")
+	f.StringArrayVar(&daemonArgs, "pollen-daemon-arg", nil, "extra argument for every `pollen daemon` (repeatable; tuning experiments)")
+	f.BoolVar(&wholeDigest, "pollen-digest", false,
+		"pollen's daemons also check the whole file's SHA-256 (a second hash pass), besides the per-piece manifest")
+	f.BoolVar(&loopback, "loopback", false, "also measure one transfer on loopback: iperf3, nginx to curl, pollen daemon to daemon")
+	f.BoolVar(&noSwarm, "no-swarm", false, "skip the swarm (with --loopback: only the single-transfer figures)")
+	f.DurationVar(&timeout, "timeout", 0, "bound on each system's run (0: twice the longer of 5 times the bound and N·F/u_origin, plus a minute)")
 	f.Var(&pieceSize, "piece-size", "pollen's piece size (0: chosen from the file size)")
 	f.StringVar(&pollenBin, "pollen-binary", "", "pollen executable to run in the hosts (default: this one)")
 	f.BoolVar(&installPkgs, "install-packages", false, "install the baselines' Debian packages with apt-get first")

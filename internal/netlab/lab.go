@@ -46,6 +46,15 @@ type Config struct {
 	// Latency is the longest a packet may wait in a tbf queue before it is
 	// dropped; it sets the queue length. Zero means 50ms.
 	Latency time.Duration
+	// MinTSOSegs, if not zero, sets net.ipv4.tcp_min_tso_segs in every
+	// host: TCP then hands at least that many segments to the link at once
+	// (one GSO packet, up to 44 for 64 KiB), and the tbf buckets are made
+	// large enough to pass such a packet whole. At low rates TCP's own
+	// choice (about 1 ms of its pacing rate, 2 segments at 25 Mbit/s)
+	// delivers a few KiB per wake-up of the receiving process; with dozens
+	// of hosts sharing a few CPUs that per-packet cost, not the links,
+	// bounds the run. Zero keeps the kernel's default (2).
+	MinTSOSegs int
 	// Prefix names the lab's namespaces; empty means a fresh
 	// pl<pid>-<seq>- prefix. It must be unique on the machine.
 	Prefix string
@@ -84,6 +93,9 @@ func (c Config) Validate() error {
 	}
 	if c.Latency < 0 {
 		return errors.New("netlab: negative latency")
+	}
+	if c.MinTSOSegs < 0 || c.MinTSOSegs > 44 {
+		return fmt.Errorf("netlab: MinTSOSegs %d not in 0..44", c.MinTSOSegs)
 	}
 	if len(c.Prefix) > 40 {
 		return fmt.Errorf("netlab: prefix %q too long", c.Prefix)
@@ -195,11 +207,15 @@ func (l *Lab) build(ctx context.Context) error {
 			[]string{"ip", "-n", h.NS, "addr", "add", h.Addr.String() + "/15", "dev", "eth0"},
 			[]string{"ip", "-n", h.NS, "link", "set", "eth0", "up"},
 		)
+		if n := l.cfg.MinTSOSegs; n > 0 {
+			sysctl := "net.ipv4.tcp_min_tso_segs=" + strconv.Itoa(n)
+			steps = append(steps, []string{"ip", "netns", "exec", h.NS, "sysctl", "-q", "-w", sysctl})
+		}
 		if h.Link.Up > 0 {
-			steps = append(steps, tbf(h.NS, "eth0", h.Link.Up, l.cfg.Latency))
+			steps = append(steps, tbf(h.NS, "eth0", h.Link.Up, l.cfg.Latency, l.cfg.MinTSOSegs))
 		}
 		if h.Link.Down > 0 {
-			steps = append(steps, tbf(br, port, h.Link.Down, l.cfg.Latency))
+			steps = append(steps, tbf(br, port, h.Link.Down, l.cfg.Latency, l.cfg.MinTSOSegs))
 		}
 	}
 	for _, s := range steps {
@@ -213,9 +229,12 @@ func (l *Lab) build(ctx context.Context) error {
 
 // tbf returns the tc command that shapes dev's egress to rate. The bucket
 // holds at least 64 KiB (one GSO packet, which tbf would otherwise have to
-// split) or 4 ms at rate, whichever is larger.
-func tbf(ns, dev string, rate units.Rate, latency time.Duration) []string {
-	burst := max(int64(64<<10), int64(rate)*4/1000)
+// split) or 4 ms at rate, whichever is larger, and with tsoSegs a GSO
+// packet of that many full-sized frames as tbf counts it (headers of every
+// segment included).
+func tbf(ns, dev string, rate units.Rate, latency time.Duration, tsoSegs int) []string {
+	const frame = 1514 // Ethernet header + 1500 bytes MTU
+	burst := max(int64(64<<10), int64(rate)*4/1000, int64(tsoSegs+1)*frame)
 	return []string{
 		"tc", "-n", ns, "qdisc", "add", "dev", dev, "root", "tbf",
 		"rate", strconv.FormatInt(int64(rate)*8, 10) + "bit",

@@ -119,6 +119,7 @@ func (b BitTorrent) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Ou
 	}
 
 	start := time.Now()
+	out.Started = start
 	leechers := make([]*netlab.Proc, len(peers))
 	out.Copies = make([]string, len(peers))
 	logs := make([]string, len(peers))

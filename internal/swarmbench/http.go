@@ -38,6 +38,7 @@ func (HTTP) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Outcome, e
 
 	url := "http://" + addr + "/" + filepath.Base(task.File)
 	start := time.Now()
+	out.Started = start
 	clients := make([]*netlab.Proc, len(peers))
 	defer func() { netlab.StopAll(clients...) }()
 	out.Copies = make([]string, len(peers))

@@ -113,6 +113,10 @@ func runLoopback(ctx context.Context, cfg Config, dir string, w *report.Writer) 
 			return err
 		}
 	}
+	if cfg.PollenBinary != "" {
+		server.Stop()
+		return loopbackPollen(ctx, cfg, h, dir, file, w)
+	}
 	return nil
 }
 

@@ -4,15 +4,22 @@
 package swarmbench
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/daemon"
 	"github.com/pollen-dev/pollen/internal/netlab"
 )
@@ -26,14 +33,30 @@ const (
 // Pollen is pollen's own swarm, the system under test: nginx on the origin
 // serves the file (the origin of the HTTP baseline), `pollen scheduler`
 // runs on the origin host too, a `pollen daemon` on every peer, and every
-// peer downloads with `pollen get` through its daemon's socket, all at
-// once. The daemons run without rate limits of their own: the lab's links
-// shape them as they shape the baselines.
+// peer's daemon is asked for the file through its Unix socket (the local
+// API `pollen get` uses), all at once. The daemons run without rate limits
+// of their own: the lab's links shape them as they shape the baselines.
+//
+// Every request carries a manifest, the SHA-256 of every piece, computed
+// before the clock starts as mktorrent's piece hashes are for BitTorrent:
+// each daemon checks every piece against it before keeping or serving it,
+// hashing each byte once. With WholeDigest the request also carries the
+// file's SHA-256, as `pollen get --digest` does, which adds a running
+// whole-file hash, a second pass over every byte.
 type Pollen struct {
 	// Binary is the pollen executable run in the hosts. Required.
 	Binary string
 	// PieceSize, if not zero, overrides the piece size the daemons choose.
 	PieceSize int64
+	// WholeDigest makes every daemon check the whole file's SHA-256 as
+	// well as the manifest's per-piece digests.
+	WholeDigest bool
+	// SchedulerArgs and DaemonArgs are added to the command lines of
+	// `pollen scheduler` and `pollen daemon` (tuning experiments, such as
+	// --origin-concurrency or --concurrency).
+	SchedulerArgs, DaemonArgs []string
+	// Logger receives per-run details; nil discards.
+	Logger *slog.Logger
 }
 
 // Name implements [System].
@@ -57,13 +80,23 @@ func (p Pollen) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Outcom
 
 	schedAddr := net.JoinHostPort(origin.Addr.String(), strconv.Itoa(schedulerPort))
 	schedLog := filepath.Join(task.Dir, "scheduler.log")
-	sched, err := startLogged(ctx, origin, schedLog, p.Binary, "scheduler", "--listen", schedAddr, "--log-level", "warn")
+	sched, err := startLogged(ctx, origin, schedLog, p.Binary,
+		append([]string{"scheduler", "--listen", schedAddr, "--log-level", "warn"}, p.SchedulerArgs...)...)
 	if err != nil {
 		return out, err
 	}
 	procs = append(procs, sched)
 	if err := waitReady(ctx, origin, sched, schedAddr, schedLog); err != nil {
 		return out, fmt.Errorf("scheduler: %w", err)
+	}
+
+	ps := p.PieceSize
+	if ps == 0 {
+		ps = core.PieceSizeFor(task.Size)
+	}
+	manifest, err := pieceDigests(task.File, core.Layout{Size: task.Size, PieceSize: ps})
+	if err != nil {
+		return out, err
 	}
 
 	socks := make([]string, len(peers))
@@ -79,10 +112,9 @@ func (p Pollen) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Outcom
 			"--listen", net.JoinHostPort(h.Addr.String(), strconv.Itoa(daemonPort)),
 			"--data", filepath.Join(dirs[i], "data"), "--socket", socks[i],
 			"--upload-rate", "0", "--download-rate", "0", "--log-level", "warn",
+			"--piece-size", strconv.FormatInt(ps, 10),
 		}
-		if p.PieceSize > 0 {
-			args = append(args, "--piece-size", strconv.FormatInt(p.PieceSize, 10))
-		}
+		args = append(args, p.DaemonArgs...)
 		d, err := startLogged(ctx, h, filepath.Join(dirs[i], "daemon.log"), p.Binary, args...)
 		if err != nil {
 			return out, err
@@ -98,27 +130,58 @@ func (p Pollen) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Outcom
 	}
 
 	url := "http://" + httpAddr + "/" + filepath.Base(task.File)
-	start := time.Now()
-	gets := make([]*netlab.Proc, len(peers))
-	out.Copies = make([]string, len(peers))
-	for i, h := range peers {
-		out.Copies[i] = filepath.Join(dirs[i], filepath.Base(task.File))
-		g, err := startLogged(ctx, h, filepath.Join(dirs[i], "get.log"), p.Binary,
-			"get", "--socket", socks[i], "--digest", "sha256:"+fmt.Sprintf("%x", task.SHA256), "-o", out.Copies[i], url)
-		if err != nil {
-			return out, err
-		}
-		gets[i] = g
-		procs = append(procs, g)
+	req := daemon.Request{URL: url, PieceSize: ps, PieceDigests: manifest}
+	if p.WholeDigest {
+		req.Digest = core.Digest(task.SHA256)
 	}
-	out.PerHost = make([]time.Duration, len(peers))
-	for i, g := range gets {
-		if err := g.Wait(); err != nil {
-			return out, fmt.Errorf("pollen get on host %d: %w (%s)", peers[i].Index, err,
-				tailFile(filepath.Join(dirs[i], "get.log")))
+	clients := make([]*daemon.Client, len(peers))
+	for i := range clients {
+		clients[i] = daemon.NewClient(socks[i])
+	}
+	defer func() {
+		for _, c := range clients {
+			_ = c.Close()
 		}
-		out.PerHost[i] = g.Started().Add(g.Elapsed()).Sub(start)
-		out.AllDone = max(out.AllDone, out.PerHost[i])
+	}()
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	out.Started = start
+	out.Copies = make([]string, len(peers))
+	out.PerHost = make([]time.Duration, len(peers))
+	progs := make([]daemon.Progress, len(peers))
+	errs := make([]error, len(peers))
+	var wg sync.WaitGroup
+	for i := range peers {
+		out.Copies[i] = filepath.Join(dirs[i], filepath.Base(task.File))
+		r := req
+		r.Output = out.Copies[i]
+		wg.Go(func() {
+			tr, err := clients[i].Download(dctx, r)
+			if err == nil {
+				err = tr.Wait(dctx)
+				progs[i] = tr.Progress()
+			}
+			out.PerHost[i] = time.Since(start)
+			if err != nil {
+				errs[i] = fmt.Errorf("download on host %d: %w (log: %s)", peers[i].Index, err,
+					tailFile(filepath.Join(dirs[i], "daemon.log")))
+				cancel() // one failure fails the run: stop the others
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return out, err
+	}
+	var fromSource int64
+	for i, d := range out.PerHost {
+		out.AllDone = max(out.AllDone, d)
+		fromSource += progs[i].FromSource
+	}
+	if p.Logger != nil {
+		p.Logger.Info("swarmbench: pollen", "first_done", slices.Min(out.PerHost), "all_done", out.AllDone,
+			"from_source", fromSource, "piece_size", ps, "pieces", len(manifest))
 	}
 	out.CPU, err = cpuOf(procs)
 	return out, err
@@ -148,4 +211,26 @@ func waitRegistered(ctx context.Context, d *netlab.Proc, socket string) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// pieceDigests returns the SHA-256 of every piece of the file at path, cut
+// by layout: the manifest a publisher hands out with the URL.
+func pieceDigests(path string, layout core.Layout) ([]core.Digest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	ds := make([]core.Digest, layout.Pieces())
+	br := bufio.NewReaderSize(f, 1<<20)
+	h := sha256.New()
+	for i := range ds {
+		h.Reset()
+		r := layout.Piece(core.PieceIndex(i))
+		if _, err := io.CopyN(h, br, r.Len); err != nil {
+			return nil, fmt.Errorf("manifest: read %s: %w", path, err)
+		}
+		h.Sum(ds[i][:0])
+	}
+	return ds, nil
 }

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,12 @@ type Config struct {
 	// PeerDown is every peer's download rate (and the origin's). Zero
 	// means 200 Mbit/s.
 	PeerDown units.Rate
+	// MinTSOSegs is the lab's net.ipv4.tcp_min_tso_segs (see
+	// [netlab.Config.MinTSOSegs]): at least that many segments per GSO
+	// packet, so that the many hosts sharing this machine's CPUs wake per
+	// 64 KiB rather than per 3 KiB at low rates. Zero means 44; negative
+	// keeps the kernel's default.
+	MinTSOSegs int
 	// Systems are run in turn in the same lab. Nil means [BitTorrent]
 	// and [HTTP].
 	Systems []System
@@ -54,6 +61,10 @@ type Config struct {
 	// LoopbackRuns is how often each loopback figure is measured; the
 	// median is reported. Zero means 3.
 	LoopbackRuns int
+	// PollenBinary, if set, adds a pollen daemon-to-daemon transfer to
+	// the loopback baselines (see [Config.Loopback]), run from this
+	// executable.
+	PollenBinary string
 	// IperfTime is the length of one iperf3 run. Zero means 5s.
 	IperfTime time.Duration
 	// Timeout bounds each system's run. Zero means one minute plus twice
@@ -86,6 +97,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Systems == nil {
 		c.Systems = []System{BitTorrent{}, HTTP{}}
+	}
+	switch {
+	case c.MinTSOSegs == 0:
+		c.MinTSOSegs = 44
+	case c.MinTSOSegs < 0:
+		c.MinTSOSegs = 0
 	}
 	if c.LoopbackSize == 0 {
 		c.LoopbackSize = 1 << 30
@@ -216,10 +233,11 @@ func removeStaleDirs(parent string) {
 func runSwarm(ctx context.Context, cfg Config, dir string, w *report.Writer) error {
 	originLink, peerLinks := cfg.links()
 	lab, err := netlab.New(ctx, netlab.Config{
-		Hosts:     cfg.Peers + 1,
-		Link:      peerLinks[0],
-		HostLinks: map[int]netlab.Link{0: originLink},
-		Logger:    cfg.Logger,
+		Hosts:      cfg.Peers + 1,
+		Link:       peerLinks[0],
+		HostLinks:  map[int]netlab.Link{0: originLink},
+		MinTSOSegs: cfg.MinTSOSegs,
+		Logger:     cfg.Logger,
 	})
 	if err != nil {
 		return err
@@ -236,7 +254,7 @@ func runSwarm(ctx context.Context, cfg Config, dir string, w *report.Writer) err
 	}
 	bound := cfg.bound()
 	cfg.Logger.Info("swarmbench: swarm", "peers", cfg.Peers, "size", cfg.Size, "origin_up", cfg.OriginUp,
-		"peer_up", cfg.PeerUp, "peer_down", cfg.PeerDown, "lower_bound", bound)
+		"peer_up", cfg.PeerUp, "peer_down", cfg.PeerDown, "min_tso_segs", cfg.MinTSOSegs, "lower_bound", bound)
 	c := fmt.Sprintf("n%d-%s", cfg.Peers, cfg.Size)
 	for _, s := range cfg.Systems {
 		out, err := runSystem(ctx, cfg, lab, s, f, filepath.Join(dir, s.Name()))
@@ -244,7 +262,8 @@ func runSwarm(ctx context.Context, cfg Config, dir string, w *report.Writer) err
 			return fmt.Errorf("swarmbench: %s: %w", s.Name(), err)
 		}
 		cfg.Logger.Info("swarmbench: done", "system", s.Name(), "all_done", out.AllDone,
-			"ratio", out.AllDone.Seconds()/bound.Seconds(), "origin_bytes", out.OriginBytes, "cpu", out.CPU)
+			"ratio", out.AllDone.Seconds()/bound.Seconds(), "first_done", slices.Min(out.PerHost),
+			"median_done", median(out.PerHost), "origin_bytes", out.OriginBytes, "cpu", out.CPU)
 		for _, r := range []report.Result{
 			{Metric: "all_done", Unit: "s", Value: out.AllDone.Seconds(), Better: report.Lower},
 			{Metric: "origin_bytes", Unit: "B", Value: float64(out.OriginBytes), Better: report.Lower},
@@ -280,9 +299,27 @@ func runSystem(ctx context.Context, cfg Config, lab *netlab.Lab, s System, f fil
 	}
 	sctx, cancel := context.WithTimeout(ctx, cfg.timeout())
 	defer cancel()
+	debug := cfg.Logger.Enabled(ctx, slog.LevelDebug)
+	var samples []float64
+	stop := func() {}
+	sampled := time.Now()
+	if debug {
+		stop = sampleOrigin(sctx, origin, before.TxBytes, &samples)
+	}
 	out, err := s.Run(sctx, lab, Task{File: f.path, Size: f.size, SHA256: f.sum, Dir: dir})
+	stop()
 	if err != nil {
 		return out, err
+	}
+	if debug {
+		cfg.Logger.Debug("swarmbench: per-host done", "system", s.Name(), "times", out.PerHost)
+		// Drop the samples before the downloads started (set-up).
+		skip := min(len(samples), int(out.Started.Sub(sampled)/(250*time.Millisecond)))
+		var b strings.Builder
+		for _, v := range samples[skip:] {
+			fmt.Fprintf(&b, "%.1f ", v)
+		}
+		cfg.Logger.Debug("swarmbench: origin tx MB/s every 250ms from the start", "system", s.Name(), "series", b.String())
 	}
 	after, err := origin.Counters(ctx)
 	if err != nil {
@@ -293,6 +330,41 @@ func runSystem(ctx context.Context, cfg Config, lab *netlab.Lab, s System, f fil
 		return out, fmt.Errorf("%d copies and %d times for %d peers", len(out.Copies), len(out.PerHost), cfg.Peers)
 	}
 	return out, verify(ctx, out.Copies, f)
+}
+
+// sampleOrigin appends the origin's send rate in MB/s (10^6), every
+// 250ms, to *series until the returned stop is called; it is the trace of
+// how well a system keeps the origin's link busy (debug logging only).
+// *series must not be read before stop returns.
+func sampleOrigin(ctx context.Context, origin *netlab.Host, start int64, series *[]float64) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := start
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			c, err := origin.Counters(ctx)
+			if err != nil {
+				return
+			}
+			*series = append(*series, float64(c.TxBytes-last)/0.25/1e6)
+			last = c.TxBytes
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// median returns the median of ds, which must not be empty.
+func median(ds []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(ds))
+	return s[len(s)/2]
 }
 
 // file is a generated source file.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/netlab"
 	"github.com/pollen-dev/pollen/internal/report"
 	"github.com/pollen-dev/pollen/internal/units"
@@ -215,5 +217,34 @@ func TestSwarmBench(t *testing.T) {
 	runOrSkip(t, interruptible(t), cfg, w)
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPieceDigests(t *testing.T) {
+	dir := t.TempDir()
+	f, err := makeFile(dir, "f", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := core.Layout{Size: 1000, PieceSize: 300}
+	got, err := pieceDigests(f.path, layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d digests for 4 pieces", len(got))
+	}
+	for i, d := range got {
+		r := layout.Piece(core.PieceIndex(i))
+		if want := core.Digest(sha256.Sum256(data[r.Off : r.Off+r.Len])); d != want {
+			t.Errorf("piece %d: digest %x, want %x", i, d, want)
+		}
+	}
+	if _, err := pieceDigests(f.path, core.Layout{Size: 2000, PieceSize: 300}); err == nil {
+		t.Error("manifest of a file shorter than its layout: nil error")
 	}
 }

@@ -51,6 +51,9 @@ type Outcome struct {
 	// AllDone is the time from the start of the downloads until the last
 	// peer had a complete copy.
 	AllDone time.Duration
+	// Started is when the downloads started, the zero of AllDone and
+	// PerHost.
+	Started time.Time
 	// PerHost is each peer's time to a complete copy; PerHost[i] is host
 	// i+1's.
 	PerHost []time.Duration
