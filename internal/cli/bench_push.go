@@ -4,9 +4,6 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,13 +42,8 @@ in total, per piece and sendfile calls. Needs root and perf or strace.`,
 			if err != nil {
 				return err
 			}
-			if os.Geteuid() != 0 {
-				return errors.New("bench push: skipped: needs root (it builds network namespaces and shapes links with tc)")
-			}
-			if pollenBin == "" {
-				if pollenBin, err = os.Executable(); err != nil {
-					return fmt.Errorf("bench push: find the pollen binary: %w", err)
-				}
+			if pollenBin, err = labBinary("bench push", pollenBin); err != nil {
+				return err
 			}
 			cfg := swarmbench.PushConfig{
 				Binary: pollenBin, Receivers: receivers, Size: size, Rate: rate,

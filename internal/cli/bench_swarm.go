@@ -58,13 +58,8 @@ nginx-light and curl (--install-packages installs them).`,
 			if err != nil {
 				return err
 			}
-			if os.Geteuid() != 0 {
-				return errors.New("bench swarm: needs root (it builds network namespaces and shapes links with tc)")
-			}
-			if pollenBin == "" {
-				if pollenBin, err = os.Executable(); err != nil {
-					return fmt.Errorf("bench swarm: find the pollen binary: %w", err)
-				}
+			if pollenBin, err = labBinary("bench swarm", pollenBin); err != nil {
+				return err
 			}
 			if installPkgs {
 				if err := swarmbench.InstallPackages(cmd.Context(), cmd.ErrOrStderr()); err != nil {
@@ -142,4 +137,21 @@ nginx-light and curl (--install-packages installs them).`,
 	f.StringVar(&pollenBin, "pollen-binary", "", "pollen executable to run in the hosts (default: this one)")
 	f.BoolVar(&installPkgs, "install-packages", false, "install the baselines' Debian packages with apt-get first")
 	return cmd
+}
+
+// labBinary checks that a benchmark on network namespaces can run here
+// (it needs root) and returns the pollen binary its hosts run: bin if set,
+// else this executable.
+func labBinary(name, bin string) (string, error) {
+	if os.Geteuid() != 0 {
+		return "", fmt.Errorf("%s: skipped: needs root (it builds network namespaces and shapes links with tc)", name)
+	}
+	if bin != "" {
+		return bin, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("%s: find the pollen binary: %w", name, err)
+	}
+	return exe, nil
 }
