@@ -88,30 +88,9 @@ func (c *Client) Download(ctx context.Context, req Request) (*Transfer, error) {
 		}
 		req.Output = abs
 	}
-	body, err := json.Marshal(req)
+	resp, stop, err := c.post(ctx, "/v1/download", "download", req)
 	if err != nil {
 		return nil, err
-	}
-	ctx, stop := context.WithCancel(ctx)
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://pollen/v1/download", bytes.NewReader(body))
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("daemon: client: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer func() { _ = resp.Body.Close() }() // read-only: nothing to lose
-		defer stop()
-		var ae apiError
-		if json.NewDecoder(resp.Body).Decode(&ae) != nil || ae.Error == "" {
-			return nil, fmt.Errorf("daemon: client: download: %s", resp.Status)
-		}
-		return nil, restoreError(ae.Code, ae.Error)
 	}
 	tr := &Transfer{
 		started: time.Now(),
@@ -173,6 +152,39 @@ func restoreError(code, text string) error {
 	return &remoteError{text: text}
 }
 
+// post sends req to the API at path and returns the accepted response and
+// the function that ends it (cancels the request's context); a refusal is
+// returned as the daemon's error, restored to its sentinel. ctx bounds the
+// whole exchange, body included.
+func (c *Client) post(ctx context.Context, path, what string, req Request) (*http.Response, context.CancelFunc, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://pollen"+path, bytes.NewReader(body))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("daemon: client: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer func() { _ = resp.Body.Close() }() // read-only: nothing to lose
+		defer stop()
+		var ae apiError
+		if json.NewDecoder(resp.Body).Decode(&ae) != nil || ae.Error == "" {
+			return nil, nil, fmt.Errorf("daemon: client: %s: %s", what, resp.Status)
+		}
+		return nil, nil, restoreError(ae.Code, ae.Error)
+	}
+	return resp, stop, nil
+}
+
 // remoteError is an error reported by the daemon over the local API.
 type remoteError struct {
 	sentinel error
@@ -189,30 +201,9 @@ func (e *remoteError) Unwrap() error { return e.sentinel }
 // trailer), so a stream that stops early never looks complete. ctx bounds
 // the whole stream.
 func (c *Client) Stream(ctx context.Context, req Request) (*Stream, error) {
-	body, err := json.Marshal(req)
+	resp, stop, err := c.post(ctx, "/v1/stream", "stream", req)
 	if err != nil {
 		return nil, err
-	}
-	ctx, stop := context.WithCancel(ctx)
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://pollen/v1/stream", bytes.NewReader(body))
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		stop()
-		return nil, fmt.Errorf("daemon: client: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer func() { _ = resp.Body.Close() }() // read-only: nothing to lose
-		defer stop()
-		var ae apiError
-		if json.NewDecoder(resp.Body).Decode(&ae) != nil || ae.Error == "" {
-			return nil, fmt.Errorf("daemon: client: stream: %s", resp.Status)
-		}
-		return nil, restoreError(ae.Code, ae.Error)
 	}
 	size, err := strconv.ParseInt(resp.Header.Get(headerSize), 10, 64)
 	if err != nil || size < 0 {

@@ -142,7 +142,8 @@ func (d *Daemon) startTask(id core.TaskID, url string, layout core.Layout, diges
 	}
 	ctx, cancel := context.WithCancel(d.ctx)
 	t := &task{
-		d: d, id: id, url: url, layout: layout, src: src, st: st,
+		reporter: reporter{d: d, id: id, reports: make(chan proto.Message, 4096)},
+		url:      url, layout: layout, src: src, st: st,
 		manifest: st.Meta().PieceDigests,
 		log:      d.log.With("task", id.Short()),
 		ctx:      ctx,
@@ -151,7 +152,6 @@ func (d *Daemon) startTask(id core.TaskID, url string, layout core.Layout, diges
 		// Every worker has at most one result outstanding.
 		results:  make(chan result, d.cfg.Concurrency),
 		asks:     make(chan askResult, 1),
-		reports:  make(chan proto.Message, 4096),
 		excluded: map[core.PeerID]bool{},
 		refs:     1,
 	}

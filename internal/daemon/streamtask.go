@@ -33,8 +33,7 @@ import (
 // full) instead of growing memory. The scheduler's una for this peer
 // moves on the PieceDone sent at each Commit.
 type streamTask struct {
-	d        *Daemon
-	id       core.TaskID
+	reporter // d, id and the reports queue (loop, workers and OnEvict; closed at the end of run)
 	url      string
 	layout   core.Layout
 	src      source.Source
@@ -46,9 +45,8 @@ type streamTask struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when run has returned
 
-	results chan streamResult  // workers → loop
-	asks    chan askResult     // asker → loop; capacity 1
-	reports chan proto.Message // loop, workers and OnEvict → reporter; closed at the end of run
+	results chan streamResult // workers → loop
+	asks    chan askResult    // asker → loop; capacity 1
 
 	gone     chan struct{} // closed when the consumer let go (Stream.Close)
 	goneOnce sync.Once
@@ -85,14 +83,14 @@ func (d *Daemon) newStreamTask(id core.TaskID, req Request, layout core.Layout, 
 	}
 	ctx, cancel := context.WithCancel(d.ctx)
 	t := &streamTask{
-		d: d, id: id, url: req.URL, layout: layout, src: src, manifest: req.PieceDigests,
+		reporter: reporter{d: d, id: id, reports: make(chan proto.Message, 4096)},
+		url:      req.URL, layout: layout, src: src, manifest: req.PieceDigests,
 		log:      d.log.With("task", id.Short(), "mode", "stream"),
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),
 		results:  make(chan streamResult, d.cfg.Concurrency),
 		asks:     make(chan askResult, 1),
-		reports:  make(chan proto.Message, 4096),
 		gone:     make(chan struct{}),
 		excluded: map[core.PeerID]bool{},
 	}
@@ -600,31 +598,6 @@ func (t *streamTask) commit(j streamJob, from string, dg core.Digest) streamResu
 	t.prog.add(from, from == "source", n)
 	t.reportDone(j.index, dg)
 	return streamResult{job: j}
-}
-
-// reportDone queues a PieceDone for piece i: it acknowledges the piece
-// (the scheduler's una moves over it) and offers this daemon as its
-// parent while the window holds it.
-func (t *streamTask) reportDone(i core.PieceIndex, dg core.Digest) {
-	t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: []proto.DonePiece{{Index: i, Digest: dg}}})
-}
-
-// reportFailed queues a PieceFailed for piece i fetched from parent.
-func (t *streamTask) reportFailed(i core.PieceIndex, parent core.PeerID, reason proto.Reason) {
-	t.queueReport(&proto.PieceFailed{Peer: t.d.peer, Task: t.id, Index: i, Parent: parent, Reason: reason})
-}
-
-// queueReport hands m to the reporter without blocking; without a
-// scheduler, or with a backlog, the report is dropped (the scheduler takes
-// the assignment back after its timeout).
-func (t *streamTask) queueReport(m proto.Message) {
-	if !t.d.sched.configured() {
-		return
-	}
-	select {
-	case t.reports <- m:
-	default:
-	}
 }
 
 func (t *streamTask) exclude(p core.PeerID) {

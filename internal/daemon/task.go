@@ -24,12 +24,11 @@ import (
 // and the reporter talk to it through channels. What other goroutines read
 // (progress) is in prog, which has its own lock.
 type task struct {
-	d      *Daemon
-	id     core.TaskID
-	url    string
-	layout core.Layout
-	src    source.Source
-	st     *piece.Task // pinned while the task runs
+	reporter // d, id and the reports queue
+	url      string
+	layout   core.Layout
+	src      source.Source
+	st       *piece.Task // pinned while the task runs
 	// manifest is the trusted per-piece digests the task was created with,
 	// or nil. The store checks every piece against it; the loop uses it
 	// in place of the scheduler's digests.
@@ -41,9 +40,8 @@ type task struct {
 	done   chan struct{} // closed when run has returned; err is then set
 	err    error
 
-	results chan result        // workers → loop
-	asks    chan askResult     // asker → loop; capacity 1
-	reports chan proto.Message // loop and workers → reporter; closed after the workers end
+	results chan result    // workers → loop
+	asks    chan askResult // asker → loop; capacity 1
 
 	prog progress
 
@@ -358,29 +356,6 @@ func (t *task) ask(joined uint64, max int) askResult {
 		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type())}
 	}
 	return askResult{gen: joined, sched: sc}
-}
-
-// reportDone queues a PieceDone for piece i.
-func (t *task) reportDone(i core.PieceIndex, dg core.Digest) {
-	t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: []proto.DonePiece{{Index: i, Digest: dg}}})
-}
-
-// reportFailed queues a PieceFailed for piece i fetched from parent.
-func (t *task) reportFailed(i core.PieceIndex, parent core.PeerID, reason proto.Reason) {
-	t.queueReport(&proto.PieceFailed{Peer: t.d.peer, Task: t.id, Index: i, Parent: parent, Reason: reason})
-}
-
-// queueReport hands m to the reporter without blocking; with no scheduler,
-// or a backlog, the report is dropped (the scheduler takes the assignment
-// back after its timeout, and a rejoin reports every held piece).
-func (t *task) queueReport(m proto.Message) {
-	if !t.d.sched.configured() {
-		return
-	}
-	select {
-	case t.reports <- m:
-	default:
-	}
 }
 
 // report sends the task's queued reports until reports is closed.

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 The pollen Authors
+
+package daemon
+
+import (
+	"github.com/pollen-dev/pollen/internal/core"
+	"github.com/pollen-dev/pollen/internal/proto"
+)
+
+// reporter queues a task's PieceDone and PieceFailed reports for the
+// goroutine that sends them to the scheduler ([Daemon.runReports]); file
+// and stream tasks embed it.
+type reporter struct {
+	d       *Daemon
+	id      core.TaskID
+	reports chan proto.Message // closed by the task when its workers have ended
+}
+
+// reportDone queues a PieceDone for piece i. For a stream task it also
+// acknowledges the piece: the scheduler's una moves over it.
+func (r *reporter) reportDone(i core.PieceIndex, dg core.Digest) {
+	r.queueReport(&proto.PieceDone{Peer: r.d.peer, Task: r.id, Pieces: []proto.DonePiece{{Index: i, Digest: dg}}})
+}
+
+// reportFailed queues a PieceFailed for piece i fetched from parent.
+func (r *reporter) reportFailed(i core.PieceIndex, parent core.PeerID, reason proto.Reason) {
+	r.queueReport(&proto.PieceFailed{Peer: r.d.peer, Task: r.id, Index: i, Parent: parent, Reason: reason})
+}
+
+// queueReport hands m to the sender without blocking; with no scheduler,
+// or a backlog, the report is dropped (the scheduler takes the assignment
+// back after its timeout, and a rejoin reports every held piece).
+func (r *reporter) queueReport(m proto.Message) {
+	if !r.d.sched.configured() {
+		return
+	}
+	select {
+	case r.reports <- m:
+	default:
+	}
+}
