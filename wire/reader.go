@@ -29,7 +29,17 @@ type reader struct {
 	dlSet      bool     // a read deadline is set on the connection
 	dlFresh    bool     // the deadline belongs to the current message
 	afterLarge bool     // the last message was read into its own buffer
+
+	// A receiving holder's own buffer ([Socket.Recv]): its message is cut
+	// straight into dst if it fits, and cut returns inDst with the length
+	// in dstN. Set and cleared by the holder around its read.
+	dst  []byte
+	dstN int
 }
+
+// inDst is what a receiving holder's read returns for a message cut into
+// reader.dst. It is only compared, never used as a message.
+var inDst = new(Message)
 
 // A message of which at least 1/directFraction of the read buffer is still
 // unread is read straight into its own buffer; after such a message the
@@ -93,8 +103,14 @@ loop:
 		if direct && own != nil && len(c.m.ready) == cap(c.m.ready) {
 			break // no room: leave it for the next holder
 		}
-		msg := getMessage(r.want)
-		copy(msg.buf, head[:r.want])
+		var msg *Message
+		if direct && own == nil && r.want <= len(r.dst) {
+			r.dstN = copy(r.dst, head[:r.want])
+			msg = inDst
+		} else {
+			msg = getMessage(r.want)
+			copy(msg.buf, head[:r.want])
+		}
 		c.stats.rxMsgs.Add(1)
 		c.stats.rxBytes.Add(uint64(r.want))
 		r.start += r.want

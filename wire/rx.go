@@ -208,18 +208,21 @@ func (c *conn) wakeReader() {
 // itself. With done false, s was counted as waiting and must wait on the
 // queue (the token is busy, or s's read was cut short and someone else
 // reads on).
-func (c *conn) receive(ctx context.Context, s *Socket) (msg *Message, err error, done bool) {
+//
+// With dst not nil (Recv), a message that fits is cut straight into dst:
+// msg is then inDst and n its length.
+func (c *conn) receive(ctx context.Context, s *Socket, dst []byte) (msg *Message, n int, err error, done bool) {
 	m := c.m
 	c.rmu.Lock()
 	if c.holder != holderNone || c.stopping.Load() {
 		m.waiting.Add(1)
 		c.idle = false
 		c.rmu.Unlock()
-		return nil, nil, false
+		return nil, 0, nil, false
 	}
 	if err := ctx.Err(); err != nil {
 		c.rmu.Unlock()
-		return nil, err, true
+		return nil, 0, err, true
 	}
 	c.holder, c.hsock = holderRecv, s
 	c.gen++
@@ -241,25 +244,27 @@ func (c *conn) receive(ctx context.Context, s *Socket) (msg *Message, err error,
 		case msg = <-m.ready:
 			m.took()
 		default:
+			c.r.dst = dst
 			msg, err = c.r.direct()
+			n, c.r.dst, c.r.dstN = c.r.dstN, nil, 0
 		}
 	}
 	s.reading.Store(nil)
 	switch {
 	case msg != nil:
 		c.release(false, nil)
-		return msg, nil, true
+		return msg, n, nil, true
 	case errors.Is(err, ErrClosed):
 		c.release(false, nil)
-		return nil, err, true
+		return nil, 0, err, true
 	case errors.Is(err, errInterrupted):
 		if cerr := ctx.Err(); cerr != nil {
 			c.release(false, nil)
-			return nil, cerr, true
+			return nil, 0, cerr, true
 		}
 		if s.isClosed.Load() {
 			c.release(false, nil)
-			return nil, ErrClosed, true
+			return nil, 0, ErrClosed, true
 		}
 		c.release(true, nil)
 	case errors.Is(err, errStopped), errors.Is(err, errNeedReader):
@@ -268,7 +273,7 @@ func (c *conn) receive(ctx context.Context, s *Socket) (msg *Message, err error,
 		// The connection failed: its reader goroutine shuts it down.
 		c.release(true, err)
 	}
-	return nil, nil, false
+	return nil, 0, nil, false
 }
 
 // release gives the token back after a receiver's read. With wait, the

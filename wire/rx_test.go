@@ -4,6 +4,7 @@
 package wire
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -507,6 +508,57 @@ func TestReceiverContextAfterStaleWake(t *testing.T) {
 			case <-time.After(time.Minute):
 				t.Fatalf("round %d: the end of the receiver's context did not cut its read short", i)
 			}
+		}
+	})
+}
+
+// TestDirectRecvIntoBuffer checks Recv on a lone receiver, which cuts a
+// message that fits straight into the caller's buffer: messages that fit,
+// that do not (ErrTruncated, rest dropped), that came in the same read as
+// the one cut into the buffer (queued), and large ones read into their own
+// buffer, all in order and counted.
+func TestDirectRecvIntoBuffer(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxPair(t, Config{ReadBufferSize: 4096, StreamThreshold: 64 << 10}, 1, pair)
+		sizes := []int{8, 100, 3000, 20000, 100 << 10, 8, 5000, 8, 8, 8}
+		const rounds = 60
+		var total uint64
+		for i := range rounds {
+			total += uint64(len(frame(uint64(i), sizes[i%len(sizes)])))
+		}
+		go func() {
+			for i := range rounds {
+				if err := p.sa.Send(ctxT(t), frame(uint64(i), sizes[i%len(sizes)])); err != nil {
+					return
+				}
+			}
+		}()
+		buf := make([]byte, 8<<10)
+		for i := range rounds {
+			want := frame(uint64(i), sizes[i%len(sizes)])
+			n, err := p.sb.Recv(ctxT(t), buf)
+			if len(want) > len(buf) {
+				if !errors.Is(err, ErrTruncated) || n != len(buf) || !bytes.Equal(buf, want[:len(buf)]) {
+					t.Fatalf("message %d (%d bytes): n %d, err %v", i, len(want), n, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			if !bytes.Equal(buf[:n], want) {
+				t.Fatalf("message %d: got %d bytes, want %d", i, n, len(want))
+			}
+		}
+		if n := receiverReads(p.b); n == 0 {
+			t.Errorf("the receiver never read for itself")
+		}
+		st := p.b.Stats()
+		if st.Mux.RxMsgs != rounds || st.Mux.ReadyQueue != 0 {
+			t.Errorf("rx %d msgs, queue %d", st.Mux.RxMsgs, st.Mux.ReadyQueue)
+		}
+		if s := st.Sockets[0]; s.RxMsgs != rounds || s.RxBytes != total {
+			t.Errorf("socket rx %d msgs %d bytes, want %d and %d", s.RxMsgs, s.RxBytes, rounds, total)
 		}
 	})
 }
