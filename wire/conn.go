@@ -110,13 +110,15 @@ func (c *conn) shutdown(cause error, fromReader bool) bool {
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
 	m.retiredConns.add(c.stats.snapshot())
-	m.detaches.Add(1)
 	if abort {
 		m.aborts.Add(1)
 		if m.cfg.OnAbort != nil {
 			m.cfg.OnAbort(&AbortError{Conn: c.nc, Err: cause})
 		}
 	}
+	// Counted last: whoever sees the detach in Stats has seen its abort
+	// reported too.
+	m.detaches.Add(1)
 	return true
 }
 
