@@ -58,6 +58,9 @@ func (r *reader) direct() (*Message, error) {
 		if own != nil || err != nil {
 			return own, err
 		}
+		if r.want >= r.c.m.cfg.StreamThreshold && r.err == nil && r.skip == 0 && r.large == nil {
+			return r.streamOwn()
+		}
 		if err := r.fill(true); err != nil {
 			return nil, err
 		}
@@ -348,6 +351,20 @@ func (c *conn) midMessageErr(err error) error {
 		return ErrTruncatedMessage
 	}
 	return fmt.Errorf("%w: %w", ErrTruncatedMessage, err)
+}
+
+// streamOwn returns the message at the head of the buffer as a stream
+// that the receiving holder reads itself; the token goes with it
+// (conn.holdStream).
+func (r *reader) streamOwn() (*Message, error) {
+	c := r.c
+	if err := r.setDeadline(true); err != nil {
+		return nil, err
+	}
+	st := &stream{c: c, prefix: r.buf[r.start:r.end], left: int64(r.want - (r.end - r.start)), own: true}
+	c.stats.rxMsgs.Add(1)
+	c.stats.rxBytes.Add(uint64(r.want))
+	return &Message{n: int64(r.want), st: st, class: -1}, nil
 }
 
 // stream delivers the message at the head of the buffer as a stream read
