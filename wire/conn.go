@@ -42,14 +42,15 @@ type conn struct {
 
 	// The read token (rx.go): whoever holds it, the reader goroutine or a
 	// receiving socket, reads nc and owns r.
-	rmu    sync.Mutex // guards the following fields
-	holder holder
-	hsock  *Socket         // the receiving holder
-	hdone  <-chan struct{} // the receiving holder's ctx.Done()
-	wdone  <-chan struct{} // the channel the parked reader goroutine watches
-	rerr   error           // a read error a receiving holder left to the reader goroutine
-	gen    uint64          // times a receiver took the token
-	idle   bool            // no receiver read for a while: the reader goroutine reads ahead
+	rmu     sync.Mutex // guards the following fields
+	holder  holder
+	hsock   *Socket         // the receiving holder
+	hstream *stream         // the holder's stream (holderStream)
+	hdone   <-chan struct{} // the receiving holder's ctx.Done()
+	wdone   <-chan struct{} // the channel the parked reader goroutine watches
+	rerr    error           // a read error a receiving holder left to the reader goroutine
+	gen     uint64          // times a receiver took the token
+	idle    bool            // no receiver read for a while: the reader goroutine reads ahead
 
 	intr atomic.Bool   // the receiving holder's read is being interrupted
 	kick chan struct{} // wakes the parked reader goroutine (capacity 1)
@@ -110,13 +111,15 @@ func (c *conn) shutdown(cause error, fromReader bool) bool {
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
 	m.retiredConns.add(c.stats.snapshot())
-	m.detaches.Add(1)
 	if abort {
 		m.aborts.Add(1)
 		if m.cfg.OnAbort != nil {
 			m.cfg.OnAbort(&AbortError{Conn: c.nc, Err: cause})
 		}
 	}
+	// Counted last: whoever sees the detach in Stats has seen its abort
+	// reported too.
+	m.detaches.Add(1)
 	return true
 }
 

@@ -36,9 +36,14 @@
 // from the connection itself, in its own goroutine, as a raw TCP reader
 // would (further messages that came with it are queued); the connection's
 // reader goroutine then reads only when no socket is receiving, when more
-// sockets wait than messages are queued, and for streamed messages. Messages of at least
-// [Config.StreamThreshold] bytes are not buffered but streamed from their
-// connection ([Message.Read], [Message.WriteToFile] with splice(2)).
+// sockets wait than messages are queued, and for streamed messages nobody
+// was reading for. Messages of at least [Config.StreamThreshold] bytes are
+// not buffered but streamed from their connection ([Message.Read],
+// [Message.WriteToFile] with splice(2)); a socket reading for itself that
+// finds one returns it and reads it itself, the connection reading nothing
+// else until the message is released. With one connection attached, a Send
+// that finds nobody writing writes in its own goroutine, and a Recv cuts a
+// message it read itself straight into the caller's buffer.
 //
 // Bad input (a parser error, a length over [Config.MaxMessageSize], a
 // message cut short or too slow to arrive) aborts only its connection: it is

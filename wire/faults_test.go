@@ -213,29 +213,38 @@ func TestOversize(t *testing.T) {
 
 // TestBadParser checks parsers that return nonsense (T6, T8).
 func TestBadParser(t *testing.T) {
-	shrinking := ParserFunc(func(head []byte) (int, error) {
-		if len(head) < 4 {
-			return 0, nil
-		}
-		return 2, nil // shorter than what it already asked more for
-	})
+	// shrinking asks for more bytes once, then answers a length shorter
+	// than what it already had. (Deciding by len(head) alone let a reader
+	// that got 4 bytes in its first read take 2-byte messages until the
+	// queue was full.) One per connection: it counts calls.
+	shrinking := func() Parser {
+		calls := 0
+		return ParserFunc(func(head []byte) (int, error) {
+			calls++
+			if calls == 1 {
+				return 0, nil
+			}
+			return 1, nil
+		})
+	}
+	fixed := func(p Parser) func() Parser { return func() Parser { return p } }
 	errParse := errors.New("no such frame")
 	tests := []struct {
 		name   string
-		parser Parser
+		parser func() Parser
 		chunk  int
 		want   error
 	}{
-		{"negative", ParserFunc(func([]byte) (int, error) { return -5, nil }), 0, ErrBadLength},
+		{"negative", fixed(ParserFunc(func([]byte) (int, error) { return -5, nil })), 0, ErrBadLength},
 		{"shrinking", shrinking, 1, ErrBadLength},
-		{"error", ParserFunc(func([]byte) (int, error) { return 0, errParse }), 0, errParse},
-		{"lengthprefix-underflow", LengthPrefix{Size: 4, Adjust: -100}, 0, ErrBadLength},
-		{"never-decides", ParserFunc(func([]byte) (int, error) { return 0, nil }), 0, ErrBadLength},
+		{"error", fixed(ParserFunc(func([]byte) (int, error) { return 0, errParse })), 0, errParse},
+		{"lengthprefix-underflow", fixed(LengthPrefix{Size: 4, Adjust: -100}), 0, ErrBadLength},
+		{"never-decides", fixed(ParserFunc(func([]byte) (int, error) { return 0, nil })), 0, ErrBadLength},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			testConnTypes(t, func(t *testing.T, pair pairFunc) {
-				p := newMuxPair(t, Config{Parser: tc.parser, ReadBufferSize: 1024}, 0, pair)
+				p := newMuxPair(t, Config{Parser: tc.parser(), ReadBufferSize: 1024}, 0, pair)
 				x, y := pair(t)
 				if err := p.b.Attach(y); err != nil {
 					t.Fatal(err)

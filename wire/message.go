@@ -42,6 +42,11 @@ type stream struct {
 	err      error      // the error that ended the stream early
 	dead     bool       // the reader moved on: no more reads
 	released bool
+	// own: read by the token holder's receiver (rx.go), not streamed by the
+	// reader goroutine; ended says that its release or a shutdown has
+	// given the token back.
+	own   bool
+	ended bool
 }
 
 // Message buffers come from per-size-class pools (powers of two from 64
@@ -299,6 +304,16 @@ func (m *Message) Release() {
 		first := !st.released
 		st.released = true
 		st.prefix = nil
+		if st.own {
+			end := !st.ended
+			st.ended, st.dead = true, true
+			left, err := st.left, st.err
+			st.mu.Unlock()
+			if first && end {
+				st.c.endStream(left, err)
+			}
+			return
+		}
 		st.mu.Unlock()
 		if first {
 			select {

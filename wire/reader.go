@@ -29,7 +29,17 @@ type reader struct {
 	dlSet      bool     // a read deadline is set on the connection
 	dlFresh    bool     // the deadline belongs to the current message
 	afterLarge bool     // the last message was read into its own buffer
+
+	// A receiving holder's own buffer ([Socket.Recv]): its message is cut
+	// straight into dst if it fits, and cut returns inDst with the length
+	// in dstN. Set and cleared by the holder around its read.
+	dst  []byte
+	dstN int
 }
+
+// inDst is what a receiving holder's read returns for a message cut into
+// reader.dst. It is only compared, never used as a message.
+var inDst = new(Message)
 
 // A message of which at least 1/directFraction of the read buffer is still
 // unread is read straight into its own buffer; after such a message the
@@ -47,6 +57,9 @@ func (r *reader) direct() (*Message, error) {
 		own, err := r.cut(true)
 		if own != nil || err != nil {
 			return own, err
+		}
+		if r.want >= r.c.m.cfg.StreamThreshold && r.err == nil && r.skip == 0 && r.large == nil {
+			return r.streamOwn()
 		}
 		if err := r.fill(true); err != nil {
 			return nil, err
@@ -93,8 +106,14 @@ loop:
 		if direct && own != nil && len(c.m.ready) == cap(c.m.ready) {
 			break // no room: leave it for the next holder
 		}
-		msg := getMessage(r.want)
-		copy(msg.buf, head[:r.want])
+		var msg *Message
+		if direct && own == nil && r.want <= len(r.dst) {
+			r.dstN = copy(r.dst, head[:r.want])
+			msg = inDst
+		} else {
+			msg = getMessage(r.want)
+			copy(msg.buf, head[:r.want])
+		}
 		c.stats.rxMsgs.Add(1)
 		c.stats.rxBytes.Add(uint64(r.want))
 		r.start += r.want
@@ -332,6 +351,20 @@ func (c *conn) midMessageErr(err error) error {
 		return ErrTruncatedMessage
 	}
 	return fmt.Errorf("%w: %w", ErrTruncatedMessage, err)
+}
+
+// streamOwn returns the message at the head of the buffer as a stream
+// that the receiving holder reads itself; the token goes with it
+// (conn.holdStream).
+func (r *reader) streamOwn() (*Message, error) {
+	c := r.c
+	if err := r.setDeadline(true); err != nil {
+		return nil, err
+	}
+	st := &stream{c: c, prefix: r.buf[r.start:r.end], left: int64(r.want - (r.end - r.start)), own: true}
+	c.stats.rxMsgs.Add(1)
+	c.stats.rxBytes.Add(uint64(r.want))
+	return &Message{n: int64(r.want), st: st, class: -1}, nil
 }
 
 // stream delivers the message at the head of the buffer as a stream read

@@ -6,6 +6,7 @@ package wire
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -35,6 +36,7 @@ const (
 	holderNone   holder = iota // nobody: the next receiver or the reader goroutine takes it
 	holderReader               // the reader goroutine
 	holderRecv                 // a receiving socket (conn.hsock)
+	holderStream               // a message a receiving holder streams (conn.hstream), until released
 	holderDead                 // the reader goroutine has exited
 )
 
@@ -86,6 +88,13 @@ func (c *conn) readRun() error {
 	for {
 		c.rmu.Lock()
 		if c.stopping.Load() {
+			if c.holder == holderStream {
+				if c.endStreamStopped() {
+					return errStopped
+				}
+				<-c.kick // its Release finishes it and kicks us
+				continue
+			}
 			if c.holder == holderRecv {
 				// The shutdown interrupts it; its release kicks us.
 				c.rmu.Unlock()
@@ -208,18 +217,21 @@ func (c *conn) wakeReader() {
 // itself. With done false, s was counted as waiting and must wait on the
 // queue (the token is busy, or s's read was cut short and someone else
 // reads on).
-func (c *conn) receive(ctx context.Context, s *Socket) (msg *Message, err error, done bool) {
+//
+// With dst not nil (Recv), a message that fits is cut straight into dst:
+// msg is then inDst and n its length.
+func (c *conn) receive(ctx context.Context, s *Socket, dst []byte) (msg *Message, n int, err error, done bool) {
 	m := c.m
 	c.rmu.Lock()
 	if c.holder != holderNone || c.stopping.Load() {
 		m.waiting.Add(1)
 		c.idle = false
 		c.rmu.Unlock()
-		return nil, nil, false
+		return nil, 0, nil, false
 	}
 	if err := ctx.Err(); err != nil {
 		c.rmu.Unlock()
-		return nil, err, true
+		return nil, 0, err, true
 	}
 	c.holder, c.hsock = holderRecv, s
 	c.gen++
@@ -241,25 +253,30 @@ func (c *conn) receive(ctx context.Context, s *Socket) (msg *Message, err error,
 		case msg = <-m.ready:
 			m.took()
 		default:
+			c.r.dst = dst
 			msg, err = c.r.direct()
+			n, c.r.dst, c.r.dstN = c.r.dstN, nil, 0
 		}
 	}
 	s.reading.Store(nil)
 	switch {
+	case msg != nil && msg.st != nil:
+		c.holdStream(msg.st)
+		return msg, n, nil, true
 	case msg != nil:
 		c.release(false, nil)
-		return msg, nil, true
+		return msg, n, nil, true
 	case errors.Is(err, ErrClosed):
 		c.release(false, nil)
-		return nil, err, true
+		return nil, 0, err, true
 	case errors.Is(err, errInterrupted):
 		if cerr := ctx.Err(); cerr != nil {
 			c.release(false, nil)
-			return nil, cerr, true
+			return nil, 0, cerr, true
 		}
 		if s.isClosed.Load() {
 			c.release(false, nil)
-			return nil, ErrClosed, true
+			return nil, 0, ErrClosed, true
 		}
 		c.release(true, nil)
 	case errors.Is(err, errStopped), errors.Is(err, errNeedReader):
@@ -268,7 +285,7 @@ func (c *conn) receive(ctx context.Context, s *Socket) (msg *Message, err error,
 		// The connection failed: its reader goroutine shuts it down.
 		c.release(true, err)
 	}
-	return nil, nil, false
+	return nil, 0, nil, false
 }
 
 // release gives the token back after a receiver's read. With wait, the
@@ -314,4 +331,90 @@ func (m *Mux) took() {
 			c.wakeReader()
 		}
 	}
+}
+
+// The token holder's streams. A receiving holder that finds a message of at
+// least StreamThreshold bytes at the head of the connection returns it as a
+// stream that it reads itself, as the reader goroutine's streams are read by
+// their receiver, but without the two hand-offs (to the reader goroutine
+// and back through the queue). The token then stays with the message
+// (holderStream) until it is released: nobody else reads the connection,
+// and nothing interrupts the stream's reads but a shutdown.
+
+// holdStream passes the token from the receiving holder that cut st to st.
+// An interrupt meant for the receiver's read may have come in meanwhile:
+// it no longer concerns anybody, and must not cut the stream short.
+func (c *conn) holdStream(st *stream) {
+	c.rmu.Lock()
+	c.hsock = nil
+	if c.intr.Load() {
+		c.intr.Store(false)
+		if !c.stopping.Load() {
+			_ = c.nc.SetReadDeadline(time.Time{})
+		}
+		c.r.dlSet, c.r.dlFresh = false, false
+		// The stream's clock starts again: the assembly deadline was lost
+		// with the interrupt's.
+		if err := c.r.setDeadline(true); err != nil {
+			st.mu.Lock()
+			st.failLocked(err)
+			st.mu.Unlock()
+		}
+	}
+	c.holder, c.hstream = holderStream, st
+	c.rmu.Unlock()
+}
+
+// endStream is the release of a holder's stream that was not cut off by a
+// shutdown: left bytes of it are still on the connection (to be skipped),
+// or err ended it (the connection fails). It gives the token back as
+// release does.
+func (c *conn) endStream(left int64, err error) {
+	r := &c.r
+	c.rmu.Lock()
+	c.hstream = nil
+	c.holder = holderNone
+	if err == nil {
+		r.start, r.end, r.want, r.seen = 0, 0, 0, 0
+		r.skip = left
+		if left == 0 {
+			r.dlFresh = false
+		}
+	}
+	switch {
+	case c.stopping.Load():
+		c.kickLocked()
+	case err != nil:
+		c.rerr = err
+		c.holder = holderReader
+		c.kickLocked()
+	case c.shouldReadLocked():
+		c.holder = holderReader
+		c.kickLocked()
+	}
+	c.rmu.Unlock()
+}
+
+// endStreamStopped cuts the holder's stream off for a shutdown, called by
+// the reader goroutine with rmu held, which it unlocks. It reports false
+// if the stream's Release got there first: that Release gives the token
+// back (endStream) and kicks the reader goroutine.
+func (c *conn) endStreamStopped() bool {
+	st := c.hstream
+	c.rmu.Unlock()
+	st.mu.Lock()
+	mine := !st.ended
+	st.ended = true
+	st.dead = true
+	if mine && st.err == nil {
+		st.err = fmt.Errorf("%w: connection detached", ErrTruncatedMessage)
+	}
+	st.mu.Unlock()
+	if !mine {
+		return false
+	}
+	c.rmu.Lock()
+	c.holder, c.hstream = holderDead, nil
+	c.rmu.Unlock()
+	return true
 }

@@ -4,8 +4,10 @@
 package wire
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"sync"
@@ -508,5 +510,185 @@ func TestReceiverContextAfterStaleWake(t *testing.T) {
 				t.Fatalf("round %d: the end of the receiver's context did not cut its read short", i)
 			}
 		}
+	})
+}
+
+// TestDirectRecvIntoBuffer checks Recv on a lone receiver, which cuts a
+// message that fits straight into the caller's buffer: messages that fit,
+// that do not (ErrTruncated, rest dropped), that came in the same read as
+// the one cut into the buffer (queued), and large ones read into their own
+// buffer, all in order and counted.
+func TestDirectRecvIntoBuffer(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxPair(t, Config{ReadBufferSize: 4096, StreamThreshold: 64 << 10}, 1, pair)
+		sizes := []int{8, 100, 3000, 20000, 100 << 10, 8, 5000, 8, 8, 8}
+		const rounds = 60
+		var total uint64
+		for i := range rounds {
+			total += uint64(len(frame(uint64(i), sizes[i%len(sizes)])))
+		}
+		go func() {
+			for i := range rounds {
+				if err := p.sa.Send(ctxT(t), frame(uint64(i), sizes[i%len(sizes)])); err != nil {
+					return
+				}
+			}
+		}()
+		buf := make([]byte, 8<<10)
+		for i := range rounds {
+			want := frame(uint64(i), sizes[i%len(sizes)])
+			n, err := p.sb.Recv(ctxT(t), buf)
+			if len(want) > len(buf) {
+				if !errors.Is(err, ErrTruncated) || n != len(buf) || !bytes.Equal(buf, want[:len(buf)]) {
+					t.Fatalf("message %d (%d bytes): n %d, err %v", i, len(want), n, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			if !bytes.Equal(buf[:n], want) {
+				t.Fatalf("message %d: got %d bytes, want %d", i, n, len(want))
+			}
+		}
+		if n := receiverReads(p.b); n == 0 {
+			t.Errorf("the receiver never read for itself")
+		}
+		st := p.b.Stats()
+		if st.Mux.RxMsgs != rounds || st.Mux.ReadyQueue != 0 {
+			t.Errorf("rx %d msgs, queue %d", st.Mux.RxMsgs, st.Mux.ReadyQueue)
+		}
+		if s := st.Sockets[0]; s.RxMsgs != rounds || s.RxBytes != total {
+			t.Errorf("socket rx %d msgs %d bytes, want %d and %d", s.RxMsgs, s.RxBytes, rounds, total)
+		}
+	})
+}
+
+// holderOf returns m's only connection's token holder.
+func holderOf(m *Mux) holder {
+	c := m.single.Load()
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.holder
+}
+
+// TestDirectStream checks the hand-off of the read token from a receiver
+// that reads for itself to a long message it streams: the message is read
+// by its receiver straight from the connection (no reader goroutine), the
+// end of the receiver's context and a second socket's Receive do not cut
+// it short, the token comes back at Release (the rest skipped when
+// released early), and the messages after it are delivered in order.
+func TestDirectStream(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newDirectPair(t, Config{StreamThreshold: 64 << 10, AssemblyTimeout: 10 * time.Second}, pair)
+		for round := range 3 {
+			big := frame(uint64(round), 300<<10)
+			ctx, cancel := context.WithCancel(ctxT(t))
+			got := make(chan *Message, 1)
+			go func() {
+				msg, err := p.sb.Receive(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				got <- msg
+			}()
+			waitHolder(t, p.b)
+			sendAsync(t, p.sa, big)
+			msg := <-got
+			if msg == nil {
+				t.FailNow()
+			}
+			cancel() // the receiver's read is over: this must not cut the stream
+			if msg.Bytes() != nil {
+				t.Fatalf("round %d: a %d-byte message was buffered", round, msg.Len())
+			}
+			if h := holderOf(p.b); h != holderStream {
+				t.Fatalf("round %d: holder %d while the stream is held", round, h)
+			}
+			// Another receiver waits meanwhile, and gets the next message.
+			s2 := p.b.NewSocket()
+			next := make(chan uint64, 1)
+			go func() {
+				msg, err := s2.Receive(ctxT(t))
+				if err != nil {
+					t.Error(err)
+					next <- 0
+					return
+				}
+				id, err := checkFrame(msg.Bytes())
+				if err != nil {
+					t.Error(err)
+				}
+				msg.Release()
+				next <- id
+			}()
+			sendAsync(t, p.sa, frame(100+uint64(round), 100))
+			if round == 1 {
+				// Released early: the rest is skipped.
+				buf := make([]byte, 1000)
+				if _, err := io.ReadFull(msg, buf); err != nil {
+					t.Fatal(err)
+				}
+				msg.Release()
+			} else {
+				b, err := io.ReadAll(msg)
+				msg.Release()
+				if err != nil {
+					t.Fatalf("round %d: %v after %d bytes", round, err, len(b))
+				}
+				if !bytes.Equal(b, big) {
+					t.Fatalf("round %d: stream corrupt (%d bytes)", round, len(b))
+				}
+			}
+			if id := <-next; id != 100+uint64(round) {
+				t.Fatalf("round %d: second socket got %d", round, id)
+			}
+			_ = s2.Close()
+		}
+		for i := range 3 {
+			sendAsync(t, p.sa, frame(uint64(200+i), 100))
+			if id := recvFrame(t, p.sb); id != uint64(200+i) {
+				t.Fatalf("got %d, want %d", id, 200+i)
+			}
+		}
+		if len(p.aborts) != 0 {
+			t.Fatalf("abort: %v", <-p.aborts)
+		}
+	})
+}
+
+// TestCloseWithDirectStreamHeld closes a mux while a receiver holds a
+// stream it read for itself and never releases: Close must not wait for
+// the release, and the stream then fails.
+func TestCloseWithDirectStreamHeld(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newDirectPair(t, Config{StreamThreshold: 64 << 10}, pair)
+		got := make(chan *Message, 1)
+		go func() {
+			msg, err := p.sb.Receive(ctxT(t))
+			if err != nil {
+				t.Error(err)
+			}
+			got <- msg
+		}()
+		waitHolder(t, p.b)
+		go func() { _ = p.sa.Send(ctxT(t), frame(1, 1<<20)) }()
+		msg := <-got
+		if msg == nil {
+			t.FailNow()
+		}
+		if h := holderOf(p.b); h != holderStream {
+			t.Fatalf("holder %d while the stream is held", h)
+		}
+		buf := make([]byte, 100)
+		if _, err := io.ReadFull(msg, buf); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.b.Close()
+		if _, err := io.Copy(io.Discard, msg); !errors.Is(err, ErrTruncatedMessage) {
+			t.Fatalf("read after close: %v", err)
+		}
+		msg.Release()
+		p.bc[0].Close() // the sender may be blocked writing
 	})
 }

@@ -125,6 +125,60 @@ func (c *conn) submit(ctx context.Context, req *sendReq) error {
 	}
 }
 
+// writeNow is the lone sender's fast path: if nobody is writing to c and
+// no request is queued or was recently batched, it writes msg at once, in
+// the caller's goroutine, without queueing a request, and reports true once
+// msg is completely written. It reports false, having written nothing, when
+// the caller must take the queue (another writer, recent batching, a dead
+// connection). After a failed write it reports false and failed: c is then
+// shut down and the caller sends msg again, whole, through the queue, which
+// finds another connection.
+func (c *conn) writeNow(msg []byte) (ok, failed bool) {
+	if !c.wmu.TryLock() {
+		return false, false
+	}
+	// wdead and pending are written only by wmu holders (pending also by
+	// queueing senders, under pmu): an empty queue seen here may fill
+	// while we write, and combineLocked below writes what came.
+	c.pmu.Lock()
+	busy := c.wdead || len(c.pending) > 0
+	c.pmu.Unlock()
+	if busy || c.lastBatch > 1 {
+		c.combineLocked(nil)
+		return false, false
+	}
+	n := int64(len(msg))
+	c.load.Add(n)
+	c.stats.txWrites.Add(1)
+	k, err := c.nc.Write(msg)
+	c.load.Add(-n)
+	if err != nil && k < len(msg) {
+		c.failLocked(err)
+		return false, true
+	}
+	c.lastBatch = 1
+	c.stats.txMsgs.Add(1)
+	c.stats.txBytes.Add(uint64(k))
+	c.combineLocked(nil)
+	return true, false
+}
+
+// failLocked ends writes on c after a failed write outside the queue: the
+// queued requests go elsewhere, wmu is unlocked and c is shut down.
+func (c *conn) failLocked(err error) {
+	c.pmu.Lock()
+	c.wdead = true
+	pend := c.pending
+	c.pending = nil
+	c.pmu.Unlock()
+	c.stats.txAborts.Add(1) // before unlocking: a concurrent shutdown folds the counters under wmu
+	c.wmu.Unlock()
+	for _, r := range pend {
+		r.done <- errRetry
+	}
+	c.shutdown(err, false)
+}
+
 // withdraw removes req from the pending queue if it is still there.
 func (c *conn) withdraw(req *sendReq) bool {
 	c.pmu.Lock()

@@ -52,6 +52,18 @@ func (s *Socket) Send(ctx context.Context, msg []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if cs := *s.m.live.Load(); len(cs) == 1 && !s.m.closing.Load() {
+		ok, failed := cs[0].writeNow(msg)
+		if ok {
+			s.stats.txMsgs.Add(1)
+			s.stats.txBytes.Add(uint64(len(msg)))
+			return nil
+		}
+		if failed {
+			s.m.txRetries.Add(1)
+			s.stats.txRetries.Add(1)
+		}
+	}
 	req := getReq()
 	req.one[0] = msg
 	req.msgs = req.one[:]
@@ -152,27 +164,40 @@ func (s *Socket) SendFile(ctx context.Context, header []byte, f *os.File, off, n
 // [Mux.Detach] or a second [Mux.Attach] cuts that read short without losing
 // bytes.
 func (s *Socket) Receive(ctx context.Context) (*Message, error) {
+	msg, _, err := s.receive(ctx, nil)
+	return msg, err
+}
+
+// receive is Receive; with dst not nil (Recv) a message read directly
+// from the connection that fits in dst is cut into it and returned as
+// inDst with its length.
+func (s *Socket) receive(ctx context.Context, dst []byte) (*Message, int, error) {
 	if s.rxDisabled.Load() {
-		return nil, ErrReceiveDisabled
+		return nil, 0, ErrReceiveDisabled
 	}
 	if s.isClosed.Load() {
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	m := s.m
 	var msg *Message
 	select {
 	case msg = <-m.ready:
 		m.took()
-		return s.got(msg), nil
+		return s.got(msg), 0, nil
 	default:
 	}
 	if c := m.single.Load(); c != nil {
-		msg, err, done := c.receive(ctx, s)
+		msg, n, err, done := c.receive(ctx, s, dst)
 		if done {
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
-			return s.got(msg), nil
+			if msg == inDst {
+				s.stats.rxMsgs.Add(1)
+				s.stats.rxBytes.Add(uint64(n))
+				return msg, n, nil
+			}
+			return s.got(msg), 0, nil
 		}
 		// Counted as waiting.
 	} else {
@@ -182,14 +207,14 @@ func (s *Socket) Receive(ctx context.Context) (*Message, error) {
 	case msg = <-m.ready:
 	case <-ctx.Done():
 		m.waiting.Add(-1)
-		return nil, ctx.Err()
+		return nil, 0, ctx.Err()
 	case <-s.closed:
 		m.waiting.Add(-1)
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	m.waiting.Add(-1)
 	m.took()
-	return s.got(msg), nil
+	return s.got(msg), 0, nil
 }
 
 // got counts msg as received by s.
@@ -203,13 +228,16 @@ func (s *Socket) got(msg *Message) *Message {
 // shorter than the message, Recv fills buf, drops the rest and returns
 // len(buf) with [ErrTruncated].
 func (s *Socket) Recv(ctx context.Context, buf []byte) (int, error) {
-	msg, err := s.Receive(ctx)
+	msg, n, err := s.receive(ctx, buf)
 	if err != nil {
 		return 0, err
 	}
+	if msg == inDst {
+		return n, nil
+	}
 	defer msg.Release()
 	if msg.st == nil {
-		n := copy(buf, msg.buf)
+		n = copy(buf, msg.buf)
 		if n < len(msg.buf) {
 			return n, ErrTruncated
 		}
@@ -219,7 +247,7 @@ func (s *Socket) Recv(ctx context.Context, buf []byte) (int, error) {
 	if int64(len(want)) > msg.n {
 		want = want[:msg.n]
 	}
-	n, err := io.ReadFull(msg, want)
+	n, err = io.ReadFull(msg, want)
 	if err != nil {
 		return n, err
 	}
