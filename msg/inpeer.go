@@ -35,7 +35,10 @@ type inPeer struct {
 	head   [dataHeaderLen]byte // loop only: the head of a streamed frame
 	wake   chan struct{}       // asks the loop to read; cap 1
 	gone   chan struct{}       // closed when the session is forgotten
-	ctlOut atomic.Bool         // an answer sent for a shared reader is in flight (answer)
+
+	ansMu   sync.Mutex   // guards answers and ansOut
+	answers []answerItem // answers for shared readers waiting to go out (answer)
+	ansOut  bool         // a goroutine is sending answers
 
 	mu         sync.Mutex // guards the following
 	floor      uint64     // every request below is complete at the sender
@@ -546,13 +549,25 @@ func (in *inPeer) sendCached(cr *cached) {
 	in.mu.Unlock()
 }
 
+// maxQueuedAnswers bounds the answers for shared readers waiting to go
+// out on one session; beyond it they are dropped (counted in
+// Stats.AnswersDropped) and the sender's retransmission recovers them.
+const maxQueuedAnswers = 16
+
+// An answerItem is an encoded control frame or a cached reply (with a ref
+// taken) to send to a session's sender.
+type answerItem struct {
+	b  []byte
+	cr *cached
+}
+
 // answer sends the control frame f, or the cached reply cr (the caller
-// took a ref), to the sender. A shared caller does not wait for the
-// send: it goes out from a goroutine of the node, one at a time per
-// session, and is dropped while another is in flight (answers are best
-// effort, the sender retransmits). Otherwise a Receive would stop reading
-// for every session of the node while one session's connection is gone
-// (a send waits ReplyTimeout for a connection) or full.
+// took a ref), to the sender. A shared caller does not wait for the send:
+// the answer is queued (at most maxQueuedAnswers per session) and goes out
+// from one goroutine of the node per session, in order. Otherwise a
+// Receive would stop reading for every session of the node while one
+// session's connection is gone (a send waits ReplyTimeout for a
+// connection) or full.
 func (in *inPeer) answer(shared bool, f frame, cr *cached) {
 	switch {
 	case !shared && cr != nil:
@@ -562,33 +577,68 @@ func (in *inPeer) answer(shared bool, f frame, cr *cached) {
 		in.sendControl(f)
 		return
 	}
-	var b []byte
+	a := answerItem{cr: cr}
 	if cr == nil {
 		var err error
-		if b, err = f.Append(nil); err != nil {
+		if a.b, err = f.Append(nil); err != nil {
 			return
 		}
 	}
-	if in.ctlOut.CompareAndSwap(false, true) {
-		if in.n.goroutine(func() {
-			defer in.ctlOut.Store(false)
-			if cr != nil {
-				in.sendCached(cr)
-				return
-			}
-			ctx := newTimeout(in.n.cfg.ReplyTimeout)
-			_ = in.sock.Send(ctx, b)
-			ctx.release()
-		}) {
+	in.ansMu.Lock()
+	if len(in.answers) >= maxQueuedAnswers {
+		in.ansMu.Unlock()
+		in.dropAnswers(a)
+		return
+	}
+	in.answers = append(in.answers, a)
+	if in.ansOut {
+		in.ansMu.Unlock()
+		return
+	}
+	in.ansOut = true
+	in.ansMu.Unlock()
+	if !in.n.goroutine(in.sendAnswers) {
+		// The node is closing: nothing will send them.
+		in.ansMu.Lock()
+		q := in.answers
+		in.answers, in.ansOut = nil, false
+		in.ansMu.Unlock()
+		in.dropAnswers(q...)
+	}
+}
+
+// sendAnswers sends the queued answers in order until none is left.
+func (in *inPeer) sendAnswers() {
+	for {
+		in.ansMu.Lock()
+		if len(in.answers) == 0 {
+			in.answers, in.ansOut = in.answers[:0], false
+			in.ansMu.Unlock()
 			return
 		}
-		in.ctlOut.Store(false)
+		a := in.answers[0]
+		in.answers = append(in.answers[:0], in.answers[1:]...)
+		in.ansMu.Unlock()
+		if a.cr != nil {
+			in.sendCached(a.cr)
+			continue
+		}
+		ctx := newTimeout(in.n.cfg.ReplyTimeout)
+		_ = in.sock.Send(ctx, a.b)
+		ctx.release()
 	}
-	in.n.stats.answersDropped.Add(1)
-	if cr != nil {
-		in.mu.Lock()
-		in.unrefLocked(cr)
-		in.mu.Unlock()
+}
+
+// dropAnswers counts answers that will not be sent and gives back their
+// cached replies' refs.
+func (in *inPeer) dropAnswers(q ...answerItem) {
+	for _, a := range q {
+		in.n.stats.answersDropped.Add(1)
+		if a.cr != nil {
+			in.mu.Lock()
+			in.unrefLocked(a.cr)
+			in.mu.Unlock()
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ type Stats struct {
 	MovedFrom       uint64 // bytes moved into this node by remote MoveFrom
 	MovedTo         uint64 // bytes moved out of this node by remote MoveTo
 	MoveRetries     uint64 // remote moves started again after a stall or lost connection
-	AnswersDropped  uint64 // answers to duplicates dropped: Receive had another in flight for the session
+	AnswersDropped  uint64 // answers to duplicates dropped: too many queued for the session, or the node closing
 }
 
 type counters struct {
