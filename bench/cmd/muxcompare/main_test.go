@@ -46,8 +46,15 @@ func TestMuxcompareJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
-		if r.Value <= 0 || r.BaselineValue == nil || *r.BaselineValue <= 0 {
+		switch {
+		case r.BaselineValue == nil || r.Value < 0 || *r.BaselineValue < 0:
 			t.Errorf("result without value or baseline: %s", line)
+		case r.Bench == "wire" && r.Value == 0, r.Baseline == "tcp" && *r.BaselineValue == 0:
+			t.Errorf("wire or raw TCP measured nothing: %s", line)
+		case r.Value == 0 || *r.BaselineValue == 0:
+			// Under -race, pinned to one CPU, 200 smux or gRPC senders
+			// may complete nothing in 400 ms: that is their figure.
+			t.Logf("a comparison system measured nothing: %s", line)
 		}
 		seen[key{r.Bench, r.Baseline, r.Case}] = true
 	}
