@@ -411,16 +411,17 @@ func newOrigin(path string, size, rate int64) (*origin, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("streambench: origin: %w", err)
 	}
-	o := &origin{ln: ln, file: f, size: size}
-	if rate > 0 {
-		o.bucket = ratelimit.New(rate, max(rate/50, 64<<10))
-	}
+	o := &origin{ln: ln, file: f, size: size, bucket: ratelimit.ForChunks(rate, chunk)}
 	o.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &countingWriter{ResponseWriter: w, ctx: r.Context(), bucket: o.bucket, served: &o.served}
-		http.ServeContent(cw, r, "object", time.Time{}, io.NewSectionReader(f, 0, size))
+		pw := ratelimit.PacedResponse(r.Context(), w, o.bucket, chunk, func(n int64) { o.served.Add(n) })
+		http.ServeContent(pw, r, "object", time.Time{}, io.NewSectionReader(f, 0, size))
 	})}
 	return o, nil
 }
+
+// chunk is the most bytes the origin writes after one wait: small enough
+// that concurrent responses share its upload fairly.
+const chunk = 32 << 10
 
 func (o *origin) url() string { return "http://" + o.ln.Addr().String() + "/object" }
 
@@ -430,32 +431,6 @@ func (o *origin) serve(ctx context.Context) {
 		_ = o.srv.Close()
 	}()
 	_ = o.srv.Serve(o.ln)
-}
-
-// countingWriter paces (with a bucket) and counts a response body.
-type countingWriter struct {
-	http.ResponseWriter
-	ctx    context.Context
-	bucket *ratelimit.Bucket
-	served *atomic.Int64
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	var n int
-	for len(p) > 0 {
-		c := min(len(p), 32<<10)
-		if err := w.bucket.Wait(w.ctx, int64(c)); err != nil {
-			return n, err
-		}
-		m, err := w.ResponseWriter.Write(p[:c])
-		n += m
-		w.served.Add(int64(m))
-		if err != nil {
-			return n, err
-		}
-		p = p[c:]
-	}
-	return n, nil
 }
 
 // resetPeakRSS resets the process's VmHWM (Linux: clear_refs 5); it does
