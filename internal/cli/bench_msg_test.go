@@ -6,7 +6,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -30,21 +29,7 @@ func TestBenchMsgJSON(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for line := range strings.Lines(stdout.String()) {
-		var r struct {
-			Bench         string   `json:"bench"`
-			Case          string   `json:"case"`
-			Metric        string   `json:"metric"`
-			Unit          string   `json:"unit"`
-			Value         float64  `json:"value"`
-			Better        string   `json:"better"`
-			Baseline      string   `json:"baseline"`
-			BaselineValue *float64 `json:"baseline_value"`
-		}
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
+		r := decodeBenchLine(t, line)
 		if r.Bench != "msg" || r.Unit == "" || (r.Better != "lower" && r.Better != "higher") {
 			t.Errorf("bad result line %s", line)
 		}

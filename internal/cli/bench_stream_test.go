@@ -5,7 +5,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -18,21 +17,7 @@ func TestBenchStreamJSON(t *testing.T) {
 	}
 	seen := map[string]float64{}
 	for line := range strings.Lines(stdout.String()) {
-		var r struct {
-			Bench         string   `json:"bench"`
-			Case          string   `json:"case"`
-			Metric        string   `json:"metric"`
-			Unit          string   `json:"unit"`
-			Value         float64  `json:"value"`
-			Better        string   `json:"better"`
-			Baseline      string   `json:"baseline"`
-			BaselineValue *float64 `json:"baseline_value"`
-		}
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("line %q: %v", line, err)
-		}
+		r := decodeBenchLine(t, line)
 		if r.Bench != "stream" || r.Unit == "" || r.Baseline != "plain-get" || r.BaselineValue == nil {
 			t.Errorf("bad result line %s", line)
 		}

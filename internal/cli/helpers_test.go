@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -147,4 +148,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// benchLine is one line of `pollen bench ... --json`.
+type benchLine struct {
+	Bench         string   `json:"bench"`
+	Case          string   `json:"case"`
+	Metric        string   `json:"metric"`
+	Unit          string   `json:"unit"`
+	Value         float64  `json:"value"`
+	Better        string   `json:"better"`
+	Baseline      string   `json:"baseline"`
+	BaselineValue *float64 `json:"baseline_value"`
+}
+
+// decodeBenchLine decodes line strictly: a field benchLine lacks fails the
+// test.
+func decodeBenchLine(t *testing.T, line string) benchLine {
+	t.Helper()
+	var r benchLine
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("line %q: %v", line, err)
+	}
+	return r
 }
