@@ -21,15 +21,7 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "pollen")
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build with")
-	}
-	build := exec.CommandContext(t.Context(), gobin, "build", "-o", bin, "../../cmd/pollen")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPollen(t)
 	out, err := exec.CommandContext(t.Context(), bin, "version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "pollen ") {
 		t.Fatalf("pollen version: %q, %v", out, err)

@@ -167,11 +167,7 @@ func TestPushBinary(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "pollen")
-	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "../../cmd/pollen")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPollen(t)
 	addr, dir := freeAddr(t), t.TempDir()
 	recv := exec.CommandContext(t.Context(), bin, "receive", "--listen", addr, "--dir", dir, "--data", t.TempDir(),
 		"--insecure", "--linger", "1s")
