@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,10 +24,8 @@ import (
 	"github.com/pollen-dev/pollen/internal/daemon"
 	"github.com/pollen-dev/pollen/internal/netlab"
 	"github.com/pollen-dev/pollen/internal/progress"
-	"github.com/pollen-dev/pollen/internal/scheduler"
 	"github.com/pollen-dev/pollen/internal/swarmbench"
 	"github.com/pollen-dev/pollen/internal/units"
-	"github.com/pollen-dev/pollen/msg"
 )
 
 // Defaults. With 8 peers and a 256 MiB file the bound is F/u_origin =
@@ -168,45 +165,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg.Logger.Info("demo: file generated", "bytes", cfg.Size, "dir", dir)
 
 	ctx, cancel := context.WithCancel(ctx)
-	sw := &swarm{log: cfg.Logger}
-	defer sw.stop(cancel)
+	sw := &swarm{Swarm: NewSwarm(cfg.Logger)}
+	defer sw.Stop(cancel)
 	if err := sw.start(ctx, cfg, dir, f); err != nil {
 		return nil, err
 	}
 	return sw.distribute(ctx, cfg, dir, pieces)
 }
 
-// swarm is the running origin, scheduler and daemons, and the goroutines
-// that run them.
+// swarm is the demo's origin and the scheduler and daemons it feeds.
 type swarm struct {
-	log     *slog.Logger
-	origin  *origin
-	sched   *scheduler.Scheduler
-	node    *msg.Node
-	daemons []*daemon.Daemon
-
-	wg   sync.WaitGroup
-	mu   sync.Mutex // guards errs
-	errs []error
-}
-
-// goRun runs f on a goroutine the swarm waits for in stop, and records an
-// error it returns while the swarm is meant to run.
-func (sw *swarm) goRun(ctx context.Context, what string, f func(context.Context) error) {
-	sw.wg.Go(func() {
-		if err := f(ctx); err != nil && ctx.Err() == nil {
-			sw.mu.Lock()
-			sw.errs = append(sw.errs, fmt.Errorf("%s: %w", what, err))
-			sw.mu.Unlock()
-		}
-	})
-}
-
-// failed returns the errors of components that stopped early.
-func (sw *swarm) failed() error {
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	return errors.Join(sw.errs...)
+	*Swarm
+	origin *origin
 }
 
 func (sw *swarm) start(ctx context.Context, cfg Config, dir string, f *os.File) error {
@@ -214,85 +184,20 @@ func (sw *swarm) start(ctx context.Context, cfg Config, dir string, f *os.File) 
 	if sw.origin, err = newOrigin(f, cfg.OriginRate); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	sw.goRun(ctx, "origin", sw.origin.serve)
-
-	if sw.sched, err = scheduler.New(scheduler.Config{}, sw.log.With("component", "scheduler")); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	sw.goRun(ctx, "scheduler", sw.sched.Run)
-	if sw.node, err = msg.NewNode(msg.Config{Logger: sw.log.With("component", "scheduler-msg")}); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	if err := sw.node.Listen(ctx, "tcp://127.0.0.1:0"); err != nil {
-		return fmt.Errorf("demo: scheduler: %w", err)
-	}
-	sw.goRun(ctx, "scheduler", func(ctx context.Context) error { return sw.sched.Serve(ctx, sw.node) })
-	schedAddr := strings.TrimPrefix(sw.node.Addr(), "tcp://")
-
-	for i := range cfg.Peers {
-		d, err := daemon.New(daemon.Config{
+	sw.Go(ctx, "origin", sw.origin.serve)
+	err = sw.Start(ctx, cfg.Peers, func(i int) daemon.Config {
+		return daemon.Config{
 			DataDir:      filepath.Join(dir, "peer"+strconv.Itoa(i+1)),
 			Listen:       "127.0.0.1:0",
-			Scheduler:    schedAddr,
 			UploadRate:   cfg.PeerRate,
 			DownloadRate: cfg.PeerDownloadRate,
-		}, sw.log.With("component", "daemon", "peer", i+1))
-		if err != nil {
-			return fmt.Errorf("demo: peer %d: %w", i+1, err)
 		}
-		sw.daemons = append(sw.daemons, d)
-		sw.goRun(ctx, "peer "+strconv.Itoa(i+1), d.Run)
+	})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
-	if err := sw.waitRegistered(ctx); err != nil {
-		return err
-	}
-	sw.log.Info("demo: swarm ready", "peers", cfg.Peers, "origin", sw.origin.url(), "scheduler", schedAddr)
+	sw.log.Info("demo: swarm ready", "peers", cfg.Peers, "origin", sw.origin.url(), "scheduler", sw.SchedulerAddr)
 	return nil
-}
-
-// waitRegistered waits until every daemon is registered with the
-// scheduler, so that none starts on its own from the origin.
-func (sw *swarm) waitRegistered(ctx context.Context) error {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for {
-		n := 0
-		for _, d := range sw.daemons {
-			if d.Stats().Registered {
-				n++
-			}
-		}
-		if n == len(sw.daemons) {
-			return nil
-		}
-		if err := sw.failed(); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			return fmt.Errorf("demo: %d of %d daemons registered with the scheduler after 30s", n, len(sw.daemons))
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-}
-
-// stop cancels the run's context, closes every component and waits for
-// their goroutines.
-func (sw *swarm) stop(cancel context.CancelFunc) {
-	cancel()
-	for _, d := range sw.daemons {
-		_ = d.Close()
-	}
-	if sw.node != nil {
-		_ = sw.node.Close()
-	}
-	if sw.sched != nil {
-		_ = sw.sched.Close()
-	}
-	sw.wg.Wait()
 }
 
 // distribute has every daemon download the file at once, follows their
@@ -322,7 +227,7 @@ func (sw *swarm) distribute(ctx context.Context, cfg Config, dir string, pieces 
 		}
 	}()
 	start := time.Now()
-	for i, d := range sw.daemons {
+	for i, d := range sw.Daemons {
 		outs[i] = filepath.Join(dir, "copy"+strconv.Itoa(i+1))
 		// The manifest the demo computed while generating the file is the
 		// trusted reference: every piece a daemon keeps, from a peer or from
@@ -361,7 +266,7 @@ func (sw *swarm) distribute(ctx context.Context, cfg Config, dir string, pieces 
 			Seconds:    ended[i].Seconds(),
 			FromOrigin: p.FromSource,
 			FromPeers:  p.FromPeers,
-			Uploaded:   int64(sw.daemons[i].Stats().BytesUploaded),
+			Uploaded:   int64(sw.Daemons[i].Stats().BytesUploaded),
 		}
 		res.AllDoneSeconds = max(res.AllDoneSeconds, ended[i].Seconds())
 		if err := tr.Err(); err != nil {

@@ -22,10 +22,9 @@ import (
 	"time"
 
 	"github.com/pollen-dev/pollen/internal/daemon"
+	"github.com/pollen-dev/pollen/internal/demo"
 	"github.com/pollen-dev/pollen/internal/ratelimit"
 	"github.com/pollen-dev/pollen/internal/report"
-	"github.com/pollen-dev/pollen/internal/scheduler"
-	"github.com/pollen-dev/pollen/msg"
 )
 
 // Config describes a run. The zero value of each field means its default.
@@ -189,17 +188,14 @@ func emit(cfg Config, stream, plain []phase, add func(report.Result) error) erro
 
 // swarm is the origin, scheduler and daemons of a run.
 type swarm struct {
-	origin  *origin
-	sched   *scheduler.Scheduler
-	node    *msg.Node
-	daemons []*daemon.Daemon
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	*demo.Swarm
+	origin *origin
+	cancel context.CancelFunc
 }
 
 func startSwarm(ctx context.Context, cfg Config, dir string) (_ *swarm, err error) {
 	ctx, cancel := context.WithCancel(ctx)
-	sw := &swarm{cancel: cancel}
+	sw := &swarm{Swarm: demo.NewSwarm(cfg.Logger), cancel: cancel}
 	defer func() {
 		if err != nil {
 			sw.stop()
@@ -208,61 +204,23 @@ func startSwarm(ctx context.Context, cfg Config, dir string) (_ *swarm, err erro
 	if sw.origin, err = newOrigin(filepath.Join(dir, "object"), cfg.Size, cfg.OriginRate); err != nil {
 		return sw, err
 	}
-	sw.wg.Go(func() { sw.origin.serve(ctx) })
-	if sw.sched, err = scheduler.New(scheduler.Config{}, cfg.Logger.With("component", "scheduler")); err != nil {
-		return sw, fmt.Errorf("streambench: %w", err)
-	}
-	sw.wg.Go(func() { _ = sw.sched.Run(ctx) })
-	if sw.node, err = msg.NewNode(msg.Config{}); err != nil {
-		return sw, fmt.Errorf("streambench: %w", err)
-	}
-	if err = sw.node.Listen(ctx, "tcp://127.0.0.1:0"); err != nil {
-		return sw, fmt.Errorf("streambench: scheduler: %w", err)
-	}
-	sw.wg.Go(func() { _ = sw.sched.Serve(ctx, sw.node) })
-	schedAddr := strings.TrimPrefix(sw.node.Addr(), "tcp://")
-	for i := range cfg.Peers {
-		d, err := daemon.New(daemon.Config{
+	sw.Go(ctx, "origin", func(ctx context.Context) error { sw.origin.serve(ctx); return nil })
+	err = sw.Start(ctx, cfg.Peers, func(i int) daemon.Config {
+		return daemon.Config{
 			DataDir:      filepath.Join(dir, "peer"+strconv.Itoa(i+1)),
-			Scheduler:    schedAddr,
 			PieceSize:    cfg.PieceSize,
 			StreamWindow: cfg.Window,
 			StreamLinger: time.Second,
-		}, cfg.Logger.With("component", "daemon", "peer", i+1))
-		if err != nil {
-			return sw, fmt.Errorf("streambench: peer %d: %w", i+1, err)
 		}
-		sw.daemons = append(sw.daemons, d)
-		sw.wg.Go(func() { _ = d.Run(ctx) })
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, d := range sw.daemons {
-		for !d.Stats().Registered {
-			if time.Now().After(deadline) {
-				return sw, errors.New("streambench: daemons not registered with the scheduler after 30s")
-			}
-			select {
-			case <-ctx.Done():
-				return sw, context.Cause(ctx)
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
+	})
+	if err != nil {
+		return sw, fmt.Errorf("streambench: %w", err)
 	}
 	return sw, nil
 }
 
 func (sw *swarm) stop() {
-	sw.cancel()
-	for _, d := range sw.daemons {
-		_ = d.Close()
-	}
-	if sw.node != nil {
-		_ = sw.node.Close()
-	}
-	if sw.sched != nil {
-		_ = sw.sched.Close()
-	}
-	sw.wg.Wait()
+	sw.Stop(sw.cancel)
 	if sw.origin != nil {
 		_ = sw.origin.file.Close()
 	}
@@ -299,10 +257,10 @@ func (sw *swarm) phase(ctx context.Context, cfg Config, dir string, run int, str
 		}
 	})
 	start := time.Now()
-	ttfb := make([]float64, len(sw.daemons))
-	errs := make([]error, len(sw.daemons))
+	ttfb := make([]float64, len(sw.Daemons))
+	errs := make([]error, len(sw.Daemons))
 	var wg sync.WaitGroup
-	for i, d := range sw.daemons {
+	for i, d := range sw.Daemons {
 		wg.Go(func() {
 			var first time.Duration
 			var err error
