@@ -169,15 +169,11 @@ func RunPush(ctx context.Context, cfg PushConfig, w *report.Writer) error {
 	if err := netlab.Supported(ctx); err != nil {
 		return err
 	}
-	removeStaleDirs(cfg.Dir)
-	dir, err := os.MkdirTemp(cfg.Dir, fmt.Sprintf("swarmbench-%d-", os.Getpid()))
+	dir, err := makeRunDir(cfg.Dir)
 	if err != nil {
-		return fmt.Errorf("swarmbench: %w", err)
+		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return fmt.Errorf("swarmbench: %w", err)
-	}
 	lab, err := netlab.New(ctx, netlab.Config{
 		Hosts:  slices.Max(cfg.Receivers) + 1,
 		Link:   netlab.Link{Up: cfg.Rate, Down: cfg.Rate},
@@ -187,11 +183,7 @@ func RunPush(ctx context.Context, cfg PushConfig, w *report.Writer) error {
 		return err
 	}
 	defer func() { _ = lab.Close() }()
-	src := filepath.Join(dir, "origin")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		return fmt.Errorf("swarmbench: %w", err)
-	}
-	f, err := makeFile(src, "file.bin", int64(cfg.Size))
+	f, err := makeOriginFile(dir, int64(cfg.Size))
 	if err != nil {
 		return err
 	}

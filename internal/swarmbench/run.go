@@ -191,17 +191,11 @@ func Run(ctx context.Context, cfg Config, w *report.Writer) error {
 	if err := netlab.Supported(ctx); err != nil {
 		return err
 	}
-	removeStaleDirs(cfg.Dir)
-	dir, err := os.MkdirTemp(cfg.Dir, fmt.Sprintf("swarmbench-%d-", os.Getpid()))
+	dir, err := makeRunDir(cfg.Dir)
 	if err != nil {
-		return fmt.Errorf("swarmbench: %w", err)
+		return err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	// Files under dir are read by nginx and aria2c, which run as root
-	// but in their own mount namespace; 0755 keeps that simple.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return fmt.Errorf("swarmbench: %w", err)
-	}
 	if !cfg.NoSwarm {
 		if err := runSwarm(ctx, cfg, dir, w); err != nil {
 			return err
@@ -213,6 +207,32 @@ func Run(ctx context.Context, cfg Config, w *report.Writer) error {
 		}
 	}
 	return nil
+}
+
+// makeRunDir makes a run's directory in parent, after removing those of
+// dead runs. The caller removes it.
+func makeRunDir(parent string) (string, error) {
+	removeStaleDirs(parent)
+	dir, err := os.MkdirTemp(parent, fmt.Sprintf("swarmbench-%d-", os.Getpid()))
+	if err != nil {
+		return "", fmt.Errorf("swarmbench: %w", err)
+	}
+	// Files under dir are read by nginx and aria2c, which run as root
+	// but in their own mount namespace; 0755 keeps that simple.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("swarmbench: %w", err)
+	}
+	return dir, nil
+}
+
+// makeOriginFile makes the file of a run, size bytes, in dir/origin.
+func makeOriginFile(dir string, size int64) (file, error) {
+	src := filepath.Join(dir, "origin")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		return file{}, fmt.Errorf("swarmbench: %w", err)
+	}
+	return makeFile(src, "file.bin", size)
 }
 
 // removeStaleDirs removes the directories of runs in parent whose process
@@ -244,11 +264,7 @@ func runSwarm(ctx context.Context, cfg Config, dir string, w *report.Writer) err
 	}
 	defer func() { _ = lab.Close() }()
 
-	src := filepath.Join(dir, "origin")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		return fmt.Errorf("swarmbench: %w", err)
-	}
-	f, err := makeFile(src, "file.bin", int64(cfg.Size))
+	f, err := makeOriginFile(dir, int64(cfg.Size))
 	if err != nil {
 		return err
 	}
