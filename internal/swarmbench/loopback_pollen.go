@@ -108,11 +108,7 @@ func loopbackPollenRuns(ctx context.Context, cfg Config, f file, layout core.Lay
 		if err != nil {
 			return err
 		}
-		s0, err := seed.CPU()
-		if err != nil {
-			return err
-		}
-		l0, err := leech.CPU()
+		s0, l0, err := cpuPair(seed, leech)
 		if err != nil {
 			return err
 		}
@@ -131,11 +127,7 @@ func loopbackPollenRuns(ctx context.Context, cfg Config, f file, layout core.Lay
 		if p := tr.Progress(); p.FromPeers != f.size {
 			return fmt.Errorf("pollen leech: %d bytes from the seed, %d from the source; want %d from the seed", p.FromPeers, p.FromSource, f.size)
 		}
-		s1, err := seed.CPU()
-		if err != nil {
-			return err
-		}
-		l1, err := leech.CPU()
+		s1, l1, err := cpuPair(seed, leech)
 		if err != nil {
 			return err
 		}
@@ -168,6 +160,16 @@ func loopbackPollenRuns(ctx context.Context, cfg Config, f file, layout core.Lay
 		}
 	}
 	return nil
+}
+
+// cpuPair returns the CPU time a and b have used so far.
+func cpuPair(a, b *netlab.Proc) (time.Duration, time.Duration, error) {
+	ca, err := a.CPU()
+	if err != nil {
+		return 0, 0, err
+	}
+	cb, err := b.CPU()
+	return ca, cb, err
 }
 
 // download runs req to completion through c.
