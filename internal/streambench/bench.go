@@ -239,23 +239,7 @@ func (sw *swarm) phase(ctx context.Context, cfg Config, dir string, run int, str
 	resetPeakRSS()
 	written0 := procIO("write_bytes")
 	origin0 := sw.origin.served.Load()
-	var peakHeap atomic.Int64
-	stopSampling := make(chan struct{})
-	var sampler sync.WaitGroup
-	sampler.Go(func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if h := int64(ms.HeapInuse); h > peakHeap.Load() {
-				peakHeap.Store(h)
-			}
-			select {
-			case <-stopSampling:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	})
+	stopHeap := samplePeakHeap()
 	start := time.Now()
 	ttfb := make([]float64, len(sw.Daemons))
 	errs := make([]error, len(sw.Daemons))
@@ -276,14 +260,13 @@ func (sw *swarm) phase(ctx context.Context, cfg Config, dir string, run int, str
 	}
 	wg.Wait()
 	all := time.Since(start)
-	close(stopSampling)
-	sampler.Wait()
+	heap := stopHeap()
 	if err := errors.Join(errs...); err != nil {
 		return phase{}, fmt.Errorf("streambench: %s run %d: %w", mode, run, err)
 	}
 	p := phase{
 		ttfb: time.Duration(report.Median(ttfb)), all: all,
-		peakRSS: procStatusKB("VmHWM") << 10, peakHeap: peakHeap.Load(),
+		peakRSS: procStatusKB("VmHWM") << 10, peakHeap: heap,
 		origin: sw.origin.served.Load() - origin0, written: -1,
 	}
 	if written0 >= 0 {
@@ -389,6 +372,32 @@ func (o *origin) serve(ctx context.Context) {
 		_ = o.srv.Close()
 	}()
 	_ = o.srv.Serve(o.ln)
+}
+
+// samplePeakHeap samples the Go heap in use every 20ms until the function
+// it returns is called, which returns the largest sample.
+func samplePeakHeap() func() int64 {
+	var peak int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, int64(ms.HeapInuse))
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		<-done
+		return peak
+	}
 }
 
 // resetPeakRSS resets the process's VmHWM (Linux: clear_refs 5); it does
