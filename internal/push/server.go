@@ -186,19 +186,19 @@ func (s *Server) handle(r *msg.Request) {
 		return
 	}
 	f, err := s.fetch(o, log)
-	var sum core.Digest
+	var (
+		sum      core.Digest
+		fromSeed int64
+	)
 	if err == nil {
+		fromSeed = f.fromSeed
 		sum, err = s.place(file, f.output, f.sum)
 	}
 	if err != nil {
 		_ = file.Abort()
 		log.Warn("push: file failed", "err", err)
 	} else {
-		log.Info("push: file placed", "bytes", o.Layout.Size, "from_pusher", f.fromSeed, "elapsed", time.Since(start))
-	}
-	var fromSeed int64
-	if f != nil {
-		fromSeed = f.fromSeed
+		log.Info("push: file placed", "bytes", o.Layout.Size, "from_pusher", fromSeed, "elapsed", time.Since(start))
 	}
 	_ = r.Reply(encodeResult(NewResult(o, sum, file.Written(), fromSeed, time.Since(start), err)))
 	if f != nil {
