@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,7 +110,7 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 	if err := node.Listen(ctx, "tcp://"+cfg.Listen); err != nil {
 		return nil, st, fmt.Errorf("push: listen on %s: %w", cfg.Listen, err)
 	}
-	_, schedPort, err := net.SplitHostPort(trimScheme(node.Addr()))
+	_, schedPort, err := net.SplitHostPort(strings.TrimPrefix(node.Addr(), "tcp://"))
 	if err != nil {
 		return nil, st, fmt.Errorf("push: %w", err)
 	}
@@ -239,14 +240,6 @@ func announceHost(host, rcv string) (string, error) {
 	}
 	defer func() { _ = c.Close() }()
 	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
-}
-
-// trimScheme strips msg's "tcp://".
-func trimScheme(addr string) string {
-	if i := len("tcp://"); len(addr) > i && addr[:i] == "tcp://" {
-		return addr[i:]
-	}
-	return addr
 }
 
 // progressOut is w, or io.Discard for nil.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,7 +106,7 @@ func NewServer(recv *Receiver, cfg ServerConfig) (*Server, error) {
 }
 
 // Addr returns the host:port offers are sent to.
-func (s *Server) Addr() string { return trimScheme(s.node.Addr()) }
+func (s *Server) Addr() string { return strings.TrimPrefix(s.node.Addr(), "tcp://") }
 
 // Run answers offers until ctx is done or [Server.Close] is called, then
 // shuts down as Close does.
