@@ -65,13 +65,7 @@ status 1 if any receiver failed.`,
 			}
 			writePushStats(out, st, len(cfg.Receivers))
 			if code := push.ExitCode(reports); code != 0 {
-				failed := 0
-				for _, r := range reports {
-					if r.Err != nil {
-						failed++
-					}
-				}
-				return &ExitError{Code: code, Err: fmt.Errorf("push: %d of %d transfers failed", failed, len(reports))}
+				return &ExitError{Code: code, Err: fmt.Errorf("push: %d of %d transfers failed", push.Failed(reports), len(reports))}
 			}
 			return nil
 		},

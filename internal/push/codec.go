@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/pollen-dev/pollen/internal/codec"
+	"github.com/pollen-dev/pollen/internal/core"
 )
 
 // Version is the push protocol version carried in every message header.
@@ -68,6 +69,12 @@ type Message interface {
 	// [ErrLimit] or [ErrMalformed] if the message cannot be encoded.
 	Append(b []byte) ([]byte, error)
 	message()
+}
+
+// appendHeader appends the header of a message of type t and the task id
+// every message starts its body with.
+func appendHeader(b []byte, t Type, task core.TaskID) ([]byte, error) {
+	return format.AppendTask(append(b, Version, byte(t)), task)
 }
 
 // Decode decodes exactly one message that fills b. Truncated input is

@@ -34,9 +34,7 @@ func TestCopyVerified(t *testing.T) {
 	sum := core.DigestOf(data)
 	impls(t, func(t *testing.T, open func(push.Config) (*push.Receiver, error)) {
 		_, dir := setup(t)
-		r, err := open(push.Config{Dir: dir, Token: token})
-		must(t, err)
-		defer func() { must(t, r.Close()) }()
+		r := openReceiver(t, open, push.Config{Dir: dir, Token: token})
 
 		f, err := r.Create("a/ok.bin", int64(len(data)), sum)
 		must(t, err)

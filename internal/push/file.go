@@ -76,24 +76,9 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 func (f *File) ReadFrom(src io.Reader) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
-	buf := *bp
-	var total int64
-	for {
-		k, rerr := src.Read(buf)
-		if k > 0 {
-			w, err := f.Write(buf[:k])
-			total += int64(w)
-			if err != nil {
-				return total, err
-			}
-		}
-		if rerr == io.EOF {
-			return total, nil
-		}
-		if rerr != nil {
-			return total, rerr
-		}
-	}
+	// Hidden behind plain interfaces, src's WriteTo and f's own ReadFrom
+	// stay out of the copy: every byte goes through Write.
+	return io.CopyBuffer(struct{ io.Writer }{f}, struct{ io.Reader }{src}, *bp)
 }
 
 // CopyVerified writes the whole of src, a file whose SHA-256 the caller

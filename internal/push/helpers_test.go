@@ -24,6 +24,16 @@ func impls(t *testing.T, body func(t *testing.T, open func(push.Config) (*push.R
 	t.Run("osroot", func(t *testing.T) { body(t, push.NewWithOSRoot) })
 }
 
+// openReceiver opens a receiver with open for cfg and closes it, checking
+// the error, when the test ends.
+func openReceiver(t *testing.T, open func(push.Config) (*push.Receiver, error), cfg push.Config) *push.Receiver {
+	t.Helper()
+	r, err := open(cfg)
+	must(t, err)
+	t.Cleanup(func() { must(t, r.Close()) })
+	return r
+}
+
 // setup makes base/ with base/dir (the receive directory) and
 // base/outside/secret, and returns base and dir.
 func setup(t *testing.T) (base, dir string) {

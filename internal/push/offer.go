@@ -75,8 +75,7 @@ func (m *Offer) Append(b []byte) ([]byte, error) {
 		return b, fmt.Errorf("offer: %w", err)
 	}
 	b0 := b
-	b = append(b, Version, byte(TypeOffer))
-	b, err := format.AppendTask(b, m.Task)
+	b, err := appendHeader(b, TypeOffer, m.Task)
 	if err != nil {
 		return b0, err
 	}

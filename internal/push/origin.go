@@ -63,7 +63,7 @@ func NewOrigin(addr string, rate int64) (*Origin, error) {
 	_, _ = rand.Read(secret[:])
 	o := &Origin{
 		ln: ln, prefix: "/push/" + hex.EncodeToString(secret[:]) + "/",
-		bucket: newBucket(rate), files: map[string]string{},
+		bucket: ratelimit.ForChunks(rate, chunk), files: map[string]string{},
 	}
 	o.srv = &http.Server{Handler: http.HandlerFunc(o.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	return o, nil
@@ -133,9 +133,6 @@ func (o *Origin) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // chunk is the most bytes sent after one wait of a paced origin: small
 // enough that concurrent responses share the link fairly.
 const chunk = 64 << 10
-
-// newBucket paces an origin at rate bytes/s (nil: unlimited).
-func newBucket(rate int64) *ratelimit.Bucket { return ratelimit.ForChunks(rate, chunk) }
 
 // counted records one body transfer of n bytes.
 func (o *Origin) counted(n int64) {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,7 +110,7 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 	if err := node.Listen(ctx, "tcp://"+cfg.Listen); err != nil {
 		return nil, st, fmt.Errorf("push: listen on %s: %w", cfg.Listen, err)
 	}
-	_, schedPort, err := net.SplitHostPort(trimScheme(node.Addr()))
+	_, schedPort, err := net.SplitHostPort(strings.TrimPrefix(node.Addr(), "tcp://"))
 	if err != nil {
 		return nil, st, fmt.Errorf("push: %w", err)
 	}
@@ -146,10 +147,12 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 		bar := bars.Add(rcv, st.Bytes)
 		var done sync.Mutex
 		var got int64
+		// The route to rcv is the same for each of its files: look it up once.
+		h, herr := announceHost(host, rcv)
 		for fi, s := range seeds {
 			st.Sends++
 			senders.Go(func() {
-				r := offerOne(ctx, node, rcv, host, schedPort, origin.Port(), paths[fi], s, cfg.Token)
+				r := offerOne(ctx, node, rcv, h, herr, schedPort, origin.Port(), paths[fi], s, cfg.Token)
 				reports[ri*len(seeds)+fi] = r
 				done.Lock()
 				got += s.Layout.Size
@@ -165,13 +168,13 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 	return reports, st, nil
 }
 
-// offerOne sends one file's offer to one receiver and waits for its
+// offerOne sends one file's offer to one receiver, which reaches the
+// pusher at host h (hostErr: h could not be found), and waits for its
 // Result.
-func offerOne(ctx context.Context, node *msg.Node, rcv, host, schedPort string, originPort int, urlPath string, s *Seed, token string) Report {
+func offerOne(ctx context.Context, node *msg.Node, rcv, h string, hostErr error, schedPort string, originPort int, urlPath string, s *Seed, token string) Report {
 	start := time.Now()
-	h, err := announceHost(host, rcv)
-	if err != nil {
-		return ReportFrom(rcv, s.Name, nil, time.Since(start), err)
+	if hostErr != nil {
+		return ReportFrom(rcv, s.Name, nil, time.Since(start), hostErr)
 	}
 	o := &Offer{
 		Task: s.Task, Name: s.Name, Layout: s.Layout, Digest: s.Digest, Pieces: s.Pieces, Token: token,
@@ -239,14 +242,6 @@ func announceHost(host, rcv string) (string, error) {
 	}
 	defer func() { _ = c.Close() }()
 	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
-}
-
-// trimScheme strips msg's "tcp://".
-func trimScheme(addr string) string {
-	if i := len("tcp://"); len(addr) > i && addr[:i] == "tcp://" {
-		return addr[i:]
-	}
-	return addr
 }
 
 // progressOut is w, or io.Discard for nil.

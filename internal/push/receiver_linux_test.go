@@ -26,11 +26,9 @@ func TestDiskFullTmpfs(t *testing.T) {
 	data := bytes.Repeat([]byte("z"), 2<<20)
 	impls(t, func(t *testing.T, open func(push.Config) (*push.Receiver, error)) {
 		for _, prealloc := range []bool{true, false} {
-			r, err := open(push.Config{Dir: dir, Token: token})
-			must(t, err)
-			defer func() { must(t, r.Close()) }()
+			r := openReceiver(t, open, push.Config{Dir: dir, Token: token})
 			r.SetPreallocate(prealloc)
-			err = receive(t, r, "d/big.bin", data)
+			err := receive(t, r, "d/big.bin", data)
 			if !errors.Is(err, push.ErrDiskFull) {
 				t.Fatalf("prealloc %v: push of 2 MiB into 1 MiB = %v, want ErrDiskFull", prealloc, err)
 			}

@@ -41,9 +41,7 @@ func receive(t *testing.T, r *push.Receiver, name string, data []byte) error {
 func TestPlaceNested(t *testing.T) {
 	impls(t, func(t *testing.T, open func(push.Config) (*push.Receiver, error)) {
 		_, dir := setup(t)
-		r, err := open(push.Config{Dir: dir, Token: token})
-		must(t, err)
-		defer func() { must(t, r.Close()) }()
+		r := openReceiver(t, open, push.Config{Dir: dir, Token: token})
 		data := []byte("hello, receivers")
 		must(t, receive(t, r, "a/b/c.txt", data))
 		must(t, receive(t, r, "top.bin", nil))
@@ -71,9 +69,7 @@ func TestPlaceNested(t *testing.T) {
 		if err := receive(t, r, "top.bin/x", []byte("other")); !errors.Is(err, push.ErrExists) {
 			t.Fatalf("push under a file = %v, want ErrExists", err)
 		}
-		ow, err := open(push.Config{Dir: dir, Token: token, Overwrite: true})
-		must(t, err)
-		defer func() { must(t, ow.Close()) }()
+		ow := openReceiver(t, open, push.Config{Dir: dir, Token: token, Overwrite: true})
 		must(t, receive(t, ow, "a/b/c.txt", []byte("new")))
 		if got, _ := os.ReadFile(filepath.Join(dir, "a", "b", "c.txt")); string(got) != "new" {
 			t.Fatalf("overwritten file = %q", got)
@@ -89,9 +85,7 @@ func TestPlaceNested(t *testing.T) {
 func TestEscapingNames(t *testing.T) {
 	impls(t, func(t *testing.T, open func(push.Config) (*push.Receiver, error)) {
 		base, dir := setup(t)
-		r, err := open(push.Config{Dir: dir, Token: token})
-		must(t, err)
-		defer func() { must(t, r.Close()) }()
+		r := openReceiver(t, open, push.Config{Dir: dir, Token: token})
 		before := tree(t, base)
 		for _, name := range badNames {
 			err := receive(t, r, name, []byte("payload"))
@@ -117,9 +111,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 		must(t, os.Symlink("inner", filepath.Join(dir, "inlink"))) // even pointing inside
 		must(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "secret")))
 		must(t, os.Symlink(filepath.Join(outside, "new"), filepath.Join(dir, "dangling")))
-		r, err := open(push.Config{Dir: dir, Token: token})
-		must(t, err)
-		defer func() { must(t, r.Close()) }()
+		r := openReceiver(t, open, push.Config{Dir: dir, Token: token})
 		before := tree(t, base)
 		for _, name := range []string{"evil/x", "evil/secret", "rel/x", "inlink/x", "evil/a/b"} {
 			err := receive(t, r, name, []byte("pwned"))
@@ -137,9 +129,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 		}
 		// With Overwrite the link itself is replaced; its target is not
 		// touched.
-		ow, err := open(push.Config{Dir: dir, Token: token, Overwrite: true})
-		must(t, err)
-		defer func() { must(t, ow.Close()) }()
+		ow := openReceiver(t, open, push.Config{Dir: dir, Token: token, Overwrite: true})
 		must(t, receive(t, ow, "secret", []byte("mine")))
 		must(t, receive(t, ow, "dangling", []byte("mine")))
 		if got, _ := os.ReadFile(filepath.Join(outside, "secret")); string(got) != "secret" {
@@ -159,9 +149,7 @@ func TestSymlinksNotFollowed(t *testing.T) {
 func TestSizeAndDigest(t *testing.T) {
 	impls(t, func(t *testing.T, open func(push.Config) (*push.Receiver, error)) {
 		_, dir := setup(t)
-		r, err := open(push.Config{Dir: dir, Token: token, MaxSize: 100})
-		must(t, err)
-		defer func() { must(t, r.Close()) }()
+		r := openReceiver(t, open, push.Config{Dir: dir, Token: token, MaxSize: 100})
 		data := bytes.Repeat([]byte("x"), 100)
 		if _, err := r.Create("big", 101, core.DigestOf(data)); !errors.Is(err, push.ErrTooLarge) {
 			t.Fatalf("Create(101 bytes) = %v, want ErrTooLarge", err)
@@ -246,9 +234,7 @@ func (e *enospcWriter) Write(p []byte) (int, error) {
 func TestDiskFullInjected(t *testing.T) {
 	impls(t, func(t *testing.T, open func(push.Config) (*push.Receiver, error)) {
 		_, dir := setup(t)
-		r, err := open(push.Config{Dir: dir, Token: token})
-		must(t, err)
-		defer func() { must(t, r.Close()) }()
+		r := openReceiver(t, open, push.Config{Dir: dir, Token: token})
 		data := bytes.Repeat([]byte("y"), 4096)
 		f, err := r.Create("sub/full.bin", int64(len(data)), core.DigestOf(data))
 		must(t, err)
@@ -284,9 +270,7 @@ func TestAuth(t *testing.T) {
 	if err := (push.Config{Dir: dir, Token: strings.Repeat("t", 256)}).Validate(); !errors.Is(err, push.ErrConfig) {
 		t.Fatalf("256-byte token = %v", err)
 	}
-	r, err := push.New(push.Config{Dir: dir, Token: token})
-	must(t, err)
-	defer func() { must(t, r.Close()) }()
+	r := openReceiver(t, push.New, push.Config{Dir: dir, Token: token})
 	for _, bad := range []string{"", "s3cret", token + "x", strings.ToUpper(token)} {
 		if err := r.Authorize(bad, nil); !errors.Is(err, push.ErrUnauthorized) {
 			t.Errorf("Authorize(%q) = %v", bad, err)

@@ -40,15 +40,21 @@ func ReportFrom(receiver, file string, res *Result, elapsed time.Duration, sendE
 // ExitCode is `pollen push`'s exit status: 0 if every receiver placed
 // every file, 1 if any failed (or there was nothing to report).
 func ExitCode(reports []Report) int {
-	if len(reports) == 0 {
+	if len(reports) == 0 || Failed(reports) > 0 {
 		return 1
 	}
+	return 0
+}
+
+// Failed is how many of reports failed.
+func Failed(reports []Report) int {
+	n := 0
 	for _, r := range reports {
 		if r.Err != nil {
-			return 1
+			n++
 		}
 	}
-	return 0
+	return n
 }
 
 // WriteSummary writes the per-receiver table (receiver, file, bytes,
@@ -59,14 +65,12 @@ func WriteSummary(w io.Writer, reports []Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECEIVER\tFILE\tBYTES\tFROM PUSHER\tTIME\tRATE\tSTATUS")
 	var (
-		failed          int
 		fromSeed, files int64
 		maxSize         = map[string]int64{}
 	)
 	for _, r := range reports {
 		status := "ok"
 		if r.Err != nil {
-			failed++
 			status = "FAILED: " + oneLine(r.Err.Error())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Receiver, r.File, size(r.Bytes), size(r.FromSeed),
@@ -84,6 +88,7 @@ func WriteSummary(w io.Writer, reports []Report) error {
 	if files > 0 {
 		copies = fmt.Sprintf("%.2f", float64(fromSeed)/float64(files))
 	}
+	failed := Failed(reports)
 	_, err := fmt.Fprintf(w, "%d of %d transfers ok, %d failed; the pusher uploaded %s (%s copies of the files)\n",
 		len(reports)-failed, len(reports), failed, size(fromSeed), copies)
 	return err

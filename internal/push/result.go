@@ -195,8 +195,7 @@ func (m *Result) Append(b []byte) ([]byte, error) {
 		return b, fmt.Errorf("result: %w", err)
 	}
 	b0 := b
-	b = append(b, Version, byte(TypeResult))
-	b, err := format.AppendTask(b, m.Task)
+	b, err := appendHeader(b, TypeResult, m.Task)
 	if err != nil {
 		return b0, err
 	}

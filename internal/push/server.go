@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,7 +106,7 @@ func NewServer(recv *Receiver, cfg ServerConfig) (*Server, error) {
 }
 
 // Addr returns the host:port offers are sent to.
-func (s *Server) Addr() string { return trimScheme(s.node.Addr()) }
+func (s *Server) Addr() string { return strings.TrimPrefix(s.node.Addr(), "tcp://") }
 
 // Run answers offers until ctx is done or [Server.Close] is called, then
 // shuts down as Close does.
@@ -186,19 +187,19 @@ func (s *Server) handle(r *msg.Request) {
 		return
 	}
 	f, err := s.fetch(o, log)
-	var sum core.Digest
+	var (
+		sum      core.Digest
+		fromSeed int64
+	)
 	if err == nil {
+		fromSeed = f.fromSeed
 		sum, err = s.place(file, f.output, f.sum)
 	}
 	if err != nil {
 		_ = file.Abort()
 		log.Warn("push: file failed", "err", err)
 	} else {
-		log.Info("push: file placed", "bytes", o.Layout.Size, "from_pusher", f.fromSeed, "elapsed", time.Since(start))
-	}
-	var fromSeed int64
-	if f != nil {
-		fromSeed = f.fromSeed
+		log.Info("push: file placed", "bytes", o.Layout.Size, "from_pusher", fromSeed, "elapsed", time.Since(start))
 	}
 	_ = r.Reply(encodeResult(NewResult(o, sum, file.Written(), fromSeed, time.Since(start), err)))
 	if f != nil {

@@ -47,9 +47,7 @@ func TestRemoveStale(t *testing.T) {
 		must(t, os.Chtimes(victim, old, old))
 		must(t, os.Symlink(elsewhere, filepath.Join(dir, "linked")))
 
-		r, err := open(push.Config{Dir: dir, Token: token})
-		must(t, err)
-		defer func() { must(t, r.Close()) }()
+		r := openReceiver(t, open, push.Config{Dir: dir, Token: token})
 		// A file a receiver is still receiving, untouched for an hour:
 		// its File holds it.
 		data := []byte("in flight")
