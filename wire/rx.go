@@ -381,15 +381,10 @@ func (c *conn) holdStream(st *stream) {
 // or err ended it (the connection fails). It gives the token back as
 // release does.
 func (c *conn) endStream(left int64, err error) {
-	r := &c.r
 	c.rmu.Lock()
 	c.hstream = nil
 	if err == nil {
-		r.start, r.end, r.want, r.seen = 0, 0, 0, 0
-		r.skip = left
-		if left == 0 {
-			r.dlFresh = false
-		}
+		c.r.afterStream(left)
 	}
 	c.giveBackLocked(err)
 	c.rmu.Unlock()
