@@ -139,6 +139,20 @@ func (p *muxPair) attach(t *testing.T, pair pairFunc) {
 	}
 }
 
+// drainAsync receives and releases messages on s in a goroutine until
+// Receive fails.
+func drainAsync(s *Socket) {
+	go func() {
+		for {
+			msg, err := s.Receive(context.Background())
+			if err != nil {
+				return
+			}
+			msg.Release()
+		}
+	}()
+}
+
 // frame returns a pollen frame with a payload of size bytes that encodes id
 // and a pattern derived from it, so that checkFrame can verify it alone.
 func frame(id uint64, size int) []byte {

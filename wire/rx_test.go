@@ -388,15 +388,7 @@ func TestReadAheadAfterReceiversStop(t *testing.T) {
 			t.Errorf("reader went on reading: %d → %d bytes", rx, rx2)
 		}
 		cancel()
-		go func() {
-			for {
-				msg, err := p.sb.Receive(context.Background())
-				if err != nil {
-					return
-				}
-				msg.Release()
-			}
-		}()
+		drainAsync(p.sb)
 		<-sent
 	})
 }
