@@ -21,18 +21,8 @@ import (
 func TestReceiveNotHeldBySessionWrite(t *testing.T) {
 	checkLeaks(t)
 	cfg := Config{RetransmitInterval: time.Minute, ReplyTimeout: time.Hour, SessionTTL: 24 * time.Hour}
-	srv := newNode(t, cfg)
-	if err := srv.Listen(t.Context(), "tcp://127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-
 	// Session A, spoken by hand over a pipe that nobody reads.
-	x, y := net.Pipe()
-	defer x.Close()
-	go srv.handshake(y)
-	hello, _ := helloFrame{Version: ProtocolVersion, Node: 7, Session: 7}.Append(nil)
+	srv, x, hello, ctx := pipeSession(t, cfg)
 	if _, err := x.Write(hello); err != nil {
 		t.Fatal(err)
 	}
@@ -118,17 +108,7 @@ func TestReceiveNotHeldBySessionWrite(t *testing.T) {
 func TestMoverLeavesSessionReadWhileSending(t *testing.T) {
 	checkLeaks(t)
 	cfg := Config{RetransmitInterval: time.Minute, ReplyTimeout: time.Hour, SessionTTL: 24 * time.Hour}
-	srv := newNode(t, cfg)
-	if err := srv.Listen(t.Context(), "tcp://127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-
-	x, y := net.Pipe()
-	defer x.Close()
-	go srv.handshake(y)
-	hello, _ := helloFrame{Version: ProtocolVersion, Node: 7, Session: 7}.Append(nil)
+	srv, x, hello, ctx := pipeSession(t, cfg)
 	req, _ := requestFrame{Seq: 1, Ack: 1, Msg: []byte("a"), HasSeg: true, Access: Write, SegLen: 1 << 20}.Append(nil)
 	writeErr := make(chan error, 2)
 	go func() {
@@ -186,4 +166,22 @@ func (n *Node) moversOf(session uint64) int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return len(in.moves)
+}
+
+// pipeSession starts a listening node with cfg and hands it the far end of
+// a pipe, whose near end it returns with the hello that opens session 7 on
+// it (not yet written), and a context for the test.
+func pipeSession(t *testing.T, cfg Config) (srv *Node, x net.Conn, hello []byte, ctx context.Context) {
+	t.Helper()
+	srv = newNode(t, cfg)
+	if err := srv.Listen(t.Context(), "tcp://127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	x, y := net.Pipe()
+	t.Cleanup(func() { _ = x.Close() })
+	go srv.handshake(y)
+	hello, _ = helloFrame{Version: ProtocolVersion, Node: 7, Session: 7}.Append(nil)
+	return srv, x, hello, ctx
 }

@@ -45,46 +45,57 @@ func checkOthersGoOn(t *testing.T, p *muxPair, pair pairFunc) {
 	}
 }
 
+// retryAfterWriteFailure sends a large message with send on a connection
+// that fails in the middle of it, checks that both ends abort it, attaches
+// another connection and checks that the message arrives whole on it.
+func retryAfterWriteFailure(t *testing.T, pair pairFunc, send func(s *Socket, big []byte) error) *muxPair {
+	t.Helper()
+	p := newMuxPair(t, Config{}, 0, pair)
+	x, y := pair(t)
+	fx := wiretest.NewFaultConn(x, wiretest.Faults{FailAfter: 100 << 10, Reset: true})
+	if err := p.a.Attach(fx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Attach(y); err != nil {
+		t.Fatal(err)
+	}
+	big := frame(7, 500<<10) // buffered: a pipe would block on a stream nobody reads
+	errc := make(chan error, 1)
+	go func() { errc <- send(p.sa, big) }()
+	e := waitAbort(t, p.abortsA)
+	// The write fails, and the reader sees its closed connection: either
+	// may report the abort.
+	if e.Conn != fx {
+		t.Fatalf("sender abort %v on the wrong connection", e)
+	}
+	// The receiver sees the connection end in the middle of a message.
+	if e := waitAbort(t, p.aborts); !errors.Is(e.Err, ErrTruncatedMessage) {
+		t.Fatalf("receiver abort: %v", e)
+	}
+	// The sender waits for a connection; give it one.
+	x2, y2 := pair(t)
+	if err := p.b.Attach(y2); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.a.Attach(x2); err != nil {
+		t.Fatal(err)
+	}
+	if id := recvFrame(t, p.sb); id != 7 {
+		t.Fatalf("got %d", id)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestRetryAfterWriteFailure fails a connection in the middle of a large
 // message: the message must arrive whole on another connection (T14).
 func TestRetryAfterWriteFailure(t *testing.T) {
 	testConnTypes(t, func(t *testing.T, pair pairFunc) {
-		p := newMuxPair(t, Config{}, 0, pair)
-		x, y := pair(t)
-		fx := wiretest.NewFaultConn(x, wiretest.Faults{FailAfter: 100 << 10, Reset: true})
-		if err := p.a.Attach(fx); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.b.Attach(y); err != nil {
-			t.Fatal(err)
-		}
-		big := frame(7, 500<<10) // buffered: a pipe would block on a stream nobody reads
-		errc := make(chan error, 1)
-		go func() { errc <- p.sa.Send(ctxT(t), big) }()
-		e := waitAbort(t, p.abortsA)
-		// The write fails, and the reader sees its closed connection: either
-		// may report the abort.
-		if e.Conn != fx {
-			t.Fatalf("sender abort %v on the wrong connection", e)
-		}
-		// The receiver sees the connection end in the middle of a message.
-		if e := waitAbort(t, p.aborts); !errors.Is(e.Err, ErrTruncatedMessage) {
-			t.Fatalf("receiver abort: %v", e)
-		}
-		// The sender waits for a connection; give it one.
-		x2, y2 := pair(t)
-		if err := p.b.Attach(y2); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.a.Attach(x2); err != nil {
-			t.Fatal(err)
-		}
-		if id := recvFrame(t, p.sb); id != 7 {
-			t.Fatalf("got %d", id)
-		}
-		if err := <-errc; err != nil {
-			t.Fatal(err)
-		}
+		p := retryAfterWriteFailure(t, pair, func(s *Socket, big []byte) error {
+			return s.Send(ctxT(t), big)
+		})
 		st := p.a.Stats()
 		if st.Mux.TxRetries != 1 || st.Mux.TxAborts != 1 || st.Mux.Aborts != 1 || st.Sockets[0].TxRetries != 1 {
 			t.Fatalf("retries %d tx aborts %d aborts %d", st.Mux.TxRetries, st.Mux.TxAborts, st.Mux.Aborts)
@@ -100,40 +111,9 @@ func TestRetryAfterWriteFailure(t *testing.T) {
 // parts written before the failure included.
 func TestSendVecRetryAfterWriteFailure(t *testing.T) {
 	testConnTypes(t, func(t *testing.T, pair pairFunc) {
-		p := newMuxPair(t, Config{}, 0, pair)
-		x, y := pair(t)
-		fx := wiretest.NewFaultConn(x, wiretest.Faults{FailAfter: 100 << 10, Reset: true})
-		if err := p.a.Attach(fx); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.b.Attach(y); err != nil {
-			t.Fatal(err)
-		}
-		big := frame(7, 500<<10) // buffered: a pipe would block on a stream nobody reads
-		errc := make(chan error, 1)
-		go func() {
-			errc <- p.sa.SendVec(ctxT(t), big[:FrameHeaderLen], big[FrameHeaderLen:50<<10], big[50<<10:])
-		}()
-		e := waitAbort(t, p.abortsA)
-		if e.Conn != fx {
-			t.Fatalf("sender abort %v on the wrong connection", e)
-		}
-		if e := waitAbort(t, p.aborts); !errors.Is(e.Err, ErrTruncatedMessage) {
-			t.Fatalf("receiver abort: %v", e)
-		}
-		x2, y2 := pair(t)
-		if err := p.b.Attach(y2); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.a.Attach(x2); err != nil {
-			t.Fatal(err)
-		}
-		if id := recvFrame(t, p.sb); id != 7 {
-			t.Fatalf("got %d", id)
-		}
-		if err := <-errc; err != nil {
-			t.Fatal(err)
-		}
+		p := retryAfterWriteFailure(t, pair, func(s *Socket, big []byte) error {
+			return s.SendVec(ctxT(t), big[:FrameHeaderLen], big[FrameHeaderLen:50<<10], big[50<<10:])
+		})
 		st := p.a.Stats()
 		if st.Mux.TxRetries != 1 || st.Mux.TxMsgs != 1 || st.Sockets[0].TxMsgs != 1 {
 			t.Fatalf("retries %d, tx msgs %d, socket %d", st.Mux.TxRetries, st.Mux.TxMsgs, st.Sockets[0].TxMsgs)

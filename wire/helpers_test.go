@@ -99,6 +99,17 @@ type muxPair struct {
 
 func newMuxPair(t *testing.T, cfg Config, n int, pair pairFunc) *muxPair {
 	t.Helper()
+	p := newMuxes(t, cfg)
+	for range n {
+		p.attach(t, pair)
+	}
+	p.sa, p.sb = p.a.NewSocket(), p.b.NewSocket()
+	return p
+}
+
+// newMuxes returns a muxPair with its muxes but no connections or sockets.
+func newMuxes(t *testing.T, cfg Config) *muxPair {
+	t.Helper()
 	p := &muxPair{aborts: make(chan *AbortError, 100), abortsA: make(chan *AbortError, 100)}
 	cfgA, cfgB := cfg, cfg
 	cfgA.OnAbort = func(e *AbortError) { p.abortsA <- e }
@@ -110,20 +121,36 @@ func newMuxPair(t *testing.T, cfg Config, n int, pair pairFunc) *muxPair {
 	if p.b, err = NewMux(cfgB); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.a.Close(); p.b.Close() })
-	for range n {
-		x, y := pair(t)
-		p.ac = append(p.ac, x)
-		p.bc = append(p.bc, y)
-		if err := p.a.Attach(x); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.b.Attach(y); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.sa, p.sb = p.a.NewSocket(), p.b.NewSocket()
+	t.Cleanup(func() { _ = p.a.Close(); _ = p.b.Close() })
 	return p
+}
+
+// attach connects p's muxes with one more connection.
+func (p *muxPair) attach(t *testing.T, pair pairFunc) {
+	t.Helper()
+	x, y := pair(t)
+	p.ac = append(p.ac, x)
+	p.bc = append(p.bc, y)
+	if err := p.a.Attach(x); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.Attach(y); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// drainAsync receives and releases messages on s in a goroutine until
+// Receive fails.
+func drainAsync(s *Socket) {
+	go func() {
+		for {
+			msg, err := s.Receive(context.Background())
+			if err != nil {
+				return
+			}
+			msg.Release()
+		}
+	}()
 }
 
 // frame returns a pollen frame with a payload of size bytes that encodes id

@@ -478,15 +478,7 @@ func TestBackPressure(t *testing.T) {
 		cancel()
 		// Unblock the sender (its write may be stuck in the kernel) by
 		// draining, then check everything arrives in order.
-		go func() {
-			for {
-				msg, err := p.sb.Receive(context.Background())
-				if err != nil {
-					return
-				}
-				msg.Release()
-			}
-		}()
+		drainAsync(p.sb)
 		n := <-done
 		t.Logf("sent %d messages (%d bytes) before blocking; receiver read %d bytes", n, n*1008, rx1)
 		if n > 10000 {

@@ -59,7 +59,7 @@ func (r *reader) direct() (*Message, error) {
 			return own, err
 		}
 		if r.want >= r.c.m.cfg.StreamThreshold && r.err == nil && r.skip == 0 && r.large == nil {
-			return r.streamOwn()
+			return r.newStream(true)
 		}
 		if err := r.fill(true); err != nil {
 			return nil, err
@@ -353,15 +353,16 @@ func (c *conn) midMessageErr(err error) error {
 	return fmt.Errorf("%w: %w", ErrTruncatedMessage, err)
 }
 
-// streamOwn returns the message at the head of the buffer as a stream
-// that the receiving holder reads itself; the token goes with it
-// (conn.holdStream).
-func (r *reader) streamOwn() (*Message, error) {
+// newStream starts the clock of the message at the head of the buffer and
+// returns it, counted as received, as a stream read from the connection by
+// its receiver. With own, the receiving holder reads it itself and the
+// token goes with it (conn.holdStream).
+func (r *reader) newStream(own bool) (*Message, error) {
 	c := r.c
 	if err := r.setDeadline(true); err != nil {
 		return nil, err
 	}
-	st := &stream{c: c, prefix: r.buf[r.start:r.end], left: int64(r.want - (r.end - r.start)), own: true}
+	st := &stream{c: c, prefix: r.buf[r.start:r.end], left: int64(r.want - (r.end - r.start)), own: own}
 	c.stats.rxMsgs.Add(1)
 	c.stats.rxBytes.Add(uint64(r.want))
 	return &Message{n: int64(r.want), st: st, class: -1}, nil
@@ -371,13 +372,11 @@ func (r *reader) streamOwn() (*Message, error) {
 // from the connection by its receiver, and waits until it is released.
 func (r *reader) stream() error {
 	c := r.c
-	if err := r.setDeadline(true); err != nil {
+	msg, err := r.newStream(false)
+	if err != nil {
 		return err
 	}
-	st := &stream{c: c, prefix: r.buf[r.start:r.end], left: int64(r.want - (r.end - r.start))}
-	msg := &Message{n: int64(r.want), st: st, class: -1}
-	c.stats.rxMsgs.Add(1)
-	c.stats.rxBytes.Add(uint64(r.want))
+	st := msg.st
 	if _, err := c.push(msg); err != nil {
 		return err
 	}
@@ -399,10 +398,16 @@ func (r *reader) stream() error {
 	if err != nil {
 		return err
 	}
+	r.afterStream(left)
+	return nil
+}
+
+// afterStream forgets the stream that was at the head of the buffer, whose
+// left bytes are still on the connection, to be skipped.
+func (r *reader) afterStream(left int64) {
 	r.start, r.end, r.want, r.seen = 0, 0, 0, 0
 	r.skip = left
 	if left == 0 {
 		r.dlFresh = false
 	}
-	return nil
 }

@@ -296,17 +296,19 @@ func (c *conn) release(wait bool, rerr error) {
 	m := c.m
 	c.rmu.Lock()
 	c.hsock = nil
-	if c.intr.Load() {
-		c.intr.Store(false)
-		if !c.stopping.Load() {
-			_ = c.nc.SetReadDeadline(time.Time{})
-		}
-		c.r.dlSet, c.r.dlFresh = false, false
-	}
+	c.clearIntrLocked()
 	if wait {
 		m.waiting.Add(1)
 		c.idle = false
 	}
+	c.giveBackLocked(rerr)
+	c.rmu.Unlock()
+}
+
+// giveBackLocked returns the token, with rmu held: to the reader goroutine
+// if rerr failed the connection or it should read, else to nobody. A
+// shutdown only kicks the reader goroutine.
+func (c *conn) giveBackLocked(rerr error) {
 	c.holder = holderNone
 	switch {
 	case c.stopping.Load():
@@ -319,7 +321,21 @@ func (c *conn) release(wait bool, rerr error) {
 		c.holder = holderReader
 		c.kickLocked()
 	}
-	c.rmu.Unlock()
+}
+
+// clearIntrLocked, with rmu held, takes back an interrupt of the holder's
+// read, if any came in, lifting its deadline unless shutting down. It
+// reports whether there was one.
+func (c *conn) clearIntrLocked() bool {
+	if !c.intr.Load() {
+		return false
+	}
+	c.intr.Store(false)
+	if !c.stopping.Load() {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
+	c.r.dlSet, c.r.dlFresh = false, false
+	return true
 }
 
 // took accounts for a message taken from the queue, and wakes the reader
@@ -347,12 +363,7 @@ func (m *Mux) took() {
 func (c *conn) holdStream(st *stream) {
 	c.rmu.Lock()
 	c.hsock = nil
-	if c.intr.Load() {
-		c.intr.Store(false)
-		if !c.stopping.Load() {
-			_ = c.nc.SetReadDeadline(time.Time{})
-		}
-		c.r.dlSet, c.r.dlFresh = false, false
+	if c.clearIntrLocked() {
 		// The stream's clock starts again: the assembly deadline was lost
 		// with the interrupt's.
 		if err := c.r.setDeadline(true); err != nil {
@@ -370,28 +381,12 @@ func (c *conn) holdStream(st *stream) {
 // or err ended it (the connection fails). It gives the token back as
 // release does.
 func (c *conn) endStream(left int64, err error) {
-	r := &c.r
 	c.rmu.Lock()
 	c.hstream = nil
-	c.holder = holderNone
 	if err == nil {
-		r.start, r.end, r.want, r.seen = 0, 0, 0, 0
-		r.skip = left
-		if left == 0 {
-			r.dlFresh = false
-		}
+		c.r.afterStream(left)
 	}
-	switch {
-	case c.stopping.Load():
-		c.kickLocked()
-	case err != nil:
-		c.rerr = err
-		c.holder = holderReader
-		c.kickLocked()
-	case c.shouldReadLocked():
-		c.holder = holderReader
-		c.kickLocked()
-	}
+	c.giveBackLocked(err)
 	c.rmu.Unlock()
 }
 

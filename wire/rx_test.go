@@ -162,27 +162,9 @@ func TestManyReceiversOneConn(t *testing.T) {
 // themselves.
 func newDirectPair(t *testing.T, cfg Config, pair pairFunc) *muxPair {
 	t.Helper()
-	p := &muxPair{aborts: make(chan *AbortError, 100), abortsA: make(chan *AbortError, 100)}
-	cfgA, cfgB := cfg, cfg
-	cfgA.OnAbort = func(e *AbortError) { p.abortsA <- e }
-	cfgB.OnAbort = func(e *AbortError) { p.aborts <- e }
-	var err error
-	if p.a, err = NewMux(cfgA); err != nil {
-		t.Fatal(err)
-	}
-	if p.b, err = NewMux(cfgB); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.a.Close(); _ = p.b.Close() })
+	p := newMuxes(t, cfg)
 	p.a.idleAfter, p.b.idleAfter = time.Hour, time.Hour
-	x, y := pair(t)
-	p.ac, p.bc = []net.Conn{x}, []net.Conn{y}
-	if err := p.a.Attach(x); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.b.Attach(y); err != nil {
-		t.Fatal(err)
-	}
+	p.attach(t, pair)
 	p.sa, p.sb = p.a.NewSocket(), p.b.NewSocket()
 	for i := 0; receiverReads(p.b) == 0; i++ {
 		if i == 1000 {
@@ -196,6 +178,24 @@ func newDirectPair(t *testing.T, cfg Config, pair pairFunc) *muxPair {
 		}
 	}
 	return p
+}
+
+// receiveOne receives one frame on s in a goroutine and sends its id on
+// the channel it returns, which it closes instead if Receive fails.
+func receiveOne(t *testing.T, s *Socket) <-chan uint64 {
+	got := make(chan uint64, 1)
+	go func() {
+		msg, err := s.Receive(ctxT(t))
+		if err != nil {
+			t.Error(err)
+			close(got)
+			return
+		}
+		id, _ := checkFrame(msg.Bytes())
+		msg.Release()
+		got <- id
+	}()
+	return got
 }
 
 // waitHolder waits until a receiver holds c's read token.
@@ -269,18 +269,7 @@ func TestDirectReceiveCancel(t *testing.T) {
 func TestAttachWhileReceiverReads(t *testing.T) {
 	testConnTypes(t, func(t *testing.T, pair pairFunc) {
 		p := newDirectPair(t, Config{}, pair)
-		got := make(chan uint64, 1)
-		go func() {
-			msg, err := p.sb.Receive(ctxT(t))
-			if err != nil {
-				t.Error(err)
-				close(got)
-				return
-			}
-			id, _ := checkFrame(msg.Bytes())
-			msg.Release()
-			got <- id
-		}()
+		got := receiveOne(t, p.sb)
 		waitHolder(t, p.b)
 		x, y := pair(t)
 		if err := p.b.Attach(y); err != nil {
@@ -316,18 +305,7 @@ func TestAttachWhileReceiverReads(t *testing.T) {
 func TestDetachWhileReceiverReads(t *testing.T) {
 	testConnTypes(t, func(t *testing.T, pair pairFunc) {
 		p := newDirectPair(t, Config{}, pair)
-		got := make(chan uint64, 1)
-		go func() {
-			msg, err := p.sb.Receive(ctxT(t))
-			if err != nil {
-				t.Error(err)
-				close(got)
-				return
-			}
-			id, _ := checkFrame(msg.Bytes())
-			msg.Release()
-			got <- id
-		}()
+		got := receiveOne(t, p.sb)
 		waitHolder(t, p.b)
 		detached := make(chan error, 1)
 		go func() { detached <- p.b.Detach(p.bc[0]) }()
@@ -410,15 +388,7 @@ func TestReadAheadAfterReceiversStop(t *testing.T) {
 			t.Errorf("reader went on reading: %d → %d bytes", rx, rx2)
 		}
 		cancel()
-		go func() {
-			for {
-				msg, err := p.sb.Receive(context.Background())
-				if err != nil {
-					return
-				}
-				msg.Release()
-			}
-		}()
+		drainAsync(p.sb)
 		<-sent
 	})
 }

@@ -28,10 +28,9 @@ const maxRounds = 4
 // A sendReq is one Send or SendBatch call: its messages leave together, in
 // one vectored write, on one connection.
 type sendReq struct {
-	msgs  [][]byte   // messages not yet written completely (vec: the parts of one)
+	msgs  [][]byte   // messages not yet written completely (isVec: the parts of one)
 	one   [1][]byte  // backing for a single message
 	parts [][]byte   // backing for SendVec's parts, reused
-	vec   bool       // msgs are the parts of one message (SendVec)
 	n     int64      // bytes in msgs
 	done  chan error // the writer's verdict (capacity 1)
 }
@@ -45,7 +44,6 @@ func putReq(r *sendReq) {
 	clear(r.parts)
 	r.parts = r.parts[:0]
 	r.msgs = nil
-	r.vec = false
 	r.n = 0
 	reqPool.Put(r)
 }
@@ -294,7 +292,7 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 	c.pending = nil
 	c.pmu.Unlock()
 	for _, r := range batch {
-		if r.vec {
+		if r.isVec() {
 			// The parts of one message: it went out whole, or it goes
 			// out again whole.
 			if written >= r.n {
@@ -334,9 +332,13 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 	return err
 }
 
+// isVec reports whether msgs are the parts of one message (SendVec): only
+// SendVec fills parts, and it sends nothing if they are all empty.
+func (r *sendReq) isVec() bool { return len(r.parts) > 0 }
+
 // count is the number of messages req sends.
 func (r *sendReq) count() int {
-	if r.vec {
+	if r.isVec() {
 		return 1
 	}
 	return countMsgs(r.msgs)

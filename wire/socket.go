@@ -124,7 +124,7 @@ func (s *Socket) SendVec(ctx context.Context, parts ...[]byte) error {
 		putReq(req)
 		return nil
 	}
-	req.msgs, req.vec = req.parts, true
+	req.msgs = req.parts
 	err := s.m.send(ctx, s, req)
 	putReq(req)
 	return err
