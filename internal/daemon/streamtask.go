@@ -54,8 +54,7 @@ type streamTask struct {
 
 	prog progress
 
-	exMu     sync.Mutex // guards excluded
-	excluded map[core.PeerID]bool
+	exclusions // parents that served a corrupt piece
 }
 
 // A streamJob is one piece to fetch into buf, the cache's reserved buffer.
@@ -85,14 +84,13 @@ func (d *Daemon) newStreamTask(id core.TaskID, req Request, layout core.Layout, 
 	t := &streamTask{
 		reporter: reporter{d: d, id: id, reports: make(chan proto.Message, 4096)},
 		url:      req.URL, layout: layout, src: src, manifest: req.PieceDigests,
-		log:      d.log.With("task", id.Short(), "mode", "stream"),
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
-		results:  make(chan streamResult, d.cfg.Concurrency),
-		asks:     make(chan askResult, 1),
-		gone:     make(chan struct{}),
-		excluded: map[core.PeerID]bool{},
+		log:     d.log.With("task", id.Short(), "mode", "stream"),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		results: make(chan streamResult, d.cfg.Concurrency),
+		asks:    make(chan askResult, 1),
+		gone:    make(chan struct{}),
 	}
 	c, err := stream.New(stream.Config{Layout: layout, Window: wnd, Digest: req.Digest, OnEvict: t.evicted})
 	if err != nil {
@@ -598,18 +596,6 @@ func (t *streamTask) commit(j streamJob, from string, dg core.Digest) streamResu
 	t.prog.add(from, from == "source", n)
 	t.reportDone(j.index, dg)
 	return streamResult{job: j}
-}
-
-func (t *streamTask) exclude(p core.PeerID) {
-	t.exMu.Lock()
-	defer t.exMu.Unlock()
-	t.excluded[p] = true
-}
-
-func (t *streamTask) isExcluded(p core.PeerID) bool {
-	t.exMu.Lock()
-	defer t.exMu.Unlock()
-	return t.excluded[p]
 }
 
 // sliceWriter fills b from the start; writing past its end is an error.

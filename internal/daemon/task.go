@@ -45,8 +45,7 @@ type task struct {
 
 	prog progress
 
-	exMu     sync.Mutex // guards excluded
-	excluded map[core.PeerID]bool
+	exclusions // parents that served a corrupt piece
 
 	refs int // transfers attached; guarded by d.mu
 
@@ -429,16 +428,26 @@ func (d *Daemon) sendReport(m proto.Message) {
 	_, _ = c.call(d.ctx, addr, gen, m, 0)
 }
 
-// exclude marks parent as having served a corrupt piece.
-func (t *task) exclude(p core.PeerID) {
-	t.exMu.Lock()
-	defer t.exMu.Unlock()
-	t.excluded[p] = true
+// exclusions is the set of parents that served a corrupt piece of a task;
+// file and stream tasks embed it. Its zero value is empty and ready.
+type exclusions struct {
+	mu       sync.Mutex // guards excluded
+	excluded map[core.PeerID]bool
 }
 
-// isExcluded reports whether parent p served a corrupt piece of this task.
-func (t *task) isExcluded(p core.PeerID) bool {
-	t.exMu.Lock()
-	defer t.exMu.Unlock()
-	return t.excluded[p]
+// exclude marks parent p as having served a corrupt piece.
+func (e *exclusions) exclude(p core.PeerID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.excluded == nil {
+		e.excluded = map[core.PeerID]bool{}
+	}
+	e.excluded[p] = true
+}
+
+// isExcluded reports whether parent p served a corrupt piece.
+func (e *exclusions) isExcluded(p core.PeerID) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.excluded[p]
 }
