@@ -443,29 +443,11 @@ func (t *streamTask) digest(i core.PieceIndex, sched core.Digest) core.Digest {
 	return sched
 }
 
-// ask joins the task again if the registration changed since joined, then
-// asks the scheduler for up to k pieces. It runs on its own goroutine.
+// ask joins the task again (see [streamTask.join]) if the registration
+// changed since joined, then asks the scheduler for up to k pieces. It
+// runs on its own goroutine.
 func (t *streamTask) ask(joined uint64, k int) askResult {
-	addr, gen, err := t.d.sched.ensure(t.ctx)
-	if err != nil {
-		return askResult{gen: joined, err: err}
-	}
-	if gen != joined {
-		if err := t.join(addr, gen); err != nil {
-			return askResult{gen: 0, err: err}
-		}
-		joined = gen
-	}
-	req := &proto.RequestPieces{Peer: t.d.peer, Task: t.id, Max: uint16(k), WaitMillis: waitMillis}
-	reply, err := t.d.sched.call(t.ctx, addr, gen, req, waitMillis*time.Millisecond)
-	if err != nil {
-		return askResult{gen: joined, err: err}
-	}
-	sc, ok := reply.(*proto.Schedule)
-	if !ok {
-		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type())}
-	}
-	return askResult{gen: joined, sched: sc}
+	return t.d.askPieces(t.ctx, t.id, joined, k, t.join)
 }
 
 // join joins the task in stream mode under registration gen. After a

@@ -335,18 +335,27 @@ func (t *task) loop() error {
 // ask joins the task again if the registration changed since joined, then
 // asks the scheduler for up to max pieces. It runs on its own goroutine.
 func (t *task) ask(joined uint64, max int) askResult {
-	addr, gen, err := t.d.sched.ensure(t.ctx)
+	return t.d.askPieces(t.ctx, t.id, joined, max, func(addr string, gen uint64) error {
+		return t.d.joinTask(t.ctx, addr, gen, t.id, t.layout, t.url, t.st)
+	})
+}
+
+// askPieces is one scheduler round trip of task id, for file and stream
+// tasks alike: if the registration changed since joined it joins the task
+// again with join, then asks for up to max pieces (RequestPieces).
+func (d *Daemon) askPieces(ctx context.Context, id core.TaskID, joined uint64, max int, join func(addr string, gen uint64) error) askResult {
+	addr, gen, err := d.sched.ensure(ctx)
 	if err != nil {
 		return askResult{gen: joined, err: err}
 	}
 	if gen != joined {
-		if err := t.d.joinTask(t.ctx, addr, gen, t.id, t.layout, t.url, t.st); err != nil {
+		if err := join(addr, gen); err != nil {
 			return askResult{gen: 0, err: err}
 		}
 		joined = gen
 	}
-	req := &proto.RequestPieces{Peer: t.d.peer, Task: t.id, Max: uint16(max), WaitMillis: waitMillis}
-	reply, err := t.d.sched.call(t.ctx, addr, gen, req, waitMillis*time.Millisecond)
+	req := &proto.RequestPieces{Peer: d.peer, Task: id, Max: uint16(max), WaitMillis: waitMillis}
+	reply, err := d.sched.call(ctx, addr, gen, req, waitMillis*time.Millisecond)
 	if err != nil {
 		return askResult{gen: joined, err: err}
 	}
