@@ -321,18 +321,7 @@ func (t *streamTask) fetchAll() error {
 		case a := <-t.asks:
 			asking = false
 			if a.err != nil {
-				joined = a.gen
-				switch {
-				case errors.Is(a.err, context.Canceled) && t.ctx.Err() != nil:
-				case codeOf(a.err) == proto.CodeUnknownTask, codeOf(a.err) == proto.CodeUnknownPeer:
-					joined = 0
-				case unavailable(a.err):
-					if mode != modeSource {
-						t.log.Warn("daemon: scheduler unavailable, fetching from the source", "err", a.err)
-					}
-					mode = modeSource
-					nextAsk = time.Now().Add(t.d.cfg.ReconnectInterval)
-				}
+				joined, mode, nextAsk = t.d.askFailed(t.ctx, t.log, a, mode, nextAsk)
 				continue
 			}
 			joined = a.gen

@@ -247,20 +247,7 @@ func (t *task) loop() error {
 		case a := <-t.asks:
 			asking = false
 			if a.err != nil {
-				joined = a.gen
-				switch {
-				case errors.Is(a.err, context.Canceled) && t.ctx.Err() != nil:
-				case codeOf(a.err) == proto.CodeUnknownTask:
-					joined = 0
-				case codeOf(a.err) == proto.CodeUnknownPeer:
-					joined = 0
-				case unavailable(a.err):
-					if mode != modeSource {
-						t.log.Warn("daemon: scheduler unavailable, fetching from the source", "err", a.err)
-					}
-					mode = modeSource
-					nextAsk = time.Now().Add(t.d.cfg.ReconnectInterval)
-				}
+				joined, mode, nextAsk = t.d.askFailed(t.ctx, t.log, a, mode, nextAsk)
 				continue
 			}
 			joined = a.gen
@@ -364,6 +351,27 @@ func (d *Daemon) askPieces(ctx context.Context, id core.TaskID, joined uint64, m
 		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type())}
 	}
 	return askResult{gen: joined, sched: sc}
+}
+
+// askFailed is a task loop's answer to a failed scheduler round trip a,
+// for file and stream tasks alike: it returns the registration the task
+// is still joined under (0 when the scheduler forgot the task or the
+// peer), and when the scheduler is unavailable switches to modeSource
+// until the next reconnect.
+func (d *Daemon) askFailed(ctx context.Context, log *slog.Logger, a askResult, mode int, nextAsk time.Time) (joined uint64, _ int, _ time.Time) {
+	joined = a.gen
+	switch {
+	case errors.Is(a.err, context.Canceled) && ctx.Err() != nil:
+	case codeOf(a.err) == proto.CodeUnknownTask, codeOf(a.err) == proto.CodeUnknownPeer:
+		joined = 0
+	case unavailable(a.err):
+		if mode != modeSource {
+			log.Warn("daemon: scheduler unavailable, fetching from the source", "err", a.err)
+		}
+		mode = modeSource
+		nextAsk = time.Now().Add(d.cfg.ReconnectInterval)
+	}
+	return joined, mode, nextAsk
 }
 
 // report sends the task's queued reports until reports is closed.
