@@ -48,7 +48,7 @@
 //
 // Shared state outside the loops is guarded by mutexes documented on the
 // fields (Daemon.mu for the task and seed tables, schedClient.mu for the
-// registration, task.exMu for excluded parents, progress.mu). Lock order:
+// registration, exclusions.mu for excluded parents, progress.mu). Lock order:
 // schedClient.regMu before schedClient.mu; Daemon.mu is never held while
 // calling the scheduler or a peer. A Daemon, a Client and a Transfer are
 // safe for concurrent use.

@@ -150,10 +150,9 @@ func (d *Daemon) startTask(id core.TaskID, url string, layout core.Layout, diges
 		cancel:   cancel,
 		done:     make(chan struct{}),
 		// Every worker has at most one result outstanding.
-		results:  make(chan result, d.cfg.Concurrency),
-		asks:     make(chan askResult, 1),
-		excluded: map[core.PeerID]bool{},
-		refs:     1,
+		results: make(chan result, d.cfg.Concurrency),
+		asks:    make(chan askResult, 1),
+		refs:    1,
 	}
 	present := st.Present()
 	var have int64

@@ -54,8 +54,7 @@ type streamTask struct {
 
 	prog progress
 
-	exMu     sync.Mutex // guards excluded
-	excluded map[core.PeerID]bool
+	exclusions // parents that served a corrupt piece
 }
 
 // A streamJob is one piece to fetch into buf, the cache's reserved buffer.
@@ -85,14 +84,13 @@ func (d *Daemon) newStreamTask(id core.TaskID, req Request, layout core.Layout, 
 	t := &streamTask{
 		reporter: reporter{d: d, id: id, reports: make(chan proto.Message, 4096)},
 		url:      req.URL, layout: layout, src: src, manifest: req.PieceDigests,
-		log:      d.log.With("task", id.Short(), "mode", "stream"),
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
-		results:  make(chan streamResult, d.cfg.Concurrency),
-		asks:     make(chan askResult, 1),
-		gone:     make(chan struct{}),
-		excluded: map[core.PeerID]bool{},
+		log:     d.log.With("task", id.Short(), "mode", "stream"),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		results: make(chan streamResult, d.cfg.Concurrency),
+		asks:    make(chan askResult, 1),
+		gone:    make(chan struct{}),
 	}
 	c, err := stream.New(stream.Config{Layout: layout, Window: wnd, Digest: req.Digest, OnEvict: t.evicted})
 	if err != nil {
@@ -323,18 +321,7 @@ func (t *streamTask) fetchAll() error {
 		case a := <-t.asks:
 			asking = false
 			if a.err != nil {
-				joined = a.gen
-				switch {
-				case errors.Is(a.err, context.Canceled) && t.ctx.Err() != nil:
-				case codeOf(a.err) == proto.CodeUnknownTask, codeOf(a.err) == proto.CodeUnknownPeer:
-					joined = 0
-				case unavailable(a.err):
-					if mode != modeSource {
-						t.log.Warn("daemon: scheduler unavailable, fetching from the source", "err", a.err)
-					}
-					mode = modeSource
-					nextAsk = time.Now().Add(t.d.cfg.ReconnectInterval)
-				}
+				joined, mode, nextAsk = t.d.askFailed(t.ctx, t.log, a, mode, nextAsk)
 				continue
 			}
 			joined = a.gen
@@ -445,29 +432,11 @@ func (t *streamTask) digest(i core.PieceIndex, sched core.Digest) core.Digest {
 	return sched
 }
 
-// ask joins the task again if the registration changed since joined, then
-// asks the scheduler for up to k pieces. It runs on its own goroutine.
+// ask joins the task again (see [streamTask.join]) if the registration
+// changed since joined, then asks the scheduler for up to k pieces. It
+// runs on its own goroutine.
 func (t *streamTask) ask(joined uint64, k int) askResult {
-	addr, gen, err := t.d.sched.ensure(t.ctx)
-	if err != nil {
-		return askResult{gen: joined, err: err}
-	}
-	if gen != joined {
-		if err := t.join(addr, gen); err != nil {
-			return askResult{gen: 0, err: err}
-		}
-		joined = gen
-	}
-	req := &proto.RequestPieces{Peer: t.d.peer, Task: t.id, Max: uint16(k), WaitMillis: waitMillis}
-	reply, err := t.d.sched.call(t.ctx, addr, gen, req, waitMillis*time.Millisecond)
-	if err != nil {
-		return askResult{gen: joined, err: err}
-	}
-	sc, ok := reply.(*proto.Schedule)
-	if !ok {
-		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type())}
-	}
-	return askResult{gen: joined, sched: sc}
+	return t.d.askPieces(t.ctx, t.id, joined, k, t.join)
 }
 
 // join joins the task in stream mode under registration gen. After a
@@ -598,18 +567,6 @@ func (t *streamTask) commit(j streamJob, from string, dg core.Digest) streamResu
 	t.prog.add(from, from == "source", n)
 	t.reportDone(j.index, dg)
 	return streamResult{job: j}
-}
-
-func (t *streamTask) exclude(p core.PeerID) {
-	t.exMu.Lock()
-	defer t.exMu.Unlock()
-	t.excluded[p] = true
-}
-
-func (t *streamTask) isExcluded(p core.PeerID) bool {
-	t.exMu.Lock()
-	defer t.exMu.Unlock()
-	return t.excluded[p]
 }
 
 // sliceWriter fills b from the start; writing past its end is an error.

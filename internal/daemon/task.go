@@ -45,8 +45,7 @@ type task struct {
 
 	prog progress
 
-	exMu     sync.Mutex // guards excluded
-	excluded map[core.PeerID]bool
+	exclusions // parents that served a corrupt piece
 
 	refs int // transfers attached; guarded by d.mu
 
@@ -248,20 +247,7 @@ func (t *task) loop() error {
 		case a := <-t.asks:
 			asking = false
 			if a.err != nil {
-				joined = a.gen
-				switch {
-				case errors.Is(a.err, context.Canceled) && t.ctx.Err() != nil:
-				case codeOf(a.err) == proto.CodeUnknownTask:
-					joined = 0
-				case codeOf(a.err) == proto.CodeUnknownPeer:
-					joined = 0
-				case unavailable(a.err):
-					if mode != modeSource {
-						t.log.Warn("daemon: scheduler unavailable, fetching from the source", "err", a.err)
-					}
-					mode = modeSource
-					nextAsk = time.Now().Add(t.d.cfg.ReconnectInterval)
-				}
+				joined, mode, nextAsk = t.d.askFailed(t.ctx, t.log, a, mode, nextAsk)
 				continue
 			}
 			joined = a.gen
@@ -336,18 +322,27 @@ func (t *task) loop() error {
 // ask joins the task again if the registration changed since joined, then
 // asks the scheduler for up to max pieces. It runs on its own goroutine.
 func (t *task) ask(joined uint64, max int) askResult {
-	addr, gen, err := t.d.sched.ensure(t.ctx)
+	return t.d.askPieces(t.ctx, t.id, joined, max, func(addr string, gen uint64) error {
+		return t.d.joinTask(t.ctx, addr, gen, t.id, t.layout, t.url, t.st)
+	})
+}
+
+// askPieces is one scheduler round trip of task id, for file and stream
+// tasks alike: if the registration changed since joined it joins the task
+// again with join, then asks for up to max pieces (RequestPieces).
+func (d *Daemon) askPieces(ctx context.Context, id core.TaskID, joined uint64, max int, join func(addr string, gen uint64) error) askResult {
+	addr, gen, err := d.sched.ensure(ctx)
 	if err != nil {
 		return askResult{gen: joined, err: err}
 	}
 	if gen != joined {
-		if err := t.d.joinTask(t.ctx, addr, gen, t.id, t.layout, t.url, t.st); err != nil {
+		if err := join(addr, gen); err != nil {
 			return askResult{gen: 0, err: err}
 		}
 		joined = gen
 	}
-	req := &proto.RequestPieces{Peer: t.d.peer, Task: t.id, Max: uint16(max), WaitMillis: waitMillis}
-	reply, err := t.d.sched.call(t.ctx, addr, gen, req, waitMillis*time.Millisecond)
+	req := &proto.RequestPieces{Peer: d.peer, Task: id, Max: uint16(max), WaitMillis: waitMillis}
+	reply, err := d.sched.call(ctx, addr, gen, req, waitMillis*time.Millisecond)
 	if err != nil {
 		return askResult{gen: joined, err: err}
 	}
@@ -356,6 +351,27 @@ func (t *task) ask(joined uint64, max int) askResult {
 		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type())}
 	}
 	return askResult{gen: joined, sched: sc}
+}
+
+// askFailed is a task loop's answer to a failed scheduler round trip a,
+// for file and stream tasks alike: it returns the registration the task
+// is still joined under (0 when the scheduler forgot the task or the
+// peer), and when the scheduler is unavailable switches to modeSource
+// until the next reconnect.
+func (d *Daemon) askFailed(ctx context.Context, log *slog.Logger, a askResult, mode int, nextAsk time.Time) (joined uint64, _ int, _ time.Time) {
+	joined = a.gen
+	switch {
+	case errors.Is(a.err, context.Canceled) && ctx.Err() != nil:
+	case codeOf(a.err) == proto.CodeUnknownTask, codeOf(a.err) == proto.CodeUnknownPeer:
+		joined = 0
+	case unavailable(a.err):
+		if mode != modeSource {
+			log.Warn("daemon: scheduler unavailable, fetching from the source", "err", a.err)
+		}
+		mode = modeSource
+		nextAsk = time.Now().Add(d.cfg.ReconnectInterval)
+	}
+	return joined, mode, nextAsk
 }
 
 // report sends the task's queued reports until reports is closed.
@@ -429,16 +445,26 @@ func (d *Daemon) sendReport(m proto.Message) {
 	_, _ = c.call(d.ctx, addr, gen, m, 0)
 }
 
-// exclude marks parent as having served a corrupt piece.
-func (t *task) exclude(p core.PeerID) {
-	t.exMu.Lock()
-	defer t.exMu.Unlock()
-	t.excluded[p] = true
+// exclusions is the set of parents that served a corrupt piece of a task;
+// file and stream tasks embed it. Its zero value is empty and ready.
+type exclusions struct {
+	mu       sync.Mutex // guards excluded
+	excluded map[core.PeerID]bool
 }
 
-// isExcluded reports whether parent p served a corrupt piece of this task.
-func (t *task) isExcluded(p core.PeerID) bool {
-	t.exMu.Lock()
-	defer t.exMu.Unlock()
-	return t.excluded[p]
+// exclude marks parent p as having served a corrupt piece.
+func (e *exclusions) exclude(p core.PeerID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.excluded == nil {
+		e.excluded = map[core.PeerID]bool{}
+	}
+	e.excluded[p] = true
+}
+
+// isExcluded reports whether parent p served a corrupt piece.
+func (e *exclusions) isExcluded(p core.PeerID) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.excluded[p]
 }
