@@ -274,27 +274,9 @@ func (b *remoteBody) endLocked() error {
 }
 
 func (b *remoteBody) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, 256<<10)
-	var total int64
-	for {
-		n, err := b.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			if werr == nil && m < n {
-				werr = io.ErrShortWrite
-			}
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+	// Both ends wrapped: every byte goes through Read's accounting, and
+	// in 256 KiB writes rather than a ReadFrom's own buffer.
+	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{b}, make([]byte, 256<<10))
 }
 
 func (b *remoteBody) digest() (core.Digest, bool) {
