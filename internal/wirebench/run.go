@@ -189,7 +189,7 @@ func runMode(ctx context.Context, opts Options, pinned bool, emit func(report.Re
 				}
 				v, err := measure(ctx, t, addr, c, opts.Warmup, opts.Duration)
 				if err != nil {
-					return fmt.Errorf("%s over %s: %w", name, t.Name(), err)
+					return &MeasureError{Case: name, Transport: t.Name(), Err: err}
 				}
 				vals[t.Name()] = append(vals[t.Name()], v)
 				fmt.Fprintf(&line, " %s %s", t.Name(), report.FormatFloat(v))
@@ -254,3 +254,16 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// MeasureError is a measurement that failed: which case, over which
+// transport, and why.
+type MeasureError struct {
+	Case, Transport string
+	Err             error
+}
+
+func (e *MeasureError) Error() string {
+	return fmt.Sprintf("%s over %s: %v", e.Case, e.Transport, e.Err)
+}
+
+func (e *MeasureError) Unwrap() error { return e.Err }

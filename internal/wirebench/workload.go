@@ -16,8 +16,9 @@ import (
 // window before the client is closed under them and the run fails.
 const stallGrace = 10 * time.Second
 
-// errStalled reports a transport that did not finish its in-flight messages.
-var errStalled = errors.New("wirebench: transport stalled")
+// ErrStalled reports a transport that did not finish its in-flight messages
+// within a grace period after the measurement window.
+var ErrStalled = errors.New("wirebench: transport stalled")
 
 // counter is one sender's progress, padded to its own cache line so senders
 // do not share one.
@@ -99,7 +100,7 @@ func (l *load) start(ctx context.Context, cl Client, body func(ctx context.Conte
 		case <-ctx.Done():
 			l.fail(ctx.Err())
 		case <-stalled:
-			l.fail(errStalled)
+			l.fail(ErrStalled)
 		}
 		if l.err != nil {
 			cancel()

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -32,7 +33,19 @@ func TestMuxcompareJSON(t *testing.T) {
 	// CPU, 200 smux or gRPC senders completed nothing in 100 ms.
 	var stdout, stderr bytes.Buffer
 	args := []string{"-json", "-duration", "400ms", "-pin", "both", "-case", "rr-1B-1conn,rr-100B-200conn,stream-64KiB-1conn"}
-	if err := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr); err != nil {
+	err := run(t.Context(), args, strings.NewReader(""), &stdout, &stderr)
+	// About one run in twenty under -race on a loaded 2-CPU machine, 200
+	// gRPC callers pinned to one CPU leave a call unfinished for the whole
+	// 10 s grace. A comparison library stalling is not what this test
+	// checks (wire stalling is), so such a run is tried once more.
+	var me *wirebench.MeasureError
+	if errors.As(err, &me) && me.Transport != "wire" && errors.Is(err, wirebench.ErrStalled) {
+		t.Logf("retrying after a comparison transport stalled: %v", err)
+		stdout.Reset()
+		stderr.Reset()
+		err = run(t.Context(), args, strings.NewReader(""), &stdout, &stderr)
+	}
+	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
 	type key struct{ bench, baseline, cas string }
