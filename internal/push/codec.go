@@ -17,7 +17,11 @@ import (
 // Changelog:
 //
 //	1: first version (Offer, Result).
-const Version = 1
+//	2: Await. A receiver answers an Offer at once with a Result of
+//	   CodeAccepted and the verdict in reply to Await, so that the
+//	   offer, up to 512 KiB of piece digests, is not retransmitted by
+//	   msg every second while the file is fetched.
+const Version = 2
 
 // HeaderLen is the length of the header in front of every message:
 //
@@ -45,7 +49,8 @@ type Type uint8
 // Message types.
 const (
 	TypeOffer  Type = 0x60 // pusher → receiver
-	TypeResult Type = 0x61 // reply to Offer
+	TypeResult Type = 0x61 // reply to Offer and Await
+	TypeAwait  Type = 0x62 // pusher → receiver, after CodeAccepted
 )
 
 func (t Type) String() string {
@@ -54,12 +59,14 @@ func (t Type) String() string {
 		return "Offer"
 	case TypeResult:
 		return "Result"
+	case TypeAwait:
+		return "Await"
 	}
 	return fmt.Sprintf("Type(%#02x)", uint8(t))
 }
 
-// Message is one push protocol message: [*Offer] or [*Result]. The set
-// is closed.
+// Message is one push protocol message: [*Offer], [*Result] or
+// [*Await]. The set is closed.
 type Message interface {
 	// Type is the message's header type byte.
 	Type() Type
@@ -100,6 +107,10 @@ func Decode(b []byte) (Message, error) {
 		var r Result
 		r, n, err = parseResult(b[HeaderLen:])
 		m = &r
+	case TypeAwait:
+		var a Await
+		a, n, err = parseAwait(b[HeaderLen:])
+		m = &a
 	default:
 		return nil, fmt.Errorf("%w: %v", ErrUnknownType, t)
 	}

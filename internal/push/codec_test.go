@@ -48,6 +48,14 @@ func results() map[string]*push.Result {
 		"result-diskfull": {Task: taskT, Code: push.CodeDiskFull, Bytes: 100, Name: "x", Text: "push: write: disk full: no space left on device"},
 		"result-notask":   {Code: push.CodeBadOffer, Text: strings.Repeat("e", push.MaxTextLen)},
 		"result-unknown":  {Task: taskT, Code: 200, Millis: 1<<32 - 1},
+		"result-accepted": {Task: taskT, Code: push.CodeAccepted, Name: "images/layer.tar"},
+	}
+}
+
+func awaits() map[string]*push.Await {
+	return map[string]*push.Await{
+		"await":      {Task: taskT, Name: "images/layer.tar", Token: "s3cret"},
+		"await-long": {Task: taskT, Name: strings.Repeat("n", push.MaxNameLen), Token: strings.Repeat("t", push.MaxTokenLen)},
 	}
 }
 
@@ -57,6 +65,9 @@ func samples() map[string]push.Message {
 		out[k] = v
 	}
 	for k, v := range results() {
+		out[k] = v
+	}
+	for k, v := range awaits() {
 		out[k] = v
 	}
 	return out
@@ -109,9 +120,10 @@ func TestDecodeErrors(t *testing.T) {
 		b    []byte
 		want error
 	}{
-		"version":  {append([]byte{2}, good[1:]...), push.ErrVersion},
-		"type":     {append([]byte{1, 0x41}, good[2:]...), push.ErrUnknownType},
-		"zerotask": {append(append([]byte{1, 0x60}, make([]byte, 32)...), good[34:]...), push.ErrMalformed},
+		"version":  {append([]byte{push.Version + 1}, good[1:]...), push.ErrVersion},
+		"v1":       {append([]byte{1}, good[1:]...), push.ErrVersion},
+		"type":     {append([]byte{push.Version, 0x41}, good[2:]...), push.ErrUnknownType},
+		"zerotask": {append(append([]byte{push.Version, 0x60}, make([]byte, 32)...), good[34:]...), push.ErrMalformed},
 	} {
 		if _, err := push.Decode(tc.b); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
@@ -136,16 +148,19 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	// Encoders refuse what decoders refuse.
 	for name, m := range map[string]push.Message{
-		"no name":      &push.Offer{Task: taskT, Layout: core.Layout{Size: 1, PieceSize: 1}, Digest: dig},
-		"no digest":    &push.Offer{Task: taskT, Name: "a", Layout: core.Layout{Size: 1, PieceSize: 1}},
-		"no task":      &push.Offer{Name: "a", Layout: core.Layout{Size: 1, PieceSize: 1}, Digest: dig},
-		"bad layout":   &push.Offer{Task: taskT, Name: "a", Digest: dig},
-		"pieces":       &push.Offer{Task: taskT, Name: "a", Layout: core.Layout{Size: 2, PieceSize: 1}, Digest: dig, Pieces: []core.Digest{dig}},
-		"long token":   &push.Offer{Task: taskT, Name: "a", Layout: core.Layout{Size: 1, PieceSize: 1}, Digest: dig, Token: strings.Repeat("t", 256)},
-		"ok no digest": &push.Result{Task: taskT},
-		"fail digest":  &push.Result{Task: taskT, Code: push.CodeDigest, Digest: dig},
-		"seed > bytes": &push.Result{Task: taskT, Code: push.CodeFetch, FromSeed: 2, Bytes: 1},
-		"long text":    &push.Result{Task: taskT, Code: push.CodeFetch, Text: strings.Repeat("e", push.MaxTextLen+1)},
+		"no name":       &push.Offer{Task: taskT, Layout: core.Layout{Size: 1, PieceSize: 1}, Digest: dig},
+		"no digest":     &push.Offer{Task: taskT, Name: "a", Layout: core.Layout{Size: 1, PieceSize: 1}},
+		"no task":       &push.Offer{Name: "a", Layout: core.Layout{Size: 1, PieceSize: 1}, Digest: dig},
+		"bad layout":    &push.Offer{Task: taskT, Name: "a", Digest: dig},
+		"pieces":        &push.Offer{Task: taskT, Name: "a", Layout: core.Layout{Size: 2, PieceSize: 1}, Digest: dig, Pieces: []core.Digest{dig}},
+		"long token":    &push.Offer{Task: taskT, Name: "a", Layout: core.Layout{Size: 1, PieceSize: 1}, Digest: dig, Token: strings.Repeat("t", 256)},
+		"ok no digest":  &push.Result{Task: taskT},
+		"fail digest":   &push.Result{Task: taskT, Code: push.CodeDigest, Digest: dig},
+		"seed > bytes":  &push.Result{Task: taskT, Code: push.CodeFetch, FromSeed: 2, Bytes: 1},
+		"long text":     &push.Result{Task: taskT, Code: push.CodeFetch, Text: strings.Repeat("e", push.MaxTextLen+1)},
+		"await no task": &push.Await{Name: "a"},
+		"await no name": &push.Await{Task: taskT},
+		"await token":   &push.Await{Task: taskT, Name: "a", Token: strings.Repeat("t", push.MaxTokenLen+1)},
 	} {
 		if b, err := m.Append([]byte("x")); err == nil || string(b) != "x" {
 			t.Errorf("%s: Append = %q, %v; want an error and b unchanged", name, b, err)
@@ -201,7 +216,7 @@ func TestResultErrors(t *testing.T) {
 	}
 }
 
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz/FuzzOffer and FuzzResult from the samples")
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz/FuzzOffer, FuzzResult and FuzzAwait from the samples")
 
 // TestCorpus checks that every committed seed decodes, and with
 // -update-corpus rewrites them: one file per sample, named after it.
@@ -209,7 +224,7 @@ func TestCorpus(t *testing.T) {
 	for _, fz := range []struct {
 		dir string
 		typ push.Type
-	}{{"FuzzOffer", push.TypeOffer}, {"FuzzResult", push.TypeResult}} {
+	}{{"FuzzOffer", push.TypeOffer}, {"FuzzResult", push.TypeResult}, {"FuzzAwait", push.TypeAwait}} {
 		dir := filepath.Join("testdata", "fuzz", fz.dir)
 		if *updateCorpus {
 			must(t, os.MkdirAll(dir, 0o755))

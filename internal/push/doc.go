@@ -30,12 +30,14 @@
 // connection [Config.VerifyPeer] accepts; a Receiver without either
 // refuses to start unless [Config.Insecure] says so.
 //
-// The protocol has two messages, sealed in [Message]: the pusher sends
+// The protocol has three messages, sealed in [Message]: the pusher sends
 // each receiver an [Offer] (file name, size, piece size, whole-file and
 // optional per-piece digests, the token, the pusher's scheduler address
-// and source URL), and the receiver answers with a [Result] (verified digest
-// and byte counts, or an error [Code] and text) when the file is placed
-// or has failed. Codecs are append-style with fixed-width big-endian
+// and source URL); the receiver answers at once with a [Result] of
+// [CodeAccepted] (or with its refusal), then the pusher sends an [Await]
+// (task, name, token), which the receiver answers with a [Result]
+// (verified digest and byte counts, or an error [Code] and text) when the
+// file is placed or has failed. Codecs are append-style with fixed-width big-endian
 // fields; [Decode] checks every length against the limits here before it
 // allocates. [Report], [WriteSummary] and [ExitCode] make the pusher's
 // per-receiver table and exit status.

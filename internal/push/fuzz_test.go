@@ -12,7 +12,7 @@ import (
 	"github.com/pollen-dev/pollen/internal/push"
 )
 
-// fuzzDecode is the check both fuzz targets run: whatever Decode accepts
+// fuzzDecode is the check every fuzz target runs: whatever Decode accepts
 // must be of the target's type, report a Len equal to its size, and
 // re-encode to exactly the same bytes; every proper prefix of it must
 // fail with io.ErrUnexpectedEOF; nothing may panic.
@@ -56,5 +56,12 @@ func FuzzOffer(f *testing.F) {
 func FuzzResult(f *testing.F) {
 	f.Add([]byte{push.Version, byte(push.TypeResult)}) // header only
 	f.Add([]byte{push.Version, 0xff})                  // unknown type
+	f.Fuzz(fuzzDecode)
+}
+
+// FuzzAwait fuzzes the decoder from awaits; corpus in
+// testdata/fuzz/FuzzAwait.
+func FuzzAwait(f *testing.F) {
+	f.Add([]byte{push.Version, byte(push.TypeAwait)}) // header only
 	f.Fuzz(fuzzDecode)
 }

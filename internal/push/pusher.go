@@ -185,19 +185,40 @@ func offerOne(ctx context.Context, node *msg.Node, rcv, h string, hostErr error,
 	if err != nil {
 		return ReportFrom(rcv, s.Name, nil, time.Since(start), err)
 	}
-	reply, err := sendOffer(ctx, node, rcv, b)
+	res, err := sendFor(ctx, node, rcv, b)
 	if err != nil {
 		return ReportFrom(rcv, s.Name, nil, time.Since(start), fmt.Errorf("send offer: %w", err))
 	}
+	if res.Code == CodeAccepted {
+		// The receiver is fetching the file; its verdict is the reply to
+		// a small Await, which msg may retransmit as often as it likes.
+		a := &Await{Task: s.Task, Name: s.Name, Token: token}
+		if b, err = a.Append(nil); err != nil {
+			return ReportFrom(rcv, s.Name, nil, time.Since(start), err)
+		}
+		if res, err = sendFor(ctx, node, rcv, b); err != nil {
+			return ReportFrom(rcv, s.Name, nil, time.Since(start), fmt.Errorf("await result: %w", err))
+		}
+	}
+	return ReportFrom(rcv, s.Name, res, time.Since(start), nil)
+}
+
+// sendFor sends the encoded request b to receiver rcv and decodes its
+// Result.
+func sendFor(ctx context.Context, node *msg.Node, rcv string, b []byte) (*Result, error) {
+	reply, err := sendOffer(ctx, node, rcv, b)
+	if err != nil {
+		return nil, err
+	}
 	m, err := Decode(reply)
 	if err != nil {
-		return ReportFrom(rcv, s.Name, nil, time.Since(start), fmt.Errorf("reply: %w", err))
+		return nil, fmt.Errorf("reply: %w", err)
 	}
 	res, ok := m.(*Result)
 	if !ok {
-		return ReportFrom(rcv, s.Name, nil, time.Since(start), fmt.Errorf("%w: reply is a %v", ErrBadOffer, m.Type()))
+		return nil, fmt.Errorf("%w: reply is a %v", ErrBadOffer, m.Type())
 	}
-	return ReportFrom(rcv, s.Name, res, time.Since(start), nil)
+	return res, nil
 }
 
 // offerDials is how often an offer is tried while its receiver cannot be
@@ -207,8 +228,8 @@ const (
 	offerBackoff = 250 * time.Millisecond
 )
 
-// sendOffer sends the encoded offer b to receiver rcv and returns the
-// reply. A connection that cannot be made (refused, or not made within
+// sendOffer sends the encoded request b (an offer or an await) to
+// receiver rcv and returns the reply. A connection that cannot be made (refused, or not made within
 // msg's dial timeout, which a loaded host can miss) is tried again a few
 // times: nothing reached the receiver, so the offer cannot run twice.
 func sendOffer(ctx context.Context, node *msg.Node, rcv string, b []byte) ([]byte, error) {

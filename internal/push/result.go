@@ -32,6 +32,10 @@ const (
 	CodeSize         Code = 9  // ErrSize
 	CodeClosed       Code = 10 // ErrClosed: the receiver is shutting down
 	CodeInternal     Code = 11 // anything else
+	// CodeAccepted answers an Offer the receiver took: the file is being
+	// fetched, and the verdict is the reply to an [Await]. It is not a
+	// verdict: [Result.Err] reports it as unexpected where one is due.
+	CodeAccepted Code = 12
 )
 
 // codeErrs maps each failure code to its sentinel, in the order CodeOf
@@ -75,6 +79,8 @@ func (c Code) String() string {
 		return "ok"
 	case CodeInternal:
 		return "internal error"
+	case CodeAccepted:
+		return "accepted, no verdict yet"
 	}
 	for _, ce := range codeErrs {
 		if ce.code == c {

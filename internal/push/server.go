@@ -63,11 +63,42 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex // guards closing and running
+	mu      sync.Mutex // guards closing, running and verdicts
 	closing bool
 	running bool
 	closed  chan struct{}
+	// verdicts holds the accepted offers, running or finished, until
+	// verdictTTL after their verdict, for the Await that collects it.
+	verdicts map[verdictKey]*verdict
 }
+
+// verdictKey names an accepted offer.
+type verdictKey struct {
+	task core.TaskID
+	name string
+}
+
+// verdict is the outcome of an accepted offer: res, the encoded Result,
+// is set before done is closed.
+type verdict struct {
+	done chan struct{}
+	res  []byte
+}
+
+// finished reports whether v's verdict is in.
+func (v *verdict) finished() bool {
+	select {
+	case <-v.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// verdictTTL is how long a receiver keeps a verdict no Await has
+// collected yet. The pusher sends its Await as soon as the offer is
+// accepted, so this only bounds the memory of pushers that went away.
+const verdictTTL = 10 * time.Minute
 
 // NewServer listens on cfg.Listen for offers to recv. Nothing is served
 // until [Server.Run].
@@ -101,7 +132,7 @@ func NewServer(recv *Receiver, cfg ServerConfig) (*Server, error) {
 	}
 	return &Server{
 		recv: recv, cfg: cfg, log: log, node: node, host: host,
-		ctx: ctx, cancel: cancel, closed: make(chan struct{}),
+		ctx: ctx, cancel: cancel, closed: make(chan struct{}), verdicts: map[verdictKey]*verdict{},
 	}, nil
 }
 
@@ -165,20 +196,28 @@ func (s *Server) Close() error {
 	return err
 }
 
-// handle answers one request.
+// handle answers one request: an Offer or an Await.
 func (s *Server) handle(r *msg.Request) {
-	start := time.Now()
 	m, err := Decode(r.Message())
 	if err != nil {
 		_ = r.Reply(encodeResult(NewResult(&Offer{}, core.Digest{}, 0, 0, 0, err)))
 		return
 	}
-	o, ok := m.(*Offer)
-	if !ok {
+	switch m := m.(type) {
+	case *Offer:
+		s.offer(r, m)
+	case *Await:
+		s.await(r, m)
+	default:
 		_ = r.Reply(encodeResult(NewResult(&Offer{}, core.Digest{}, 0, 0, 0,
-			fmt.Errorf("%w: a %v is not an offer", ErrBadOffer, m.Type()))))
-		return
+			fmt.Errorf("%w: a %v is neither an offer nor an await", ErrBadOffer, m.Type()))))
 	}
+}
+
+// offer answers Offer o: a refusal at once, or CodeAccepted at once and
+// then the file is fetched and placed; its verdict waits for an Await.
+func (s *Server) offer(r *msg.Request, o *Offer) {
+	start := time.Now()
 	log := s.log.With("file", o.Name, "task", o.Task.Short(), "from", r.Sender().Addr)
 	file, err := s.recv.Accept(o, nil)
 	if err != nil {
@@ -186,6 +225,23 @@ func (s *Server) handle(r *msg.Request) {
 		_ = r.Reply(encodeResult(NewResult(o, core.Digest{}, 0, 0, time.Since(start), err)))
 		return
 	}
+	key := verdictKey{o.Task, o.Name}
+	v := &verdict{done: make(chan struct{})}
+	s.mu.Lock()
+	old := s.verdicts[key]
+	dup := old != nil && !old.finished()
+	if !dup {
+		s.verdicts[key] = v // a finished verdict of an earlier push is replaced
+	}
+	s.mu.Unlock()
+	if dup {
+		_ = file.Abort()
+		err := fmt.Errorf("%w: %q of task %s is being received already", ErrBadOffer, o.Name, o.Task.Short())
+		_ = r.Reply(encodeResult(NewResult(o, core.Digest{}, 0, 0, time.Since(start), err)))
+		return
+	}
+	_ = r.Reply(encodeResult(&Result{Task: o.Task, Code: CodeAccepted, Name: o.Name}))
+
 	f, err := s.fetch(o, log)
 	var (
 		sum      core.Digest
@@ -201,9 +257,41 @@ func (s *Server) handle(r *msg.Request) {
 	} else {
 		log.Info("push: file placed", "bytes", o.Layout.Size, "from_pusher", fromSeed, "elapsed", time.Since(start))
 	}
-	_ = r.Reply(encodeResult(NewResult(o, sum, file.Written(), fromSeed, time.Since(start), err)))
+	v.res = encodeResult(NewResult(o, sum, file.Written(), fromSeed, time.Since(start), err))
+	close(v.done)
+	time.AfterFunc(verdictTTL, func() { s.forgetVerdict(key, v) })
 	if f != nil {
 		s.linger(f)
+	}
+}
+
+// await answers Await a with the verdict on its offer once there is one.
+func (s *Server) await(r *msg.Request, a *Await) {
+	o := &Offer{Task: a.Task, Name: a.Name}
+	if err := s.recv.Authorize(a.Token, nil); err != nil {
+		_ = r.Reply(encodeResult(NewResult(o, core.Digest{}, 0, 0, 0, err)))
+		return
+	}
+	s.mu.Lock()
+	v := s.verdicts[verdictKey{a.Task, a.Name}]
+	s.mu.Unlock()
+	if v == nil {
+		err := fmt.Errorf("%w: no offer of %q for task %s (never accepted, or its verdict expired)", ErrBadOffer, a.Name, a.Task.Short())
+		_ = r.Reply(encodeResult(NewResult(o, core.Digest{}, 0, 0, 0, err)))
+		return
+	}
+	// The offer's goroutine always ends with a verdict; when the server
+	// closes, that is the cancellation.
+	<-v.done
+	_ = r.Reply(v.res)
+}
+
+// forgetVerdict drops v, the verdict of key, if it is still the one kept.
+func (s *Server) forgetVerdict(key verdictKey, v *verdict) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.verdicts[key] == v {
+		delete(s.verdicts, key)
 	}
 }
 

@@ -116,6 +116,48 @@ func TestServerRefuses(t *testing.T) {
 	}
 }
 
+// TestServerAwait checks the two steps of an offer: a valid offer is
+// answered at once with CodeAccepted, and its verdict (here a fetch
+// failure: the source does not exist) is the answer to an Await. An Await
+// with a wrong token, or for a file never offered, gets a refusal; no
+// file appears.
+func TestServerAwait(t *testing.T) {
+	base, dir := setup(t)
+	before := tree(t, base)
+	addr := startServer(t, dir, "tok")
+	digest := core.DigestOf([]byte("x"))
+	task := core.TaskIDForDigest(digest, core.MinPieceSize)
+	enc := func(m push.Message) []byte {
+		b, err := m.Append(nil)
+		must(t, err)
+		return b
+	}
+	offer := &push.Offer{
+		Task: task, Name: "gone.bin", Token: "tok", Layout: core.Layout{Size: 1, PieceSize: core.MinPieceSize}, Digest: digest,
+		Scheduler: "127.0.0.1:1", Source: "http://127.0.0.1:1/x",
+	}
+	for _, c := range []struct {
+		what string
+		req  []byte
+		code push.Code
+	}{
+		{"await before the offer", enc(&push.Await{Task: task, Name: "gone.bin", Token: "tok"}), push.CodeBadOffer},
+		{"offer", enc(offer), push.CodeAccepted},
+		{"await, wrong token", enc(&push.Await{Task: task, Name: "gone.bin", Token: "nope"}), push.CodeUnauthorized},
+		{"await, other name", enc(&push.Await{Task: task, Name: "other.bin", Token: "tok"}), push.CodeBadOffer},
+		{"await", enc(&push.Await{Task: task, Name: "gone.bin", Token: "tok"}), push.CodeFetch},
+		{"await again", enc(&push.Await{Task: task, Name: "gone.bin", Token: "tok"}), push.CodeFetch},
+	} {
+		res := send(t, addr, c.req)
+		if res.Code != c.code || res.Task != task && c.code != push.CodeBadOffer {
+			t.Errorf("%s: code %v (%q), task %q; want %v", c.what, res.Code, res.Text, res.Task, c.code)
+		}
+	}
+	if after := tree(t, base); !slices.Equal(before, after) {
+		t.Errorf("tree changed:\nbefore %q\nafter  %q", before, after)
+	}
+}
+
 // TestPushFiles pushes two files to two servers through push.Push, the
 // offers in flight at once: every copy is identical and every report ok.
 func TestPushFiles(t *testing.T) {
