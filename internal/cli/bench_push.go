@@ -23,6 +23,7 @@ func newBenchPushCmd() *cobra.Command {
 		timeout   time.Duration
 		asJSON    bool
 		pollenBin string
+		tsoSegs   int
 	)
 	cmd := &cobra.Command{
 		Use:   "push",
@@ -47,7 +48,7 @@ in total, per piece and sendfile calls. Needs root and perf or strace.`,
 			}
 			cfg := swarmbench.PushConfig{
 				Binary: pollenBin, Receivers: receivers, Size: size, Rate: rate,
-				PieceSize: pieceSize, Timeout: timeout, Logger: log,
+				PieceSize: pieceSize, Timeout: timeout, MinTSOSegs: tsoSegs, Logger: log,
 			}
 			if err := cfg.Validate(); err != nil {
 				return usageError(err)
@@ -66,6 +67,7 @@ in total, per piece and sendfile calls. Needs root and perf or strace.`,
 	f.Var(&rate, "rate", "every host's upload and download rate, the pusher's included")
 	f.Var(&pieceSize, "piece-size", "piece size (0: chosen from the file size)")
 	f.DurationVar(&timeout, "timeout", 0, "bound on each round (0: a minute plus 5 times N copies through the pusher's link)")
+	f.IntVar(&tsoSegs, "min-tso-segs", 0, "the hosts' net.ipv4.tcp_min_tso_segs, segments per GSO packet on the shaped links (0: 44, one 64 KiB packet; -1: the kernel's 2)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per result")
 	f.StringVar(&pollenBin, "pollen-binary", "", "pollen executable to run in the hosts (default: this one)")
 	return cmd

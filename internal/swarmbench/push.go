@@ -61,6 +61,10 @@ type PushConfig struct {
 	// Timeout bounds each round. Zero means one minute plus 5 times the
 	// time the pusher's link needs to send N copies.
 	Timeout time.Duration
+	// MinTSOSegs is the lab's net.ipv4.tcp_min_tso_segs, as in
+	// [Config.MinTSOSegs]: zero means 44 (one 64 KiB GSO packet, the
+	// swarm benchmark's lab), negative keeps the kernel's default (2).
+	MinTSOSegs int
 	// Dir is where the run's temporary directory is made. Empty means
 	// os.TempDir().
 	Dir string
@@ -84,6 +88,12 @@ func (c PushConfig) withDefaults() PushConfig {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case c.MinTSOSegs == 0:
+		c.MinTSOSegs = 44
+	case c.MinTSOSegs < 0:
+		c.MinTSOSegs = 0
+	}
 	return c
 }
 
@@ -99,6 +109,8 @@ func (c PushConfig) Validate() error {
 		return errors.New("swarmbench: push: file size must be positive")
 	case c.Rate < 0 || c.PieceSize < 0 || c.Timeout < 0:
 		return errors.New("swarmbench: push: negative rate, piece size or timeout")
+	case c.MinTSOSegs > 44:
+		return fmt.Errorf("swarmbench: push: min TSO segments %d over 44", c.MinTSOSegs)
 	}
 	for _, n := range c.Receivers {
 		if n < 1 || n > netlab.MaxHosts-1 {
@@ -175,9 +187,10 @@ func RunPush(ctx context.Context, cfg PushConfig, w *report.Writer) error {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	lab, err := netlab.New(ctx, netlab.Config{
-		Hosts:  slices.Max(cfg.Receivers) + 1,
-		Link:   netlab.Link{Up: cfg.Rate, Down: cfg.Rate},
-		Logger: cfg.Logger,
+		Hosts:      slices.Max(cfg.Receivers) + 1,
+		Link:       netlab.Link{Up: cfg.Rate, Down: cfg.Rate},
+		MinTSOSegs: cfg.MinTSOSegs,
+		Logger:     cfg.Logger,
 	})
 	if err != nil {
 		return err

@@ -81,6 +81,17 @@ func TestConfig(t *testing.T) {
 			t.Errorf("Validate(%+v) = nil", c)
 		}
 	}
+	for _, c := range []PushConfig{{Binary: "p", MinTSOSegs: 45}, {Binary: "p", Receivers: []int{0}}, {}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil", c)
+		}
+	}
+	if got := (PushConfig{}).withDefaults().MinTSOSegs; got != 44 {
+		t.Errorf("default push MinTSOSegs = %d, want 44 as the swarm's lab", got)
+	}
+	if got := (PushConfig{MinTSOSegs: -1}).withDefaults().MinTSOSegs; got != 0 {
+		t.Errorf("push MinTSOSegs -1 = %d, want 0 (the kernel's default)", got)
+	}
 	// The default bound: 64 MiB through the origin's 100 Mbit/s.
 	if got, want := (Config{}).withDefaults().bound(), 5368709*time.Microsecond; got.Round(time.Millisecond) != want.Round(time.Millisecond) {
 		t.Errorf("default bound = %v, want %v", got, want)
