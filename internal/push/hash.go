@@ -15,7 +15,8 @@ import (
 )
 
 // Seed is a local file ready to push: its layout, whole-file SHA-256,
-// per-piece digests and task id.
+// per-piece digests and task id (named by the manifest when there is one,
+// else by the whole-file digest).
 type Seed struct {
 	Path   string
 	Name   string // the base name offered to receivers
@@ -76,6 +77,12 @@ func HashFile(p string, pieceSize int64) (*Seed, error) {
 		return nil, fmt.Errorf("push: %s changed while it was read", p)
 	}
 	s.Digest = core.Digest(whole.Sum(nil))
+	// With a manifest the task is named by it: receivers then check every
+	// piece against it and hash each byte once (see [Server]); without
+	// one, by the whole-file digest, which they compute as pieces arrive.
 	s.Task = core.TaskIDForDigest(s.Digest, pieceSize)
+	if len(s.Pieces) > 0 {
+		s.Task = core.TaskIDForManifest(s.Pieces, pieceSize)
+	}
 	return s, nil
 }

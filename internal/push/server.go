@@ -300,7 +300,7 @@ type fetched struct {
 	d        *daemon.Daemon
 	dir      string
 	output   string
-	sum      core.Digest // whole-file SHA-256 the daemon verified
+	sum      core.Digest // whole-file SHA-256 the daemon verified, or the offer's for a manifest-verified copy
 	fromSeed int64
 	run      chan struct{} // closed when the daemon's Run returned
 }
@@ -335,9 +335,21 @@ func (s *Server) fetch(o *Offer, log *slog.Logger) (*fetched, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	tr, err := d.Download(s.ctx, daemon.Request{
+	req := daemon.Request{
 		URL: o.Source, Digest: o.Digest, PieceSize: o.Layout.PieceSize, PieceDigests: o.Pieces, Output: f.output,
-	})
+	}
+	// A task named by its manifest (as pushers name them when the offer
+	// carries one) is fetched by the manifest alone: every piece, from
+	// the other receivers and from the pusher, is checked against it
+	// before it is kept, so the copy is the pusher's file piece by piece,
+	// and the whole-file digest, which the pusher computed in the same
+	// read as the manifest, is not computed again: that second SHA-256
+	// pass over every byte was half of the receivers' CPU time.
+	byManifest := len(o.Pieces) > 0 && o.Task == core.TaskIDForManifest(o.Pieces, o.Layout.PieceSize)
+	if byManifest {
+		req.Digest = core.Digest{}
+	}
+	tr, err := d.Download(s.ctx, req)
 	if err != nil {
 		return fail(fetchErr(err))
 	}
@@ -349,6 +361,9 @@ func (s *Server) fetch(o *Offer, log *slog.Logger) (*fetched, error) {
 		return fail(fmt.Errorf("%w: the source has %d bytes, the offer %d", ErrSize, p.Size, o.Layout.Size))
 	}
 	f.fromSeed, f.sum = p.FromSource, p.Sum
+	if byManifest {
+		f.sum = o.Digest // every piece matched the manifest
+	}
 	return f, nil
 }
 
@@ -361,7 +376,8 @@ func fetchErr(err error) error {
 }
 
 // place copies the download at p, whose SHA-256 the daemon verified to
-// be sum, into file and commits it. The copy stays in the kernel; only if
+// be sum (or whose pieces it verified against the manifest of digest
+// sum), into file and commits it. The copy stays in the kernel; only if
 // the daemon reported no sum is it hashed on the way, through user space.
 func (s *Server) place(file *File, p string, sum core.Digest) (core.Digest, error) {
 	src, err := os.Open(p)
