@@ -425,6 +425,11 @@ func simCases() []simCase {
 		{simConfig{name: "demo", fileSize: 256 << 20, pieceSize: ps, origin: 18.75 * mb, up: uniform(8, 25*mb), down: uniform(8, 10000*mb), slots: 8}, 1.1, false},
 		{simConfig{name: "demo-latency", fileSize: 256 << 20, pieceSize: ps, origin: 18.75 * mb, up: uniform(8, 25*mb), down: uniform(8, 10000*mb), slots: 8, latency: 20 * time.Millisecond}, 1.1, false},
 		{simConfig{name: "homogeneous-latency", fileSize: f, pieceSize: ps, origin: 20 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8, latency: 20 * time.Millisecond}, 1.15, false},
+		// pollen push (issue 5): the origin and every peer with the same
+		// rate up and down (50 Mbit/s), so each peer must download at its
+		// full rate from the start and the origin serves one copy: the
+		// bound is F/u for any N, as for one peer.
+		{simConfig{name: "push-equal-links", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(16, 6.25*mb), down: uniform(16, 6.25*mb), slots: 8, latency: 20 * time.Millisecond}, 1.15, false},
 		{simConfig{name: "large-swarm", fileSize: f, pieceSize: ps, origin: 20 * mb, up: spread(100, 10*mb, 30*mb), down: uniform(100, 100*mb), slots: 8}, 1.15, true},
 		// Peers fail mid-run: told (the connection died) or silent (only
 		// missing heartbeats and assignment timeouts reveal it).
