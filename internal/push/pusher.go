@@ -59,7 +59,7 @@ type PushStats struct {
 	Bytes  int64       // bytes in the files
 	Pieces int         // pieces in the files
 	Origin OriginStats // what the origin served
-	Sends  int         // offers sent (one msg Send each)
+	Sends  int         // offers sent (each two msg Sends: the offer and its Await)
 }
 
 // Push hashes the files, seeds them from an in-process scheduler and
