@@ -6,14 +6,42 @@ package msg
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // inprocNodes maps the names of "inproc://NAME" addresses to their nodes.
-// It is process-wide, like the port space of a host.
+// It is process-wide, like the port space of a host. gen grows with every
+// change of m, so a sender's cached lookup (inprocDest) knows when it is
+// stale.
 var inprocNodes struct {
 	sync.RWMutex // guards m
 	m            map[string]*Node
+	gen          atomic.Uint64
+}
+
+// An inprocDest is a node's last resolved "inproc://" destination.
+type inprocDest struct {
+	addr   string
+	target *Node // nil: no such node
+	gen    uint64
+}
+
+// inprocPrefix starts every in-process address.
+const inprocPrefix = schemeInproc + "://"
+
+// lookupInproc resolves the in-process address addr ("inproc://NAME"),
+// through n's cache of the last one: a serving loop's Sends to one
+// destination neither parse its address nor lock the table.
+func (n *Node) lookupInproc(addr string) *Node {
+	gen := inprocNodes.gen.Load()
+	if d := n.lastInproc.Load(); d != nil && d.gen == gen && d.addr == addr {
+		return d.target
+	}
+	target := inprocLookup(strings.TrimPrefix(addr, inprocPrefix))
+	n.lastInproc.Store(&inprocDest{addr: addr, target: target, gen: gen})
+	return target
 }
 
 func inprocRegister(name string, n *Node) error {
@@ -26,6 +54,7 @@ func inprocRegister(name string, n *Node) error {
 		inprocNodes.m = map[string]*Node{}
 	}
 	inprocNodes.m[name] = n
+	inprocNodes.gen.Add(1)
 	return nil
 }
 
@@ -34,6 +63,7 @@ func inprocUnregister(name string, n *Node) {
 	defer inprocNodes.Unlock()
 	if inprocNodes.m[name] == n {
 		delete(inprocNodes.m, name)
+		inprocNodes.gen.Add(1)
 	}
 }
 
