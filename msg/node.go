@@ -46,6 +46,7 @@ type Node struct {
 	stats  counters
 	names  nameTable   // Register and Lookup (names.go)
 	direct directState // Receive reading a session itself (direct.go)
+	local  localWaits  // local Sends waiting for this node's reply (inproc.go)
 	// lastInproc is the last in-process destination of a Send (inproc.go).
 	lastInproc atomic.Pointer[inprocDest]
 
@@ -192,6 +193,7 @@ func (n *Node) Close() error {
 	}
 	n.closing = true
 	close(n.closed)
+	n.local.close()
 	n.cancel()
 	lns := n.listeners
 	names := n.inproc

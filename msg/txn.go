@@ -39,6 +39,10 @@ type txn struct {
 	seg    Segment
 	dst    []byte // sender's reply buffer
 	reply  []byte // dst with the reply appended
+	closed bool   // the destination closed instead of replying
+	// prev and next link the target's waiting local Sends (localWaits);
+	// guarded by its mutex.
+	prev, next *txn
 	// remote origin
 	in    *inPeer
 	seq   uint64
@@ -66,7 +70,7 @@ func (tx *txn) recycle() {
 	tx.state = txnIdle
 	tx.msg, tx.seg, tx.dst, tx.reply, tx.carry = nil, nil, nil, nil, nil
 	tx.sender, tx.in = nil, nil
-	tx.access, tx.segLen, tx.seq, tx.stable = 0, 0, 0, false
+	tx.access, tx.segLen, tx.seq, tx.stable, tx.closed = 0, 0, 0, false, false
 	if tx.frame != nil {
 		tx.frame.Release()
 		tx.frame = nil
