@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -23,6 +24,11 @@ import (
 // benchServer serves every request with handle, allocation-free (Serve
 // reuses one Request).
 func benchServer(b *testing.B, addr string, handle func(r *Request)) *Node {
+	return benchServerCtx(b, context.Background(), addr, handle)
+}
+
+// benchServerCtx is benchServer serving until ctx ends.
+func benchServerCtx(b *testing.B, ctx context.Context, addr string, handle func(r *Request)) *Node {
 	n, err := NewNode(Config{})
 	if err != nil {
 		b.Fatal(err)
@@ -34,7 +40,7 @@ func benchServer(b *testing.B, addr string, handle func(r *Request)) *Node {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = n.Serve(context.Background(), func(_ context.Context, r *Request) { handle(r) })
+		_ = n.Serve(ctx, func(_ context.Context, r *Request) { handle(r) })
 	}()
 	b.Cleanup(func() {
 		_ = n.Close()
@@ -53,11 +59,21 @@ func benchAddr(b *testing.B, tr string) string {
 	return "tcp://127.0.0.1:0"
 }
 
-// BenchmarkSRR is Send/Receive/Reply of a 32-byte message and reply.
+// BenchmarkSRR is Send/Receive/Reply of a 32-byte message and reply. The
+// "-cancel" cases send and serve with contexts that can be cancelled, as
+// pollen bench msg and the daemon do (a context without a Done channel
+// spares a Send some work).
 func BenchmarkSRR(b *testing.B) {
-	for _, tr := range []string{"inproc", "unix", "tcp"} {
+	for _, tr := range []string{"inproc", "unix", "tcp", "inproc-cancel", "tcp-cancel"} {
 		b.Run(tr, func(b *testing.B) {
-			server := benchServer(b, benchAddr(b, tr), func(r *Request) { _ = r.Reply(r.Message()) })
+			ctx := context.Background()
+			if name, ok := strings.CutSuffix(tr, "-cancel"); ok {
+				tr = name
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				defer cancel()
+			}
+			server := benchServerCtx(b, ctx, benchAddr(b, tr), func(r *Request) { _ = r.Reply(r.Message()) })
 			client, err := NewNode(Config{})
 			if err != nil {
 				b.Fatal(err)
@@ -65,7 +81,6 @@ func BenchmarkSRR(b *testing.B) {
 			defer func() { _ = client.Close() }()
 			m := make([]byte, 32)
 			dst := make([]byte, 0, 32)
-			ctx := context.Background()
 			dest := server.Addr()
 			if _, err := client.AppendSend(ctx, dst, dest, m, nil, 0); err != nil { // connect
 				b.Fatal(err)

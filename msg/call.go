@@ -28,7 +28,8 @@ type call struct {
 	heard  atomic.Bool           // a pending frame arrived since the last retransmission
 	fired  atomic.Bool           // the retransmission timer fired
 	wait   waitCtx               // ends the Send's own read of the session (wakeCtx)
-	frame  []byte                // the encoded request
+	frame  []byte                // the encoded request without its carry
+	tail   []byte                // the carry, sent after frame: the segment's first bytes in place, or carry
 	carry  []byte                // scratch for a file segment's first bytes
 	timer  *time.Timer           // sets fired and wakes wait
 	head   [moveToHeaderLen]byte // the head of a streamed frame this Send read
@@ -132,7 +133,8 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 			f.Carry = c.carry
 		}
 	}
-	c.frame, err = f.Append(c.frame[:0])
+	c.frame, err = f.appendNoCarry(c.frame[:0])
+	c.tail = f.Carry
 	if err != nil {
 		op.finish(c)
 		return dst, fmt.Errorf("msg: send: %w", err)
@@ -153,7 +155,7 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 	op.used.Store(true)
 
 	interval := op.n.cfg.RetransmitInterval
-	probing := op.transmit(ctx, c.frame) != nil // a failed send counts as unanswered
+	probing := op.transmit(ctx, c) != nil // a failed send counts as unanswered
 	c.fired.Store(false)
 	c.timer.Reset(interval)
 	var stop func() bool
@@ -235,7 +237,7 @@ func (op *outPeer) await(ctx context.Context, c *call, dst []byte, probing bool)
 		c.frame[7] |= byte(requestRetransmit) // low byte of the big-endian flags
 		op.n.stats.retransmits.Add(1)
 		tctx, cancel := context.WithTimeout(ctx, interval)
-		_ = op.transmit(tctx, c.frame)
+		_ = op.transmit(tctx, c)
 		cancel()
 		c.timer.Reset(interval)
 	}
@@ -249,9 +251,13 @@ func (op *outPeer) complete(c *call, dst []byte, rm *wire.Message) ([]byte, erro
 	return reply, err
 }
 
-// transmit sends one frame on the session.
-func (op *outPeer) transmit(ctx context.Context, frame []byte) error {
-	return op.sock.Send(ctx, frame)
+// transmit sends c's request on the session: its carry, if any, in place
+// behind the rest of the frame, with one vectored write.
+func (op *outPeer) transmit(ctx context.Context, c *call) error {
+	if len(c.tail) == 0 {
+		return op.sock.Send(ctx, c.frame)
+	}
+	return op.sock.SendVec(ctx, c.frame, c.tail)
 }
 
 // abandon ends a Send that will not wait for its reply. If the reply raced
@@ -316,6 +322,7 @@ func (op *outPeer) finish(c *call) {
 	c.movesMu.Unlock()
 	op.win.release(c.seq)
 	c.carry = c.carry[:0]
+	c.tail = nil
 	c.wait.reset()
 	callPool.Put(c)
 }

@@ -51,6 +51,16 @@ func (f requestFrame) Len() int { return 8 + f.payloadLen() }
 
 // Append appends the encoded frame to b.
 func (f requestFrame) Append(b []byte) ([]byte, error) {
+	b, err := f.appendNoCarry(b)
+	if err != nil {
+		return b, err
+	}
+	return append(b, f.Carry...), nil
+}
+
+// appendNoCarry appends the encoded frame without its carry, which the caller
+// sends right after it (a vectored write from the segment in place).
+func (f requestFrame) appendNoCarry(b []byte) ([]byte, error) {
 	if err := f.check(); err != nil {
 		return b, err
 	}
@@ -75,8 +85,7 @@ func (f requestFrame) Append(b []byte) ([]byte, error) {
 		b = append(b, byte(f.Access))
 		b = binary.BigEndian.AppendUint64(b, uint64(f.SegLen))
 	}
-	b = append(b, f.Msg...)
-	return append(b, f.Carry...), nil
+	return append(b, f.Msg...), nil
 }
 
 // check enforces the invariants parseRequest enforces.

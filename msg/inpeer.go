@@ -390,14 +390,13 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, boo
 	tx := getTxn()
 	tx.mu.Lock()
 	tx.state = txnWaiting
-	tx.buf = append(append(tx.buf[:0], f.Msg...), f.Carry...)
-	tx.msg = tx.buf[:len(f.Msg):len(f.Msg)]
-	tx.carry = tx.buf[len(f.Msg):]
+	tx.frame = m // msg and carry point into it: no copy
+	tx.msg = f.Msg[:len(f.Msg):len(f.Msg)]
+	tx.carry = f.Carry[:len(f.Carry):len(f.Carry)]
 	tx.access, tx.segLen, tx.stable = f.Access, f.SegLen, f.Stable
 	tx.in, tx.seq = in, f.Seq
 	gen := tx.gen
 	tx.mu.Unlock()
-	m.Release()
 	if n.answerNameProbe(tx, gen) { // the node's own name handshake (names.go)
 		return reqRef{}, false
 	}

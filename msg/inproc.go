@@ -6,14 +6,42 @@ package msg
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // inprocNodes maps the names of "inproc://NAME" addresses to their nodes.
-// It is process-wide, like the port space of a host.
+// It is process-wide, like the port space of a host. gen grows with every
+// change of m, so a sender's cached lookup (inprocDest) knows when it is
+// stale.
 var inprocNodes struct {
 	sync.RWMutex // guards m
 	m            map[string]*Node
+	gen          atomic.Uint64
+}
+
+// An inprocDest is a node's last resolved "inproc://" destination.
+type inprocDest struct {
+	addr   string
+	target *Node // nil: no such node
+	gen    uint64
+}
+
+// inprocPrefix starts every in-process address.
+const inprocPrefix = schemeInproc + "://"
+
+// lookupInproc resolves the in-process address addr ("inproc://NAME"),
+// through n's cache of the last one: a serving loop's Sends to one
+// destination neither parse its address nor lock the table.
+func (n *Node) lookupInproc(addr string) *Node {
+	gen := inprocNodes.gen.Load()
+	if d := n.lastInproc.Load(); d != nil && d.gen == gen && d.addr == addr {
+		return d.target
+	}
+	target := inprocLookup(strings.TrimPrefix(addr, inprocPrefix))
+	n.lastInproc.Store(&inprocDest{addr: addr, target: target, gen: gen})
+	return target
 }
 
 func inprocRegister(name string, n *Node) error {
@@ -26,6 +54,7 @@ func inprocRegister(name string, n *Node) error {
 		inprocNodes.m = map[string]*Node{}
 	}
 	inprocNodes.m[name] = n
+	inprocNodes.gen.Add(1)
 	return nil
 }
 
@@ -34,6 +63,7 @@ func inprocUnregister(name string, n *Node) {
 	defer inprocNodes.Unlock()
 	if inprocNodes.m[name] == n {
 		delete(inprocNodes.m, name)
+		inprocNodes.gen.Add(1)
 	}
 }
 
@@ -59,18 +89,28 @@ func (n *Node) sendLocal(ctx context.Context, target *Node, dst, m []byte, seg S
 	gen := tx.gen
 	tx.mu.Unlock()
 
+	// The target's Close answers tx with an error (localWaits), so the
+	// wait below selects on one channel fewer.
+	if !target.local.add(tx) {
+		tx.recycle()
+		return dst, errDestClosed
+	}
 	if err := queueLocal(ctx, target, reqRef{tx: tx, gen: gen}); err != nil {
+		target.local.remove(tx)
 		tx.recycle()
 		return dst, err
 	}
 	var err error
-	select {
-	case <-tx.done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-target.closed:
-		err = fmt.Errorf("msg: send: destination %w", ErrClosed)
+	if done := ctx.Done(); done == nil {
+		<-tx.done
+	} else {
+		select {
+		case <-tx.done:
+		case <-done:
+			err = ctx.Err()
+		}
 	}
+	target.local.remove(tx)
 	if err != nil {
 		tx.mu.Lock()
 		if tx.state == txnWaiting {
@@ -81,11 +121,74 @@ func (n *Node) sendLocal(ctx context.Context, target *Node, dst, m []byte, seg S
 			return dst, err
 		}
 		tx.mu.Unlock()
-		<-tx.done // Reply won the race; take its reply
+		<-tx.done // Reply (or the target's Close) won the race
 	}
-	reply := tx.reply
+	reply, closed := tx.reply, tx.closed // written before tx.done was signalled
 	tx.recycle()
+	if closed {
+		return dst, errDestClosed
+	}
 	return reply, nil
+}
+
+// errDestClosed fails a local Send whose destination closed.
+var errDestClosed = fmt.Errorf("msg: send: destination %w", ErrClosed)
+
+// localWaits are the local Sends waiting for a node's reply: its Close
+// answers them with ErrClosed.
+type localWaits struct {
+	mu     sync.Mutex // guards the following and the txns' prev and next
+	head   *txn
+	closed bool
+}
+
+// add registers tx as waiting; false once the node closed.
+func (w *localWaits) add(tx *txn) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return false
+	}
+	tx.prev, tx.next = nil, w.head
+	if w.head != nil {
+		w.head.prev = tx
+	}
+	w.head = tx
+	return true
+}
+
+// remove unregisters tx, if it is registered.
+func (w *localWaits) remove(tx *txn) {
+	w.mu.Lock()
+	switch {
+	case tx.prev != nil:
+		tx.prev.next = tx.next
+	case w.head == tx:
+		w.head = tx.next
+	}
+	if tx.next != nil {
+		tx.next.prev = tx.prev
+	}
+	tx.prev, tx.next = nil, nil
+	w.mu.Unlock()
+}
+
+// close answers every waiting local Send with ErrClosed and refuses new
+// ones.
+func (w *localWaits) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for tx := w.head; tx != nil; tx = tx.next {
+		tx.mu.Lock()
+		if tx.state != txnWaiting {
+			tx.mu.Unlock()
+			continue // replied: its sender has the reply
+		}
+		tx.state, tx.closed = txnDone, true
+		tx.mu.Unlock()
+		tx.done <- struct{}{} // cap 1, and nobody else signals a withdrawn txn
+	}
 }
 
 // queueLocal puts a local request on target's receive queue, waiting while
@@ -99,7 +202,7 @@ func queueLocal(ctx context.Context, target *Node, ref reqRef) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-target.closed:
-			return fmt.Errorf("msg: send: destination %w", ErrClosed)
+			return errDestClosed
 		}
 	}
 	target.wakeReceivers()

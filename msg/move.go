@@ -204,10 +204,15 @@ func (in *inPeer) retryMove(what string, attempt func(stall time.Duration) error
 }
 
 // moveFrom asks the owner for [segOff, segOff+dst.Len()) and writes the
-// data frames into dst. The grant was checked by the caller.
-func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Segment) error {
+// data frames into dst. The grant was checked by the caller. meanwhile
+// (once, nil error if it has nothing to do) is the caller's own work on
+// the destination, done once the move-from frame is out, while it travels.
+func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Segment, meanwhile func() error) error {
 	n := dst.Len()
 	if n == 0 {
+		if err := meanwhile(); err != nil {
+			return fmt.Errorf("msg: move from: %w", err)
+		}
 		return nil
 	}
 	err := in.retryMove("move from", func(stall time.Duration) error {
@@ -217,6 +222,13 @@ func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Se
 		req, _ := moveFromFrame{Seq: seq, Move: id, Off: segOff, N: n}.Append(buf[:0])
 		if err := in.sock.Send(ctx, req); err != nil {
 			return err
+		}
+		if meanwhile != nil {
+			err := meanwhile()
+			meanwhile = nil
+			if err != nil {
+				return err
+			}
 		}
 		for got := int64(0); got < n; {
 			mm, err := in.next(ctx, mv)

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pollen-dev/pollen/wire"
@@ -44,6 +46,9 @@ type Node struct {
 	stats  counters
 	names  nameTable   // Register and Lookup (names.go)
 	direct directState // Receive reading a session itself (direct.go)
+	local  localWaits  // local Sends waiting for this node's reply (inproc.go)
+	// lastInproc is the last in-process destination of a Send (inproc.go).
+	lastInproc atomic.Pointer[inprocDest]
 
 	mu        sync.Mutex // guards the following
 	closing   bool
@@ -188,6 +193,7 @@ func (n *Node) Close() error {
 	}
 	n.closing = true
 	close(n.closed)
+	n.local.close()
 	n.cancel()
 	lns := n.listeners
 	names := n.inproc
@@ -263,16 +269,16 @@ func (n *Node) AppendSend(ctx context.Context, dst []byte, dest string, m []byte
 		return dst, ErrClosed
 	default:
 	}
-	scheme, rest, err := parseAddr(dest)
-	if err != nil {
-		return dst, err
-	}
-	if scheme == schemeInproc {
-		target := inprocLookup(rest)
+	if len(dest) > len(inprocPrefix) && strings.HasPrefix(dest, inprocPrefix) {
+		target := n.lookupInproc(dest)
 		if target == nil {
 			return dst, fmt.Errorf("msg: send to %s: %w", dest, ErrNoDestination)
 		}
 		return n.sendLocal(ctx, target, dst, m, seg, rights)
+	}
+	scheme, rest, err := parseAddr(dest)
+	if err != nil {
+		return dst, err
 	}
 	for {
 		op, err := n.outPeer(ctx, dest, scheme, rest)
@@ -299,12 +305,14 @@ func (n *Node) Receive(ctx context.Context) (*Request, error) {
 // ReceiveInto is [Node.Receive] into a caller-owned [Request], so a serving
 // loop that reuses r receives without allocating.
 func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
-	return n.receiveInto(ctx, r, nil)
+	return n.receiveInto(ctx, r, nil, nil)
 }
 
 // receiveInto is ReceiveInto; rc, if not nil, is the caller's receiver for
-// direct reads, already woken by the end of ctx (Serve).
-func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver) error {
+// direct reads, already woken by the end of ctx, and quit, if not nil, a
+// channel closed when ctx ends or the node closes (Serve): waiting on the
+// queue then selects on two channels instead of three.
+func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver, quit <-chan struct{}) error {
 	direct := true
 	for {
 		if in := n.direct.hot.Load(); in != nil && direct {
@@ -322,6 +330,21 @@ func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver) error 
 			continue
 		}
 		direct = true
+		if quit != nil {
+			select {
+			case ref := <-n.reqs:
+				if n.take(ref) {
+					*r = Request(ref)
+					return nil
+				}
+			case <-quit:
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return ErrClosed
+			}
+			continue
+		}
 		select {
 		case ref := <-n.reqs:
 			if n.take(ref) {
@@ -359,11 +382,17 @@ func (n *Node) take(ref reqRef) bool {
 func (n *Node) Serve(ctx context.Context, h func(ctx context.Context, r *Request)) error {
 	var r Request
 	// One receiver for the whole loop: the end of ctx is watched once,
-	// not once per request.
+	// not once per request; so is the node's closing, merged with it into
+	// one channel for the waits on the receive queue.
 	rc := newReceiver(ctx)
 	defer rc.release()
+	qctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(n.ctx, cancel)
+	defer stop()
+	quit := qctx.Done()
 	for {
-		if err := n.receiveInto(ctx, &r, rc); err != nil {
+		if err := n.receiveInto(ctx, &r, rc, quit); err != nil {
 			return err
 		}
 		h(ctx, &r)

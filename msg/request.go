@@ -143,17 +143,25 @@ func (r *Request) move(ctx context.Context, want Access, segOff int64, local Seg
 		if want == Read {
 			// Carried bytes of a memory segment are the segment's
 			// first bytes until the reply: take what they cover of
-			// the range here, move only the rest.
+			// the range from them, move only the rest. They are
+			// copied once the move-from for the rest is out, while
+			// it travels.
 			var k int64
-			var err error
 			if tx.stable {
-				k, err = takeCarry(tx.carry, segOff, local)
+				k = carryCover(len(tx.carry), segOff, n)
 			}
 			tx.mu.Unlock()
-			if err != nil {
-				return fmt.Errorf("msg: move: %w", err)
+			take := func() error {
+				if k == 0 {
+					return nil
+				}
+				if err := tx.lockWaiting(r.gen); err != nil {
+					return err
+				}
+				defer tx.mu.Unlock()
+				return writeSeg(local, 0, tx.carry[segOff:segOff+k])
 			}
-			if err := in.moveFrom(ctx, seq, segOff+k, subSegment(local, k)); err != nil {
+			if err := in.moveFrom(ctx, seq, segOff+k, subSegment(local, k), take); err != nil {
 				return err
 			}
 			in.n.stats.movedFrom.Add(uint64(k))
@@ -191,21 +199,14 @@ func checkLocal(s Segment) error {
 	return fmt.Errorf("segment %T: %w", s, ErrAccess)
 }
 
-// takeCarry copies the part of [segOff, segOff+dst.Len()) that the carried
-// bytes (the segment's first len(carry) bytes) cover into dst, and returns
-// how many bytes it copied: a prefix of the range, or nothing.
-func takeCarry(carry []byte, segOff int64, dst Segment) (int64, error) {
-	if segOff >= int64(len(carry)) {
-		return 0, nil
+// carryCover returns how many bytes of the range [segOff, segOff+n) the
+// carried bytes (the segment's first carry bytes) cover: a prefix of the
+// range, or nothing.
+func carryCover(carry int, segOff, n int64) int64 {
+	if segOff >= int64(carry) {
+		return 0
 	}
-	k := min(int64(len(carry))-segOff, dst.Len())
-	if k <= 0 {
-		return 0, nil
-	}
-	if err := writeSeg(dst, 0, carry[segOff:segOff+k]); err != nil {
-		return 0, err
-	}
-	return k, nil
+	return max(min(int64(carry)-segOff, n), 0)
 }
 
 // subSegment returns s without its first k bytes.

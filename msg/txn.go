@@ -5,6 +5,8 @@ package msg
 
 import (
 	"sync"
+
+	"github.com/pollen-dev/pollen/wire"
 )
 
 // txn states.
@@ -21,7 +23,8 @@ const (
 //
 // A local txn (sender != nil) points at the sender's message, segment and
 // reply buffer, which stay valid while the sender waits. A remote txn
-// (in != nil) owns copies of the message and the carried segment bytes.
+// (in != nil) holds the received request frame, which its message and the
+// carried segment bytes point into (no copy), until it is recycled.
 type txn struct {
 	done chan struct{} // local: signalled once by Reply; cap 1
 
@@ -36,6 +39,10 @@ type txn struct {
 	seg    Segment
 	dst    []byte // sender's reply buffer
 	reply  []byte // dst with the reply appended
+	closed bool   // the destination closed instead of replying
+	// prev and next link the target's waiting local Sends (localWaits);
+	// guarded by its mutex.
+	prev, next *txn
 	// remote origin
 	in    *inPeer
 	seq   uint64
@@ -43,7 +50,7 @@ type txn struct {
 	// stable: carry stays equal to the segment's first bytes until the
 	// reply, so MoveFrom takes it instead of moving it again.
 	stable bool
-	buf    []byte // owns msg and carry
+	frame  *wire.Message // the request frame msg and carry point into, until recycled
 }
 
 // A reqRef is a txn with the generation it had when it was queued.
@@ -63,8 +70,11 @@ func (tx *txn) recycle() {
 	tx.state = txnIdle
 	tx.msg, tx.seg, tx.dst, tx.reply, tx.carry = nil, nil, nil, nil, nil
 	tx.sender, tx.in = nil, nil
-	tx.access, tx.segLen, tx.seq, tx.stable = 0, 0, 0, false
-	tx.buf = tx.buf[:0]
+	tx.access, tx.segLen, tx.seq, tx.stable, tx.closed = 0, 0, 0, false, false
+	if tx.frame != nil {
+		tx.frame.Release()
+		tx.frame = nil
+	}
 	tx.mu.Unlock()
 	txnPool.Put(tx)
 }

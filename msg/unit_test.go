@@ -137,6 +137,47 @@ func TestAddresses(t *testing.T) {
 	}
 }
 
+// A Send to an in-process name reaches the node that holds the name now:
+// the sender's cached lookup of its last destination does not outlive the
+// node it found.
+func TestInprocNameReused(t *testing.T) {
+	checkLeaks(t)
+	ctx := context.Background()
+	client := newNode(t, Config{})
+	const addr = "inproc://reused"
+	for i := range 3 {
+		n, err := NewNode(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Listen(ctx, addr); err != nil {
+			t.Fatal(err)
+		}
+		want := []byte{byte('a' + i)}
+		done := make(chan error, 1)
+		go func() {
+			r, err := n.Receive(ctx)
+			if err == nil {
+				err = r.Reply(want)
+			}
+			done <- err
+		}()
+		got, err := client.Send(ctx, addr, nil)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("node %d: reply %q, %v; want %q", i, got, err, want)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Send(ctx, addr, nil); !errors.Is(err, ErrNoDestination) {
+			t.Fatalf("after node %d closed: %v, want ErrNoDestination", i, err)
+		}
+	}
+}
+
 // Close fails waiting Sends with ErrClosed, is idempotent, and everything
 // after it fails with ErrClosed.
 func TestClose(t *testing.T) {
