@@ -210,6 +210,9 @@ func (in *inPeer) retryMove(what string, attempt func(stall time.Duration) error
 func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Segment, meanwhile func() error) error {
 	n := dst.Len()
 	if n == 0 {
+		if meanwhile == nil {
+			return nil
+		}
 		if err := meanwhile(); err != nil {
 			return fmt.Errorf("msg: move from: %w", err)
 		}

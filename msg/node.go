@@ -313,6 +313,12 @@ func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
 // channel closed when ctx ends or the node closes (Serve): waiting on the
 // queue then selects on two channels instead of three.
 func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver, quit <-chan struct{}) error {
+	// With quit, the end of ctx and the node's closing are not watched
+	// apart: a select skips nil channels.
+	done, closed := ctx.Done(), (<-chan struct{})(n.closed)
+	if quit != nil {
+		done, closed = nil, nil
+	}
 	direct := true
 	for {
 		if in := n.direct.hot.Load(); in != nil && direct {
@@ -330,30 +336,20 @@ func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver, quit <
 			continue
 		}
 		direct = true
-		if quit != nil {
-			select {
-			case ref := <-n.reqs:
-				if n.take(ref) {
-					*r = Request(ref)
-					return nil
-				}
-			case <-quit:
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				return ErrClosed
-			}
-			continue
-		}
 		select {
 		case ref := <-n.reqs:
 			if n.take(ref) {
 				*r = Request(ref)
 				return nil
 			}
-		case <-ctx.Done():
+		case <-quit:
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return ErrClosed
+		case <-done:
 			return ctx.Err()
-		case <-n.closed:
+		case <-closed:
 			return ErrClosed
 		}
 	}
