@@ -27,6 +27,10 @@ var ErrNotSupported = errors.New("netlab: network namespaces not available")
 // MaxHosts is the most hosts a lab may have.
 const MaxHosts = 500
 
+// MaxTSOSegs is the largest [Config.MinTSOSegs]: 44 segments of 1448
+// bytes make one 64 KiB GSO packet.
+const MaxTSOSegs = 44
+
 // Link is the shaping of one host's link. A zero rate is unlimited.
 type Link struct {
 	// Up limits what the host sends (tbf on its eth0).
@@ -94,8 +98,8 @@ func (c Config) Validate() error {
 	if c.Latency < 0 {
 		return errors.New("netlab: negative latency")
 	}
-	if c.MinTSOSegs < 0 || c.MinTSOSegs > 44 {
-		return fmt.Errorf("netlab: MinTSOSegs %d not in 0..44", c.MinTSOSegs)
+	if c.MinTSOSegs < 0 || c.MinTSOSegs > MaxTSOSegs {
+		return fmt.Errorf("netlab: MinTSOSegs %d not in 0..%d", c.MinTSOSegs, MaxTSOSegs)
 	}
 	if len(c.Prefix) > 40 {
 		return fmt.Errorf("netlab: prefix %q too long", c.Prefix)

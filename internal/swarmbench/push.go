@@ -88,12 +88,7 @@ func (c PushConfig) withDefaults() PushConfig {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	switch {
-	case c.MinTSOSegs == 0:
-		c.MinTSOSegs = 44
-	case c.MinTSOSegs < 0:
-		c.MinTSOSegs = 0
-	}
+	c.MinTSOSegs = labTSOSegs(c.MinTSOSegs)
 	return c
 }
 
@@ -109,8 +104,8 @@ func (c PushConfig) Validate() error {
 		return errors.New("swarmbench: push: file size must be positive")
 	case c.Rate < 0 || c.PieceSize < 0 || c.Timeout < 0:
 		return errors.New("swarmbench: push: negative rate, piece size or timeout")
-	case c.MinTSOSegs > 44:
-		return fmt.Errorf("swarmbench: push: min TSO segments %d over 44", c.MinTSOSegs)
+	case c.MinTSOSegs > netlab.MaxTSOSegs:
+		return fmt.Errorf("swarmbench: push: min TSO segments %d over %d", c.MinTSOSegs, netlab.MaxTSOSegs)
 	}
 	for _, n := range c.Receivers {
 		if n < 1 || n > netlab.MaxHosts-1 {

@@ -98,12 +98,7 @@ func (c Config) withDefaults() Config {
 	if c.Systems == nil {
 		c.Systems = []System{BitTorrent{}, HTTP{}}
 	}
-	switch {
-	case c.MinTSOSegs == 0:
-		c.MinTSOSegs = 44
-	case c.MinTSOSegs < 0:
-		c.MinTSOSegs = 0
-	}
+	c.MinTSOSegs = labTSOSegs(c.MinTSOSegs)
 	if c.LoopbackSize == 0 {
 		c.LoopbackSize = 1 << 30
 	}
@@ -120,6 +115,19 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// labTSOSegs is the benchmarks' reading of a MinTSOSegs setting: zero
+// means [netlab.MaxTSOSegs] (one 64 KiB GSO packet), negative the
+// kernel's default (netlab's zero).
+func labTSOSegs(n int) int {
+	switch {
+	case n == 0:
+		return netlab.MaxTSOSegs
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // Validate reports whether c, with defaults applied, describes a run.
