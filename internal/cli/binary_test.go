@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pollen-dev/pollen/internal/testbin"
 )
 
 // TestBinary builds cmd/pollen and runs it as a process: the wiring in
@@ -21,7 +23,7 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildPollen(t)
+	bin := testbin.Pollen(t)
 	out, err := exec.CommandContext(t.Context(), bin, "version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "pollen ") {
 		t.Fatalf("pollen version: %q, %v", out, err)

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -174,20 +173,4 @@ func decodeBenchLine(t *testing.T, line string) benchLine {
 		t.Fatalf("line %q: %v", line, err)
 	}
 	return r
-}
-
-// buildPollen builds cmd/pollen into a temporary directory and returns
-// the binary's path; it skips the test without a go command.
-func buildPollen(t *testing.T) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build with")
-	}
-	bin := filepath.Join(t.TempDir(), "pollen")
-	build := exec.CommandContext(t.Context(), gobin, "build", "-o", bin, "../../cmd/pollen")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }

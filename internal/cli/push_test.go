@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pollen-dev/pollen/internal/testbin"
 )
 
 // receiver is a `pollen receive` run in-process.
@@ -167,7 +169,7 @@ func TestPushBinary(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	bin := buildPollen(t)
+	bin := testbin.Pollen(t)
 	addr, dir := freeAddr(t), t.TempDir()
 	recv := exec.CommandContext(t.Context(), bin, "receive", "--listen", addr, "--dir", dir, "--data", t.TempDir(),
 		"--insecure", "--linger", "1s")

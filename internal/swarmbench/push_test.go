@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/pollen-dev/pollen/internal/netlab"
 	"github.com/pollen-dev/pollen/internal/report"
+	"github.com/pollen-dev/pollen/internal/testbin"
 	"github.com/pollen-dev/pollen/internal/units"
 )
 
@@ -36,15 +36,7 @@ func TestPushSmall(t *testing.T) {
 	if _, err := syscallCounter(); err != nil {
 		t.Skipf("skipping: %v", err)
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("skipping: no go command to build pollen with")
-	}
-	bin := filepath.Join(t.TempDir(), "pollen")
-	build := exec.CommandContext(t.Context(), gobin, "build", "-o", bin, "../../cmd/pollen")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testbin.Pollen(t)
 	rate, _ := units.ParseRate("50Mbit")
 	const size = 4 << 20
 	cfg := PushConfig{
@@ -52,7 +44,7 @@ func TestPushSmall(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
 	var buf bytes.Buffer
-	err = RunPush(interruptible(t), cfg, report.NewWriter(&buf, true))
+	err := RunPush(interruptible(t), cfg, report.NewWriter(&buf, true))
 	if errors.Is(err, netlab.ErrNotSupported) || errors.Is(err, ErrMissingTools) || errors.Is(err, ErrNeighbourTableFull) {
 		t.Skipf("skipping: %v", err)
 	}
