@@ -43,7 +43,7 @@ func TestHashFile(t *testing.T) {
 	must(t, os.WriteFile(empty, nil, 0o644))
 	s, err = push.HashFile(empty, 0)
 	must(t, err)
-	if len(s.Pieces) == 0 && s.Task != core.TaskIDForDigest(core.DigestOf(nil), s.Layout.PieceSize) {
-		t.Errorf("empty file: task %s, want the digest's", s.Task)
+	if len(s.Pieces) != 0 || s.Task != core.TaskIDForDigest(core.DigestOf(nil), s.Layout.PieceSize) {
+		t.Errorf("empty file: %d pieces, task %s; want none, named by the digest", len(s.Pieces), s.Task)
 	}
 }

@@ -206,7 +206,7 @@ func offerOne(ctx context.Context, node *msg.Node, rcv, h string, hostErr error,
 // sendFor sends the encoded request b to receiver rcv and decodes its
 // Result.
 func sendFor(ctx context.Context, node *msg.Node, rcv string, b []byte) (*Result, error) {
-	reply, err := sendOffer(ctx, node, rcv, b)
+	reply, err := sendRetryingDial(ctx, node, rcv, b)
 	if err != nil {
 		return nil, err
 	}
@@ -221,23 +221,24 @@ func sendFor(ctx context.Context, node *msg.Node, rcv string, b []byte) (*Result
 	return res, nil
 }
 
-// offerDials is how often an offer is tried while its receiver cannot be
-// connected to, the first wait offerBackoff, doubling.
+// dialTries is how often a request is tried while its receiver cannot be
+// connected to, the first wait dialBackoff, doubling.
 const (
-	offerDials   = 4
-	offerBackoff = 250 * time.Millisecond
+	dialTries   = 4
+	dialBackoff = 250 * time.Millisecond
 )
 
-// sendOffer sends the encoded request b (an offer or an await) to
-// receiver rcv and returns the reply. A connection that cannot be made (refused, or not made within
-// msg's dial timeout, which a loaded host can miss) is tried again a few
-// times: nothing reached the receiver, so the offer cannot run twice.
-func sendOffer(ctx context.Context, node *msg.Node, rcv string, b []byte) ([]byte, error) {
-	wait := offerBackoff
+// sendRetryingDial sends the encoded request b (an offer or an await) to
+// receiver rcv and returns the reply. A connection that cannot be made
+// (refused, or not made within msg's dial timeout, which a loaded host can
+// miss) is tried again a few times: nothing reached the receiver, so the
+// request cannot run twice.
+func sendRetryingDial(ctx context.Context, node *msg.Node, rcv string, b []byte) ([]byte, error) {
+	wait := dialBackoff
 	for i := 1; ; i++ {
 		reply, err := node.Send(ctx, "tcp://"+rcv, b)
 		var op *net.OpError
-		if err == nil || i == offerDials || !errors.As(err, &op) || op.Op != "dial" {
+		if err == nil || i == dialTries || !errors.As(err, &op) || op.Op != "dial" {
 			return reply, err
 		}
 		t := time.NewTimer(wait)
