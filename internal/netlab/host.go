@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -180,6 +181,41 @@ func (c Counters) Sub(o Counters) Counters {
 		TxBytes: c.TxBytes - o.TxBytes, RxBytes: c.RxBytes - o.RxBytes,
 		TxPackets: c.TxPackets - o.TxPackets, RxPackets: c.RxPackets - o.RxPackets,
 	}
+}
+
+// AllCounters reads the counters of every host's link in one call, from
+// the bridge's side of each veth pair and turned round to the host's view:
+// what the bridge port received is what the host sent. Index i is host i.
+func (l *Lab) AllCounters(ctx context.Context) ([]Counters, error) {
+	out, err := output(ctx, "ip", "-n", l.bridge, "-s", "-j", "link", "show", "master", "br0")
+	if err != nil {
+		return nil, err
+	}
+	var links []struct {
+		Name  string `json:"ifname"`
+		Stats struct {
+			Rx struct{ Bytes, Packets int64 } `json:"rx"`
+			Tx struct{ Bytes, Packets int64 } `json:"tx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		return nil, fmt.Errorf("netlab: parse counters of %s: %w", l.bridge, err)
+	}
+	cs := make([]Counters, len(l.hosts))
+	seen := 0
+	for _, k := range links {
+		i, err := strconv.Atoi(strings.TrimPrefix(k.Name, "h"))
+		if err != nil || !strings.HasPrefix(k.Name, "h") || i < 0 || i >= len(cs) {
+			continue
+		}
+		s := k.Stats
+		cs[i] = Counters{TxBytes: s.Rx.Bytes, RxBytes: s.Tx.Bytes, TxPackets: s.Rx.Packets, RxPackets: s.Tx.Packets}
+		seen++
+	}
+	if seen != len(cs) {
+		return nil, fmt.Errorf("netlab: %s: %d of %d host ports on br0", l.bridge, seen, len(cs))
+	}
+	return cs, nil
 }
 
 // Counters reads the byte and packet counters of the host's eth0.

@@ -146,6 +146,10 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		allBefore, err := l.AllCounters(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
 		c, err := a.DialContext(t.Context(), "tcp", net.JoinHostPort(b.Addr.String(), "7001"))
 		if err != nil {
 			t.Fatal(err)
@@ -170,6 +174,22 @@ func TestLab(t *testing.T) {
 		}
 		if d := after.Sub(before); d.TxBytes < size || d.TxBytes > size*11/10 {
 			t.Errorf("sender's link counted %d bytes sent, want about %d", d.TxBytes, size)
+		}
+		// The bridge's view, turned round: host a sent it, host b received
+		// it, host 0 took no part.
+		allAfter, err := l.AllCounters(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(allAfter) != 3 {
+			t.Fatalf("AllCounters: %d hosts, want 3", len(allAfter))
+		}
+		sent, recv := allAfter[a.Index].Sub(allBefore[a.Index]), allAfter[b.Index].Sub(allBefore[b.Index])
+		if sent.TxBytes < size || sent.TxBytes > size*11/10 || recv.RxBytes < size || recv.RxBytes > size*11/10 {
+			t.Errorf("bridge counted %d bytes sent by %s and %d received by %s, want about %d each", sent.TxBytes, a.NS, recv.RxBytes, b.NS, size)
+		}
+		if idle := allAfter[0].Sub(allBefore[0]); idle.TxBytes > size/100 {
+			t.Errorf("bridge counted %d bytes sent by the idle host 0", idle.TxBytes)
 		}
 		t.Logf("4 MB in %v (ideal %v)", elapsed, want)
 	})

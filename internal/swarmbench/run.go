@@ -324,11 +324,11 @@ func runSystem(ctx context.Context, cfg Config, lab *netlab.Lab, s System, f fil
 	sctx, cancel := context.WithTimeout(ctx, cfg.timeout())
 	defer cancel()
 	debug := cfg.Logger.Enabled(ctx, slog.LevelDebug)
-	var samples []float64
+	var samples linkSamples
 	stop := func() {}
 	sampled := time.Now()
 	if debug {
-		stop = sampleOrigin(sctx, origin, before.TxBytes, &samples)
+		stop = sampleLinks(sctx, lab, &samples)
 	}
 	out, err := s.Run(sctx, lab, Task{File: f.path, Size: f.size, SHA256: f.sum, Dir: dir})
 	stop()
@@ -338,12 +338,10 @@ func runSystem(ctx context.Context, cfg Config, lab *netlab.Lab, s System, f fil
 	if debug {
 		cfg.Logger.Debug("swarmbench: per-host done", "system", s.Name(), "times", out.PerHost)
 		// Drop the samples before the downloads started (set-up).
-		skip := min(len(samples), int(out.Started.Sub(sampled)/(250*time.Millisecond)))
-		var b strings.Builder
-		for _, v := range samples[skip:] {
-			fmt.Fprintf(&b, "%.1f ", v)
-		}
-		cfg.Logger.Debug("swarmbench: origin tx MB/s every 250ms from the start", "system", s.Name(), "series", b.String())
+		skip := int(out.Started.Sub(sampled) / (250 * time.Millisecond))
+		cfg.Logger.Debug("swarmbench: origin tx MB/s every 250ms from the start", "system", s.Name(), "series", series(samples.origin, skip))
+		cfg.Logger.Debug("swarmbench: peers' summed tx MB/s every 250ms from the start", "system", s.Name(),
+			"cap", float64(cfg.PeerUp)*float64(cfg.Peers)/1e6, "series", series(samples.peers, skip))
 	}
 	after, err := origin.Counters(ctx)
 	if err != nil {
@@ -356,16 +354,24 @@ func runSystem(ctx context.Context, cfg Config, lab *netlab.Lab, s System, f fil
 	return out, verify(ctx, out.Copies, f)
 }
 
-// sampleOrigin appends the origin's send rate in MB/s (10^6), every
-// 250ms, to *series until the returned stop is called; it is the trace of
-// how well a system keeps the origin's link busy (debug logging only).
-// *series must not be read before stop returns.
-func sampleOrigin(ctx context.Context, origin *netlab.Host, start int64, series *[]float64) (stop func()) {
+// linkSamples are the lab's send rates in MB/s (10^6), one per 250ms: the
+// origin's and the sum of the peers'. They trace how well a system keeps
+// the origin's link and the peers' uploads busy (debug logging only).
+type linkSamples struct {
+	origin, peers []float64
+}
+
+// sampleLinks appends to *s every 250ms until the returned stop is called.
+// *s must not be read before stop returns.
+func sampleLinks(ctx context.Context, lab *netlab.Lab, s *linkSamples) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		last := start
+		last, err := lab.AllCounters(ctx)
+		if err != nil {
+			return
+		}
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -374,15 +380,29 @@ func sampleOrigin(ctx context.Context, origin *netlab.Host, start int64, series 
 				return
 			case <-t.C:
 			}
-			c, err := origin.Counters(ctx)
+			cs, err := lab.AllCounters(ctx)
 			if err != nil {
 				return
 			}
-			*series = append(*series, float64(c.TxBytes-last)/0.25/1e6)
-			last = c.TxBytes
+			var peers int64
+			for i := 1; i < len(cs); i++ {
+				peers += cs[i].TxBytes - last[i].TxBytes
+			}
+			s.origin = append(s.origin, float64(cs[0].TxBytes-last[0].TxBytes)/0.25/1e6)
+			s.peers = append(s.peers, float64(peers)/0.25/1e6)
+			last = cs
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// series formats vs, from index skip on, one decimal each.
+func series(vs []float64, skip int) string {
+	var b strings.Builder
+	for _, v := range vs[min(skip, len(vs)):] {
+		fmt.Fprintf(&b, "%.1f ", v)
+	}
+	return b.String()
 }
 
 // median returns the median of ds, which must not be empty.
