@@ -20,8 +20,11 @@ func BenchmarkRR(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, size := range []int{1, 100} {
+		for _, size := range []int{1, 32, 100, 1000} {
 			for _, senders := range []int{1, 200} {
+				if senders > 1 && size != 1 && size != 100 {
+					continue
+				}
 				b.Run(fmt.Sprintf("%s/%dB-%dconn", t.Name(), size, senders), func(b *testing.B) {
 					cl, err := t.Dial(b.Context(), srv.Addr(t.Name()), senders)
 					if err != nil {
