@@ -14,10 +14,24 @@ import (
 )
 
 // serve receives GetPiece requests from peers until the daemon closes and
-// answers each on its own goroutine, at most UploadSlots at once; beyond
-// that a request is answered Miss{busy} at once.
+// hands each to one of UploadSlots upload workers; when every worker is
+// busy a request is answered Miss{busy} at once. The workers live as long
+// as serve: a new goroutine per request grew its stack anew for every
+// piece (stack growth was 7 % of a seed's CPU on loopback).
 func (d *Daemon) serve() {
 	slots := make(chan struct{}, d.cfg.UploadSlots)
+	work := make(chan uploadReq, d.cfg.UploadSlots) // never full: a send holds a slot
+	defer close(work)
+	for range d.cfg.UploadSlots {
+		if !d.goroutine(func() {
+			for u := range work {
+				d.upload(u.r, u.gp)
+				<-slots
+			}
+		}) {
+			break // closing: Receive fails at once
+		}
+	}
 	for {
 		r, err := d.node.Receive(d.ctx)
 		if err != nil {
@@ -31,18 +45,17 @@ func (d *Daemon) serve() {
 		}
 		select {
 		case slots <- struct{}{}:
+			work <- uploadReq{r, gp}
 		default:
 			d.miss(r, gp, proto.MissBusy)
-			continue
-		}
-		if !d.goroutine(func() {
-			defer func() { <-slots }()
-			d.upload(r, gp)
-		}) {
-			d.miss(r, gp, proto.MissBusy) // closing
-			return
 		}
 	}
+}
+
+// An uploadReq is a GetPiece waiting for an upload worker.
+type uploadReq struct {
+	r  *msg.Request
+	gp *proto.GetPiece
 }
 
 // upload answers one GetPiece: it waits for the upload rate limit, moves

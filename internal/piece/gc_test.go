@@ -5,12 +5,14 @@ package piece_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/piece"
+	"github.com/pollen-dev/pollen/internal/piece/piecetest"
 )
 
 // fakeClock is a settable clock for LRU order.
@@ -149,5 +151,98 @@ func TestDelete(t *testing.T) {
 	}
 	if st.Usage() != 0 {
 		t.Fatalf("Usage = %d", st.Usage())
+	}
+}
+
+// stepClock is a clock that moves only when told.
+type stepClock struct {
+	mu  sync.Mutex // guards the following fields
+	now time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestTouchAtMostOncePerSecond: releases of a busy task (one per piece
+// served) set the journal's modification time at most once a second, and
+// Close writes the last use that was kept in memory only, so the LRU order
+// still survives a restart.
+func TestTouchAtMostOncePerSecond(t *testing.T) {
+	dir := t.TempDir()
+	clock := &stepClock{now: time.Unix(1e9, 0)}
+	lfs := piecetest.NewLogFS(piece.OS, dir)
+	st := openStore(t, piece.Config{Dir: dir, FS: lfs, Now: clock.Now})
+	a := finished(t, st, 1000, 1)
+	clock.add(10 * time.Second)
+	b := finished(t, st, 1000, 2)
+	touches := func() int {
+		n := 0
+		for _, op := range lfs.Ops() {
+			if strings.HasPrefix(op, "chtimes ") {
+				n++
+			}
+		}
+		lfs.Reset()
+		return n
+	}
+	touches()
+	use := func(id core.TaskID) {
+		task, err := st.Acquire(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		task.Release()
+	}
+	clock.add(10 * time.Second)
+	for range 100 {
+		use(a.ID)
+		clock.add(time.Millisecond)
+	}
+	if n := touches(); n != 1 {
+		t.Fatalf("100 releases within 0.1 s: %d chtimes, want 1", n)
+	}
+	clock.add(time.Second)
+	use(a.ID)
+	if n := touches(); n != 1 {
+		t.Fatalf("a release a second later: %d chtimes, want 1", n)
+	}
+	// b is used last, but within the second after its previous touch:
+	// only Close records it.
+	use(b.ID)
+	clock.add(time.Millisecond)
+	use(b.ID)
+	if n := touches(); n != 1 {
+		t.Fatalf("two releases of b: %d chtimes, want 1", n)
+	}
+	clock.add(5 * time.Second)
+	use(a.ID)
+	clock.add(time.Millisecond)
+	use(b.ID) // within a second of nothing: b's last touch was 5 s ago
+	clock.add(time.Millisecond)
+	use(a.ID) // kept in memory only: a is the most recently used
+	if n := touches(); n != 2 {
+		t.Fatalf("releases of a and b: %d chtimes, want 2", n)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := touches(); n != 1 {
+		t.Fatalf("Close: %d chtimes, want 1 (a's last use)", n)
+	}
+	st = openStore(t, piece.Config{Dir: dir, Quota: 1500, Now: clock.Now})
+	if freed := st.GC(); freed != 1000 {
+		t.Fatalf("GC freed %d", freed)
+	}
+	if got := ids(st); !got[a.ID] || got[b.ID] {
+		t.Fatalf("after GC: %v; want b collected, a (used last) kept", got)
 	}
 }

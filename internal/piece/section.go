@@ -13,13 +13,15 @@ import (
 	"github.com/pollen-dev/pollen/internal/core"
 )
 
-// Section is a verified piece opened for serving. It has its own file
-// descriptor positioned at the piece, so concurrent sections never share a
-// file offset, and it keeps the task pinned until [Section.Close].
+// Section is a verified piece opened for serving. It reads the task's
+// shared data file at the piece's offset (pread, or sendfile with an
+// offset), so opening one costs no system call, and it keeps the task
+// pinned until [Section.Close].
 //
 // To upload with sendfile, copy the section to the connection with io.Copy:
-// [Section.WriteTo] hands the *os.File to the connection's ReadFrom. Or take
-// [Section.File], [Section.Offset] and [Section.Len] directly.
+// [Section.WriteTo] hands a descriptor of its own, positioned at the piece,
+// to the connection's ReadFrom. Or take [Section.File], [Section.Offset]
+// and [Section.Len] and send the range without using the file's position.
 // A Section is used by one goroutine.
 type Section struct {
 	t      *Task
@@ -53,23 +55,14 @@ func (t *Task) OpenPiece(i core.PieceIndex) (*Section, error) {
 	if err := t.st.repin(t); err != nil {
 		return nil, err
 	}
-	f, err := t.st.fs.OpenFile(filepath.Join(t.dir, dataName), os.O_RDONLY, 0)
-	if err == nil {
-		if _, err = f.Seek(r.Off, io.SeekStart); err != nil {
-			_ = f.Close()
-		}
-	}
-	if err != nil {
-		t.Release()
-		return nil, fmt.Errorf("piece: open piece %d of %s: %w", i, t.hdr.id.Short(), err)
-	}
-	return &Section{t: t, f: f, r: r}, nil
+	return &Section{t: t, f: t.data, r: r}, nil
 }
 
-// File returns the section's own data file descriptor, positioned at the
-// piece's offset when opened (Read does not move it; WriteTo does). On the
-// [OS] file system it is an *os.File, for a caller that sendfiles
-// [Section.Len] bytes itself.
+// File returns the task's data file, shared by every section and writer of
+// the task: read it with ReadAt, or send [Section.Offset] and [Section.Len]
+// of it with sendfile given an offset; never use or move its position. On
+// the [OS] file system it is an *os.File. It stays open until the section
+// is closed.
 func (s *Section) File() File { return s.f }
 
 // Offset returns the piece's offset in the data file.
@@ -94,24 +87,29 @@ func (s *Section) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo writes the rest of the piece to w. When the file is an *os.File
-// and w implements io.ReaderFrom (a *net.TCPConn does) this is one
-// sendfile loop in the kernel.
+// WriteTo writes the rest of the piece to w. When the data file is an
+// *os.File and w implements io.ReaderFrom (a *net.TCPConn does) this is one
+// sendfile loop in the kernel, from a descriptor of the section's own
+// (opened here: sendfile through ReadFrom starts at the file's position,
+// which the shared descriptor must keep); other writers get pread copies.
 func (s *Section) WriteTo(w io.Writer) (int64, error) {
 	rest := s.r.Len - s.pos
 	if rest <= 0 {
 		return 0, nil
 	}
-	if _, err := s.f.Seek(s.r.Off+s.pos, io.SeekStart); err != nil {
-		return 0, err
-	}
 	var n int64
 	var err error
-	if f, ok := s.f.(*os.File); ok {
-		n, err = io.Copy(w, &io.LimitedReader{R: f, N: rest})
-	} else {
-		n, err = io.Copy(w, io.NewSectionReader(s.f, s.r.Off+s.pos, rest))
+	if _, ok := s.f.(*os.File); ok {
+		if _, ok := w.(io.ReaderFrom); ok {
+			n, err = s.sendfile(w, rest)
+			s.pos += n
+			if err == nil && n < rest {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
 	}
+	n, err = io.Copy(w, io.NewSectionReader(s.f, s.r.Off+s.pos, rest))
 	s.pos += n
 	if err == nil && n < rest {
 		err = io.ErrUnexpectedEOF
@@ -119,15 +117,33 @@ func (s *Section) WriteTo(w io.Writer) (int64, error) {
 	return n, err
 }
 
-// Close closes the file and releases the task. It is idempotent.
+// sendfile copies rest bytes from the section's position to w through a
+// descriptor of its own.
+func (s *Section) sendfile(w io.Writer, rest int64) (int64, error) {
+	f, err := s.t.st.fs.OpenFile(filepath.Join(s.t.dir, dataName), os.O_RDONLY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("piece: open piece of %s: %w", s.t.hdr.id.Short(), err)
+	}
+	defer func() { _ = f.Close() }() // read-only: nothing to flush
+	if _, err := f.Seek(s.r.Off+s.pos, io.SeekStart); err != nil {
+		return 0, err
+	}
+	of, ok := f.(*os.File)
+	if !ok { // an FS whose data file is an *os.File but its reopen is not
+		return io.Copy(w, io.NewSectionReader(f, s.r.Off+s.pos, rest))
+	}
+	return io.Copy(w, &io.LimitedReader{R: of, N: rest})
+}
+
+// Close releases the task. It is idempotent. The shared data file stays
+// open: it belongs to the task.
 func (s *Section) Close() error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	err := s.f.Close()
 	s.t.Release()
-	return err
+	return nil
 }
 
 // checkPiece rereads r from f and compares its digest to want.

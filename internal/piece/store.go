@@ -316,7 +316,7 @@ func (st *Store) load(id core.TaskID) (*Task, error) {
 	}
 	t := newTask(st, dir, data, journal, int64(good), js)
 	if fi, err := journal.Stat(); err == nil {
-		t.lastUse = fi.ModTime()
+		t.lastUse, t.touched = fi.ModTime(), fi.ModTime()
 	}
 	// Catch the whole-file hash up with pieces verified after the last
 	// checkpoint; this may complete the task.
@@ -361,8 +361,17 @@ func (st *Store) pinLocked(t *Task) {
 	t.lastUse = st.cfg.Now()
 }
 
-// unpin drops one pin and records the use, in memory and as the journal's
-// modification time so that LRU order survives a restart.
+// touchInterval is the least time between two updates of a task's journal
+// modification time, the LRU order that survives a restart. A task served
+// piece by piece is released a few thousand times a second; one
+// utimensat(2) per release cost more than the rest of the bookkeeping. The
+// order in memory is exact; on disk it may lag by this much after a crash
+// (a clean [Store.Close] writes it).
+const touchInterval = time.Second
+
+// unpin drops one pin and records the use, in memory and, at most once per
+// touchInterval, as the journal's modification time so that LRU order
+// survives a restart.
 func (st *Store) unpin(t *Task) {
 	st.mu.Lock()
 	if t.pins <= 0 {
@@ -372,11 +381,26 @@ func (st *Store) unpin(t *Task) {
 	t.pins--
 	now := st.cfg.Now()
 	t.lastUse = now
-	gone := t.deleted
-	st.mu.Unlock()
-	if !gone {
-		_ = st.fs.Chtimes(filepath.Join(t.dir, journalName), now, now) // best effort: only LRU order
+	touch := !t.deleted && !st.shut && touchDue(t.touched, now)
+	if touch {
+		t.touched = now
 	}
+	st.mu.Unlock()
+	if touch {
+		st.touch(t, now)
+	}
+}
+
+// touchDue reports whether a journal last touched at touched should be
+// touched again at now (also when the clock went back).
+func touchDue(touched, now time.Time) bool {
+	d := now.Sub(touched)
+	return d >= touchInterval || d < 0
+}
+
+// touch sets the modification time of t's journal to at.
+func (st *Store) touch(t *Task, at time.Time) {
+	_ = st.fs.Chtimes(filepath.Join(t.dir, journalName), at, at) // best effort: only LRU order
 }
 
 // Delete removes the task with id. It fails with [ErrInUse] if the task is
@@ -480,6 +504,10 @@ func (st *Store) closeAll() error {
 	st.shut = true
 	var errs []error
 	for _, t := range st.all {
+		if t.lastUse.After(t.touched) { // a use unpin left in memory only
+			t.touched = t.lastUse
+			st.touch(t, t.lastUse)
+		}
 		if err := t.closeFiles(); err != nil {
 			errs = append(errs, fmt.Errorf("piece: close task %s: %w", t.hdr.id.Short(), err))
 		}

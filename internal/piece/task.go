@@ -29,6 +29,7 @@ type Task struct {
 	// Guarded by st.mu.
 	pins    int
 	lastUse time.Time
+	touched time.Time // the journal's modification time as last set (zero: never)
 	deleted bool
 
 	jmu     sync.Mutex // guards the following fields
