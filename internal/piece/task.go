@@ -25,6 +25,7 @@ type Task struct {
 	dir  string
 	data File // pread/pwrite only, so goroutines share it
 	done chan struct{}
+	fail chan struct{} // closed when Err becomes non-nil; see failLocked
 
 	// Guarded by st.mu.
 	pins    int
@@ -95,7 +96,7 @@ func newSHA256() sha256State { return sha256.New().(sha256State) }
 func newTask(st *Store, dir string, data, journal File, jsize int64, js *journalState) *Task {
 	n := js.hdr.layout.Pieces()
 	t := &Task{
-		st: st, hdr: js.hdr, dir: dir, data: data, done: make(chan struct{}),
+		st: st, hdr: js.hdr, dir: dir, data: data, done: make(chan struct{}), fail: make(chan struct{}),
 		journal: journal, jsize: jsize,
 		present: js.present, durable: js.present.clone(), writing: newBitmap(n), digests: js.digests,
 		complete: js.complete, sum: js.sum,
@@ -188,6 +189,21 @@ func (t *Task) Sum() (core.Digest, bool) {
 
 // Done returns a channel closed when the task completes.
 func (t *Task) Done() <-chan struct{} { return t.done }
+
+// Failed returns a channel closed when the task fails: when [Task.Err]
+// becomes non-nil. A caller that publishes pieces learns there that one
+// could not be made durable.
+func (t *Task) Failed() <-chan struct{} { return t.fail }
+
+// failLocked closes fail once, when failed or lost is first set. Called
+// with mu held.
+func (t *Task) failLocked() {
+	select {
+	case <-t.fail:
+	default:
+		close(t.fail)
+	}
+}
 
 // Err returns the task's terminal error: a [*DigestMismatchError] for the
 // whole file if every piece arrived but the result did not match the
@@ -319,7 +335,8 @@ func (t *Task) flushBatch(b *commitBatch) error {
 	if err != nil && b.published > 0 {
 		t.mu.Lock()
 		if t.lost == nil {
-			t.lost = fmt.Errorf("piece: %d verified pieces of %s: %w", len(b.recs), t.hdr.id.Short(), err)
+			t.lost = fmt.Errorf("piece: make %d verified pieces of %s durable: %w", len(b.recs), t.hdr.id.Short(), err)
+			t.failLocked()
 		}
 		t.mu.Unlock()
 	}
@@ -553,6 +570,7 @@ func (t *Task) finish(sum core.Digest) error {
 		err := &DigestMismatchError{Task: t.hdr.id, Piece: WholeFile, Want: want, Got: sum}
 		t.mu.Lock()
 		t.failed = err
+		t.failLocked()
 		t.mu.Unlock()
 		return err
 	}
