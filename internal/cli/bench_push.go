@@ -24,6 +24,7 @@ func newBenchPushCmd() *cobra.Command {
 		asJSON    bool
 		pollenBin string
 		tsoSegs   int
+		queueLat  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "push",
@@ -48,7 +49,7 @@ in total, per piece and sendfile calls. Needs root and perf or strace.`,
 			}
 			cfg := swarmbench.PushConfig{
 				Binary: pollenBin, Receivers: receivers, Size: size, Rate: rate,
-				PieceSize: pieceSize, Timeout: timeout, MinTSOSegs: tsoSegs, Logger: log,
+				PieceSize: pieceSize, Timeout: timeout, MinTSOSegs: tsoSegs, QueueLatency: queueLat, Logger: log,
 			}
 			if err := cfg.Validate(); err != nil {
 				return usageError(err)
@@ -68,6 +69,7 @@ in total, per piece and sendfile calls. Needs root and perf or strace.`,
 	f.Var(&pieceSize, "piece-size", "piece size (0: chosen from the file size)")
 	f.DurationVar(&timeout, "timeout", 0, "bound on each round (0: a minute plus 5 times N copies through the pusher's link)")
 	f.IntVar(&tsoSegs, "min-tso-segs", 0, "the hosts' net.ipv4.tcp_min_tso_segs, segments per GSO packet on the shaped links (0: 44, one 64 KiB packet; -1: the kernel's 2)")
+	f.DurationVar(&queueLat, "queue-latency", 0, "longest a packet may wait in a link's tbf queue, which sets the queue's length (0: 50ms)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per result")
 	f.StringVar(&pollenBin, "pollen-binary", "", "pollen executable to run in the hosts (default: this one)")
 	return cmd

@@ -478,3 +478,36 @@ func TestDiskFull(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncFailure: the data file's fsync starts failing in the middle of
+// the download. Pieces are served and reported before their group commit,
+// so the failure surfaces in the background: the download still fails
+// with the error (not a hang), and no output appears.
+func TestSyncFailure(t *testing.T) {
+	data := genData(4<<20, 9)
+	o := newOrigin(t, data)
+	ffs := piecetest.NewFaultFS(piece.OS)
+	ffs.Add(piecetest.Rule{Op: piecetest.OpSync, Path: "/data", After: 2, Err: syscall.EIO})
+	cfg := baseConfig(t, "")
+	cfg.FS = ffs
+	d := startDaemon(t, cfg)
+	out := filepath.Join(t.TempDir(), "out")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tr, err := d.Download(ctx, daemon.Request{URL: o.url(), Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr.Wait(ctx)
+	p := tr.Progress()
+	t.Logf("%v; progress %+v", err, p)
+	if !errors.Is(err, syscall.EIO) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error %v, want the fsync's EIO", err)
+	}
+	if p.State != daemon.StateFailed {
+		t.Fatalf("progress %+v", p)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("output exists after a failed fsync: %v", err)
+	}
+}

@@ -139,7 +139,7 @@ func (d *Daemon) getPiece(ctx context.Context, id core.TaskID, i core.PieceIndex
 }
 
 // fetchSource reads the piece from the origin straight into its place in
-// the task file. The origin is trusted per piece (the whole-file digest is
+// the task file and publishes it, as writePiece does. The origin is trusted per piece (the whole-file digest is
 // the check), unless the scheduler already knows the piece's digest.
 func (t *task) fetchSource(j job, r core.Range) result {
 	w, err := t.st.NewPieceWriter(j.index)
@@ -153,7 +153,7 @@ func (t *task) fetchSource(j job, r core.Range) result {
 	}
 	_, err = t.src.ReadRange(t.ctx, r.Off, r.Len, w)
 	if err == nil {
-		err = w.Commit(j.digest)
+		err = w.Publish(j.digest)
 	} else {
 		w.Abort()
 	}
@@ -182,7 +182,10 @@ func (t *task) fetchSource(j job, r core.Range) result {
 }
 
 // writePiece stores a piece held in memory with one write (hashing it on
-// the way) and commits it against want.
+// the way) and publishes it if it matches want: the piece is served and
+// reported from the page cache at once, and made durable by the store's
+// group commit in the background (a failure there fails the task, see
+// [task.storeErr]).
 func (t *task) writePiece(i core.PieceIndex, b []byte, want core.Digest) error {
 	w, err := t.st.NewPieceWriter(i)
 	if errors.Is(err, piece.ErrPiecePresent) {
@@ -195,5 +198,5 @@ func (t *task) writePiece(i core.PieceIndex, b []byte, want core.Digest) error {
 		w.Abort()
 		return err
 	}
-	return w.Commit(want)
+	return w.Publish(want)
 }

@@ -179,8 +179,8 @@ func (t *task) loop() error {
 		if t.st.Complete() {
 			return nil
 		}
-		if err := t.st.Err(); err != nil {
-			return fmt.Errorf("%w: %w", ErrDigest, err)
+		if err := t.storeErr(); err != nil {
+			return err
 		}
 		now := time.Now()
 		free := conc - len(inflight) - len(queue)
@@ -310,6 +310,7 @@ func (t *task) loop() error {
 			}
 		case <-tc:
 		case <-t.st.Done(): // completed by whichever worker hashed last
+		case <-t.st.Failed(): // the whole file did not match, or a published piece was lost
 		case <-t.ctx.Done():
 			if lastErr != nil {
 				return fmt.Errorf("%w (last failure: %w)", ErrCanceled, lastErr)
@@ -317,6 +318,24 @@ func (t *task) loop() error {
 			return ErrCanceled
 		}
 	}
+}
+
+// storeErr returns the store task's terminal error, classified: the
+// whole file did not match its digest (ErrDigest), or a published piece
+// could not be made durable (ErrDiskFull for a full disk). Either ends
+// the download.
+func (t *task) storeErr() error {
+	err := t.st.Err()
+	var dm *piece.DigestMismatchError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &dm) && dm.Piece == piece.WholeFile:
+		return fmt.Errorf("%w: %w", ErrDigest, err)
+	case errors.Is(err, piece.ErrDiskFull):
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return fmt.Errorf("daemon: store task %s: %w", t.id.Short(), err)
 }
 
 // ask joins the task again if the registration changed since joined, then

@@ -46,3 +46,8 @@ func (b *bitmap) bools() []bool {
 }
 
 func (b *bitmap) clear(i int) { b.words[i/64] &^= 1 << (i % 64) }
+
+// clone returns a copy of b that shares no memory with it.
+func (b *bitmap) clone() bitmap {
+	return bitmap{words: append([]uint64(nil), b.words...), n: b.n}
+}

@@ -22,7 +22,8 @@ import (
 // piece is present but recording completion failed, it retries that first.
 // The task stays pinned while exporting.
 func (t *Task) Export(dst string) (err error) {
-	if !t.Complete() && t.Present() == t.hdr.layout.Pieces() {
+	_ = t.Sync() // pieces published without waiting: the outcome is read back below
+	if !t.Complete() && t.durableCount() == t.hdr.layout.Pieces() {
 		// Every piece is in but completion was not recorded (say the
 		// disk was full at that moment): try again.
 		_ = t.advanceHashWait() // the outcome is read back below

@@ -25,6 +25,7 @@ type Task struct {
 	dir  string
 	data File // pread/pwrite only, so goroutines share it
 	done chan struct{}
+	fail chan struct{} // closed when Err becomes non-nil; see failLocked
 
 	// Guarded by st.mu.
 	pins    int
@@ -37,21 +38,28 @@ type Task struct {
 	jsize   int64 // bytes of valid records; the next record goes here
 	jerr    error // once set, the journal may be inconsistent: no more appends
 
-	mu       sync.Mutex // guards the following fields
+	mu sync.Mutex // guards the following fields
+	// present is the verified pieces: served, reported and never
+	// rewritten. A piece is present from its verification on, before
+	// its record is durable (see commit).
 	present  bitmap
+	durable  bitmap // pieces whose journal record is on disk; a subset of present
 	writing  bitmap // pieces with an open PieceWriter
 	digests  []core.Digest
 	complete bool
 	sum      core.Digest
 	failed   error // whole-file digest mismatch
+	lost     error // a published piece could not be made durable
 	closed   bool
 
-	// Group commit: concurrent commits share one fsync of the data file
-	// and one journal write and fsync. See commit.
-	smu     sync.Mutex // guards the following fields
-	scond   *sync.Cond // on smu: a batch finished
-	batch   *commitBatch
-	syncing bool // a goroutine is flushing a batch
+	// Group commit: commits share one fsync of the data file and one
+	// journal write and fsync, done by a flusher goroutine. See commit.
+	smu      sync.Mutex // guards the following fields
+	scond    *sync.Cond // on smu: a batch finished, or the flusher stopped
+	batch    *commitBatch
+	syncing  bool // a flusher goroutine runs
+	stopped  bool // closeFiles began: no flusher starts any more
+	flushers sync.WaitGroup
 
 	// The running whole-file hash is advanced by one goroutine at a time;
 	// a commit that finds it busy leaves the work to it (hashWanted)
@@ -68,9 +76,11 @@ type Task struct {
 // commitBatch is the piece records that one fsync of the data file and one
 // of the journal make durable together.
 type commitBatch struct {
-	recs     []record
-	finished bool
-	err      error
+	recs      []record
+	tees      []core.PieceIndex // pieces whose tee was published
+	published int               // records of pieces whose writer did not wait (Publish)
+	finished  bool
+	err       error
 }
 
 // sha256State is the running hash: a hash.Hash whose state can be saved
@@ -87,9 +97,9 @@ func newSHA256() sha256State { return sha256.New().(sha256State) }
 func newTask(st *Store, dir string, data, journal File, jsize int64, js *journalState) *Task {
 	n := js.hdr.layout.Pieces()
 	t := &Task{
-		st: st, hdr: js.hdr, dir: dir, data: data, done: make(chan struct{}),
+		st: st, hdr: js.hdr, dir: dir, data: data, done: make(chan struct{}), fail: make(chan struct{}),
 		journal: journal, jsize: jsize,
-		present: js.present, writing: newBitmap(n), digests: js.digests,
+		present: js.present, durable: js.present.clone(), writing: newBitmap(n), digests: js.digests,
 		complete: js.complete, sum: js.sum,
 		hash: newSHA256(), tees: map[core.PieceIndex]*teeHash{},
 	}
@@ -123,7 +133,8 @@ func (t *Task) Layout() core.Layout { return t.hdr.layout }
 // more often than pinning panics.
 func (t *Task) Release() { t.st.unpin(t) }
 
-// Has reports whether piece i is present and verified.
+// Has reports whether piece i is present: verified, and served from
+// then on. It may not be durable yet (see [PieceWriter.Publish]).
 func (t *Task) Has(i core.PieceIndex) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -142,6 +153,13 @@ func (t *Task) Present() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.present.count()
+}
+
+// durableCount returns how many pieces are durable.
+func (t *Task) durableCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.durable.count()
 }
 
 // PieceDigest returns the SHA-256 of piece i as verified when it was
@@ -173,13 +191,35 @@ func (t *Task) Sum() (core.Digest, bool) {
 // Done returns a channel closed when the task completes.
 func (t *Task) Done() <-chan struct{} { return t.done }
 
+// Failed returns a channel closed when the task fails: when [Task.Err]
+// becomes non-nil. A caller that publishes pieces learns there that one
+// could not be made durable.
+func (t *Task) Failed() <-chan struct{} { return t.fail }
+
+// failLocked closes fail once, when failed or lost is first set. Called
+// with mu held.
+func (t *Task) failLocked() {
+	select {
+	case <-t.fail:
+	default:
+		close(t.fail)
+	}
+}
+
 // Err returns the task's terminal error: a [*DigestMismatchError] for the
 // whole file if every piece arrived but the result did not match the
-// expected digest. Such a task never completes; delete it.
+// expected digest (such a task never completes; delete it), or the error
+// that kept a piece published with [PieceWriter.Publish] from becoming
+// durable (wrapping [ErrDiskFull] for a full disk; the piece is absent
+// again, and the task takes no more records until the store is reopened
+// if the journal's fsync failed).
 func (t *Task) Err() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.failed
+	if t.failed != nil {
+		return t.failed
+	}
+	return t.lost
 }
 
 // expected returns the digests piece i must match: want if given, and the
@@ -193,47 +233,28 @@ func (t *Task) expected(i core.PieceIndex, want core.Digest) [2]core.Digest {
 	return [2]core.Digest{want, meta}
 }
 
-// commit makes a written piece durable and present: fsync the data, append
-// and fsync the journal record, then set the bit. The order is the crash
-// safety argument: a record is durable only after the bytes it vouches for.
-// tee, if not nil, is the running hash continued over this piece.
+// commit makes a verified piece present and durable. The piece is present
+// (served, and reported by the caller) at once, from the page cache; its
+// record joins the open batch, which a flusher goroutine makes durable:
+// fsync the data, append and fsync the journal records, then mark the
+// pieces durable and advance the whole-file hash. The order is the crash
+// safety argument: a record is durable only after the bytes it vouches
+// for, so a crash loses at most pieces that were present but not yet
+// durable; they are absent after a restart and fetched again. Peers that
+// took such a piece in the meantime verified it themselves.
 //
-// Commits that arrive while another one is flushing are batched (group
-// commit): the next flush fsyncs the data file once for all of them, then
-// appends all their records with one write and one fsync of the journal.
-// Every commit still returns only once its record is durable.
-func (t *Task) commit(i core.PieceIndex, d core.Digest, tee *teeHash) error {
-	t.smu.Lock()
-	b := t.batch
-	if b == nil {
-		b = &commitBatch{}
-		t.batch = b
-	}
-	b.recs = append(b.recs, pieceRecord{index: i, digest: d})
-	for !b.finished {
-		if t.syncing {
-			t.scond.Wait()
-			continue
-		}
-		// No flush runs, so b is still the open batch: flush it.
-		t.syncing = true
-		cur := t.batch
-		t.batch = nil
-		t.smu.Unlock()
-		err := t.flush(cur.recs)
-		t.smu.Lock()
-		cur.finished, cur.err = true, err
-		t.syncing = false
-		t.scond.Broadcast()
-	}
-	err := b.err
-	t.smu.Unlock()
-	if err != nil {
-		return err
-	}
+// Commits that arrive while a batch is being flushed wait in the next one
+// (group commit): one fsync of the data file and one journal write and
+// fsync for all of them. If wait is set, commit returns once its batch is
+// durable, with the batch's error; otherwise it returns at once and a
+// failed batch fails the task ([Task.Err]). Either way a failed batch makes
+// its pieces absent again: after a failed fsync the page cache may no
+// longer hold what was verified. tee, if not nil, is the running hash
+// continued over this piece.
+func (t *Task) commit(i core.PieceIndex, d core.Digest, tee *teeHash, wait bool) error {
 	if tee != nil {
-		// Published before the bit: whoever advances the hash over i
-		// then finds it.
+		// Published before the durable bit: whoever advances the hash
+		// over i then finds it.
 		t.teeMu.Lock()
 		t.tees[tee.index] = tee
 		t.teeMu.Unlock()
@@ -242,7 +263,116 @@ func (t *Task) commit(i core.PieceIndex, d core.Digest, tee *teeHash) error {
 	t.present.set(int(i))
 	t.digests[i] = d
 	t.mu.Unlock()
-	return t.advanceHash()
+
+	t.smu.Lock()
+	if t.stopped {
+		t.smu.Unlock()
+		t.unpublish([]record{pieceRecord{index: i}}, []core.PieceIndex{i})
+		return ErrClosed
+	}
+	b := t.batch
+	if b == nil {
+		b = &commitBatch{}
+		t.batch = b
+	}
+	b.recs = append(b.recs, pieceRecord{index: i, digest: d})
+	if tee != nil {
+		b.tees = append(b.tees, i)
+	}
+	if !wait {
+		b.published++
+	}
+	if !t.syncing {
+		t.syncing = true
+		t.flushers.Add(1)
+		go t.flushLoop()
+	}
+	if !wait {
+		t.smu.Unlock()
+		return nil
+	}
+	for !b.finished {
+		t.scond.Wait()
+	}
+	err := b.err
+	t.smu.Unlock()
+	return err
+}
+
+// flushLoop flushes open batches until none is left. One runs at a time
+// (syncing); closeFiles waits for it.
+func (t *Task) flushLoop() {
+	defer t.flushers.Done()
+	t.smu.Lock()
+	for t.batch != nil {
+		b := t.batch
+		t.batch = nil
+		t.smu.Unlock()
+		err := t.flushBatch(b)
+		t.smu.Lock()
+		b.finished, b.err = true, err
+		t.scond.Broadcast()
+	}
+	t.syncing = false
+	t.scond.Broadcast()
+	t.smu.Unlock()
+}
+
+// flushBatch makes b's pieces durable and advances the whole-file hash
+// over them. A failure that nobody waits for (pieces published without
+// waiting) becomes the task's error.
+func (t *Task) flushBatch(b *commitBatch) error {
+	err := t.flush(b.recs)
+	if err != nil {
+		t.unpublish(b.recs, b.tees)
+	} else {
+		t.mu.Lock()
+		for _, r := range b.recs {
+			t.durable.set(int(r.(pieceRecord).index))
+		}
+		t.mu.Unlock()
+		err = t.advanceHash()
+	}
+	if err != nil && b.published > 0 {
+		t.mu.Lock()
+		if t.lost == nil {
+			t.lost = fmt.Errorf("piece: make %d verified pieces of %s durable: %w", len(b.recs), t.hdr.id.Short(), err)
+			t.failLocked()
+		}
+		t.mu.Unlock()
+	}
+	return err
+}
+
+// unpublish makes the pieces of recs absent again and drops their tees.
+func (t *Task) unpublish(recs []record, tees []core.PieceIndex) {
+	t.mu.Lock()
+	for _, r := range recs {
+		i := r.(pieceRecord).index
+		if !t.durable.has(int(i)) {
+			t.present.clear(int(i))
+			t.digests[i] = core.Digest{}
+		}
+	}
+	t.mu.Unlock()
+	t.teeMu.Lock()
+	for _, i := range tees {
+		delete(t.tees, i)
+	}
+	t.teeMu.Unlock()
+}
+
+// Sync waits until every piece committed so far is durable (or its batch
+// failed) and returns the task's error, as [Task.Err] does. A piece
+// published with [PieceWriter.Publish] is present before it is durable;
+// Sync is how a caller learns that it is on disk.
+func (t *Task) Sync() error {
+	t.smu.Lock()
+	for t.syncing {
+		t.scond.Wait()
+	}
+	t.smu.Unlock()
+	return t.Err()
 }
 
 // flush makes the pieces recs vouch for durable, then the records.
@@ -323,20 +453,20 @@ func (t *Task) startTee(i core.PieceIndex) *teeHash {
 	return &teeHash{index: i, h: h}
 }
 
-// advanceHash extends the whole-file hash over the contiguous present
+// advanceHash extends the whole-file hash over the contiguous durable
 // prefix, checkpoints it in the journal, and completes the task when the
 // prefix covers every piece. Pieces that arrived out of order are read back
 // from the data file once (usually from the page cache); the piece a tee
 // covers is not read at all.
 //
 // If another goroutine is advancing the hash, advanceHash hands the work
-// over to it and returns at once: that goroutine, still inside
-// its own commit, loops until nothing is left, so when every commit has
-// returned the hash has caught up.
+// over to it and returns at once: that goroutine (the flusher, or a caller
+// of advanceHashWait) loops until nothing is left, so when every batch has
+// been flushed the hash has caught up.
 //
 // Without an expected whole-file digest there is no running hash (every
 // piece was verified on its own or came from the trusted origin): the task
-// completes, with a zero sum, when every piece is present.
+// completes, with a zero sum, when every piece is durable.
 func (t *Task) advanceHash() error {
 	t.hashWanted.Store(true)
 	for t.hashWanted.Load() {
@@ -377,7 +507,7 @@ func (t *Task) advanceLocked() error {
 	n := t.hdr.layout.Pieces()
 	if !t.wholeHash() {
 		t.mu.Lock()
-		all := t.present.count() == n
+		all := t.durable.count() == n
 		t.mu.Unlock()
 		if !all {
 			return nil
@@ -389,7 +519,7 @@ func (t *Task) advanceLocked() error {
 	for t.hashed < n {
 		i := core.PieceIndex(t.hashed)
 		t.mu.Lock()
-		ok := t.present.has(t.hashed)
+		ok := t.durable.has(t.hashed)
 		t.mu.Unlock()
 		if !ok {
 			break
@@ -441,6 +571,7 @@ func (t *Task) finish(sum core.Digest) error {
 		err := &DigestMismatchError{Task: t.hdr.id, Piece: WholeFile, Want: want, Got: sum}
 		t.mu.Lock()
 		t.failed = err
+		t.failLocked()
 		t.mu.Unlock()
 		return err
 	}
@@ -461,8 +592,10 @@ func copyRange(w io.Writer, f io.ReaderAt, r core.Range, buf []byte) error {
 }
 
 // closeFiles closes the task's files; later operations fail with ErrClosed.
-// Every record was fsynced when appended, so a close error loses nothing
-// that was promised; it is reported all the same.
+// It first waits for the flusher, so pieces committed before it are
+// durable (or their batch failed). Every record was fsynced when appended,
+// so a close error loses nothing that was promised; it is reported all the
+// same.
 func (t *Task) closeFiles() error {
 	t.mu.Lock()
 	already := t.closed
@@ -471,6 +604,10 @@ func (t *Task) closeFiles() error {
 	if already {
 		return nil
 	}
+	t.smu.Lock()
+	t.stopped = true
+	t.smu.Unlock()
+	t.flushers.Wait()
 	t.jmu.Lock()
 	jerr := t.journal.Close()
 	t.jerr = ErrClosed

@@ -16,8 +16,9 @@ import (
 
 // PieceWriter writes one piece at its offset in the task's data file,
 // hashing the bytes as they pass. The piece becomes present only when
-// [PieceWriter.Commit] has verified and recorded it. A PieceWriter is used
-// by one goroutine; it must end with Commit or [PieceWriter.Abort].
+// [PieceWriter.Commit] or [PieceWriter.Publish] has verified it. A
+// PieceWriter is used by one goroutine; it must end with Commit, Publish
+// or [PieceWriter.Abort].
 type PieceWriter struct {
 	t     *Task
 	i     core.PieceIndex
@@ -90,15 +91,29 @@ func (w *PieceWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Commit verifies the piece and makes it present. want is the expected
-// SHA-256 (zero: unknown); the piece must match it and the one from the
-// task's metadata, if it has per-piece digests. If neither is known the
-// piece is accepted as written (the caller trusts its
-// source, the origin, and the whole-file digest is the check). A mismatch
-// returns a [*DigestMismatchError] and the piece stays absent. Commit also
-// fails if the writer had fewer bytes than the piece holds. The writer is
-// ended whatever the outcome.
-func (w *PieceWriter) Commit(want core.Digest) error {
+// Commit verifies the piece and makes it present and durable: it returns
+// once the piece's record is on disk (see [PieceWriter.Publish] for a
+// caller that need not wait). want is the expected SHA-256 (zero:
+// unknown); the piece must match it and the one from the task's metadata,
+// if it has per-piece digests. If neither is known the piece is accepted
+// as written (the caller trusts its source, the origin, and the whole-file
+// digest is the check). A mismatch returns a [*DigestMismatchError] and
+// the piece stays absent. Commit also fails if the writer had fewer bytes
+// than the piece holds, and if the piece could not be made durable (the
+// piece is then absent). The writer is ended whatever the outcome.
+func (w *PieceWriter) Commit(want core.Digest) error { return w.commit(want, true) }
+
+// Publish is [PieceWriter.Commit] without the wait: once the piece is
+// verified it is present (served from the page cache, and the caller may
+// report it) and Publish returns; a background group commit makes it
+// durable. Until then a crash loses the piece: a restart finds it absent
+// and fetches it again, and the journal never claims a piece whose bytes
+// were not durable first. If the background commit fails the piece is
+// absent again and [Task.Err] returns the error; [Task.Sync] waits for
+// it.
+func (w *PieceWriter) Publish(want core.Digest) error { return w.commit(want, false) }
+
+func (w *PieceWriter) commit(want core.Digest, wait bool) error {
 	if w.ended {
 		return fmt.Errorf("piece: commit of ended writer for piece %d", w.i)
 	}
@@ -116,7 +131,7 @@ func (w *PieceWriter) Commit(want core.Digest) error {
 			return &DigestMismatchError{Task: w.t.hdr.id, Piece: int(w.i), Want: want, Got: got}
 		}
 	}
-	return w.t.commit(w.i, got, w.tee)
+	return w.t.commit(w.i, got, w.tee, wait)
 }
 
 // Abort ends the writer without making the piece present. It is a no-op

@@ -65,6 +65,9 @@ type PushConfig struct {
 	// [Config.MinTSOSegs]: zero means 44 (one 64 KiB GSO packet, the
 	// swarm benchmark's lab), negative keeps the kernel's default (2).
 	MinTSOSegs int
+	// QueueLatency is the longest a packet may wait in a link's tbf queue
+	// ([netlab.Config.Latency]). Zero means netlab's default, 50ms.
+	QueueLatency time.Duration
 	// Dir is where the run's temporary directory is made. Empty means
 	// os.TempDir().
 	Dir string
@@ -106,6 +109,8 @@ func (c PushConfig) Validate() error {
 		return errors.New("swarmbench: push: negative rate, piece size or timeout")
 	case c.MinTSOSegs > netlab.MaxTSOSegs:
 		return fmt.Errorf("swarmbench: push: min TSO segments %d over %d", c.MinTSOSegs, netlab.MaxTSOSegs)
+	case c.QueueLatency < 0:
+		return fmt.Errorf("swarmbench: push: negative queue latency %v", c.QueueLatency)
 	}
 	for _, n := range c.Receivers {
 		if n < 1 || n > netlab.MaxHosts-1 {
@@ -185,6 +190,7 @@ func RunPush(ctx context.Context, cfg PushConfig, w *report.Writer) error {
 		Hosts:      slices.Max(cfg.Receivers) + 1,
 		Link:       netlab.Link{Up: cfg.Rate, Down: cfg.Rate},
 		MinTSOSegs: cfg.MinTSOSegs,
+		Latency:    cfg.QueueLatency,
 		Logger:     cfg.Logger,
 	})
 	if err != nil {

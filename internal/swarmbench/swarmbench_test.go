@@ -81,7 +81,7 @@ func TestConfig(t *testing.T) {
 			t.Errorf("Validate(%+v) = nil", c)
 		}
 	}
-	for _, c := range []PushConfig{{Binary: "p", MinTSOSegs: 45}, {Binary: "p", Receivers: []int{0}}, {}} {
+	for _, c := range []PushConfig{{Binary: "p", MinTSOSegs: 45}, {Binary: "p", QueueLatency: -time.Millisecond}, {Binary: "p", Receivers: []int{0}}, {}} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("Validate(%+v) = nil", c)
 		}
