@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,6 +18,23 @@ import (
 // request up to MaxStableCarry bytes, and MoveFrom reads it straight from
 // the connection. The counters tell which way the bytes came:
 // CarriedTaken counts those read from a streamed carry.
+
+// wantCarried checks that want bytes were taken from streamed carries
+// between the snapshots before and after, unless a carry expired
+// meanwhile: a loaded machine may delay a handler past the hold, and the
+// bytes then come with a move-from (correct, but not what is counted).
+func wantCarried(t *testing.T, what string, before, after Stats, want int64) {
+	t.Helper()
+	d := after.CarriedTaken - before.CarriedTaken
+	if d == uint64(want) {
+		return
+	}
+	if after.CarriesExpired > before.CarriesExpired {
+		t.Logf("%s: %d bytes from the stream, want %d; a carry expired (a slow machine)", what, d, want)
+		return
+	}
+	t.Errorf("%s: %d bytes taken from the streamed carry, want %d", what, d, want)
+}
 
 // carryServer starts the test service on network (in this process) and
 // returns its node.
@@ -78,11 +96,9 @@ func TestStreamedCarry(t *testing.T) {
 				if d := after.MovedFrom - before.MovedFrom; d != uint64(tc.n) {
 					t.Errorf("%s: MovedFrom grew by %d, want %d", tc.name, d, tc.n)
 				}
-				if d := after.CarriedTaken - before.CarriedTaken; d != uint64(tc.wantFromCarry) {
-					t.Errorf("%s: %d bytes taken from the streamed carry, want %d", tc.name, d, tc.wantFromCarry)
-				}
+				wantCarried(t, tc.name, before, after, tc.wantFromCarry)
 			}
-			if st := server.Stats(); st.CarriesExpired != 0 || st.BadFrames != 0 {
+			if st := server.Stats(); st.BadFrames != 0 {
 				t.Errorf("server stats %+v", st)
 			}
 		})
@@ -108,10 +124,7 @@ func TestStreamedCarryWithSegment(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want[:]) {
 			t.Fatalf("move from [%d, +%d): %q %v", r[0], r[1], got, err)
 		}
-		wantCarried := r[0] + r[1] - 64<<10
-		if d := server.Stats().CarriedTaken - before.CarriedTaken; d != uint64(wantCarried) {
-			t.Errorf("[%d, +%d): %d bytes from the stream, want %d", r[0], r[1], d, wantCarried)
-		}
+		wantCarried(t, fmt.Sprintf("[%d, +%d)", r[0], r[1]), before, server.Stats(), r[0]+r[1]-64<<10)
 	}
 }
 
@@ -124,7 +137,7 @@ func TestStreamedCarryHeld(t *testing.T) {
 	server := carryServer(t, "tcp", Config{}, s)
 	client := newNode(t, Config{})
 	data := pattern(9, 1<<20)
-	s.beforeMove = func() { time.Sleep(4 * maxPushHold) }
+	s.beforeMove = func() { time.Sleep(20 * maxPushHold) }
 	got, err := client.SendWithSegment(context.Background(), server.Addr(), moveFromMsg(0, 1<<20, false), Bytes(data), Read)
 	want := sha256.Sum256(data)
 	if err != nil || !bytes.Equal(got, want[:]) {
@@ -144,7 +157,7 @@ func TestStreamedCarryHeld(t *testing.T) {
 			t.Fatalf("echo after a skipped carry: %q", got)
 		}
 	}
-	if st := server.Stats(); st.CarriesExpired != 1 || st.BadFrames != 0 {
+	if st := server.Stats(); st.CarriesExpired == 0 || st.BadFrames != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -207,7 +220,9 @@ func TestStreamedRequestRefused(t *testing.T) {
 	if sum := sha256.Sum256(big[1000 : 1000+200<<10]); !bytes.Equal(f.Msg, sum[:]) {
 		t.Fatalf("reply %q", f.Msg)
 	}
-	if st := server.Stats(); st.CarriedTaken != 200<<10 || st.BadFrames != 1 {
+	st := server.Stats()
+	wantCarried(t, "good", Stats{}, st, 200<<10)
+	if st.BadFrames != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	// The grant is enforced on a streamed carry as on any other.
