@@ -30,6 +30,7 @@ type call struct {
 	wait   waitCtx               // ends the Send's own read of the session (wakeCtx)
 	frame  []byte                // the encoded request without its carry
 	tail   []byte                // the carry, sent after frame: the segment's first bytes in place, or carry
+	req    requestFrame          // the request, to encode its retransmission with a shorter carry
 	carry  []byte                // scratch for a file segment's first bytes
 	timer  *time.Timer           // sets fired and wakes wait
 	head   [moveToHeaderLen]byte // the head of a streamed frame this Send read
@@ -122,6 +123,10 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 	if rights&Read != 0 {
 		k := min(int64(op.n.cfg.MaxCarry), c.segLen)
 		if b, ok := seg.(Bytes); ok {
+			// Memory: the caller leaves it alone until Send returns,
+			// so more of it may go (a streamed carry, read by the
+			// receiver's MoveFrom straight from the connection).
+			k = min(int64(op.n.cfg.stableCarry(len(m))), c.segLen)
 			f.Carry = b[:k]
 			f.Stable = k > 0
 		} else {
@@ -135,6 +140,7 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 	}
 	c.frame, err = f.appendNoCarry(c.frame[:0])
 	c.tail = f.Carry
+	c.req = f
 	if err != nil {
 		op.finish(c)
 		return dst, fmt.Errorf("msg: send: %w", err)
@@ -234,6 +240,16 @@ func (op *outPeer) await(ctx context.Context, c *call, dst []byte, probing bool)
 		}
 		c.heard.Store(false)
 		probing = true
+		if len(c.tail) > op.n.cfg.MaxCarry {
+			// A retransmission carries no more than MaxCarry: the
+			// receiver probably has the request (then it skips the
+			// carry), and re-sending a long carry every interval
+			// would only load the path.
+			c.req.Carry = c.tail[:op.n.cfg.MaxCarry]
+			c.req.Stable = len(c.req.Carry) > 0
+			c.tail = c.req.Carry
+			c.frame, _ = c.req.appendNoCarry(c.frame[:0]) // it encoded with a longer carry
+		}
 		c.frame[7] |= byte(requestRetransmit) // low byte of the big-endian flags
 		op.n.stats.retransmits.Add(1)
 		tctx, cancel := context.WithTimeout(ctx, interval)
@@ -323,6 +339,7 @@ func (op *outPeer) finish(c *call) {
 	op.win.release(c.seq)
 	c.carry = c.carry[:0]
 	c.tail = nil
+	c.req = requestFrame{}
 	c.wait.reset()
 	callPool.Put(c)
 }

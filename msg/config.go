@@ -20,6 +20,17 @@ type Config struct {
 	// (delivered by [Node.ReceiveWithSegment]) or with a reply
 	// ([Request.ReplyWithSegment]). 0 means 64 KiB.
 	MaxCarry int
+	// MaxStableCarry bounds the bytes of a memory segment ([Bytes]) granted
+	// with [Read] that travel with the request behind the message (a
+	// stable carry: the caller does not change the segment until Send
+	// returns), when that is more than MaxCarry. The receiver leaves such
+	// a carry on its connection, unbuffered, and its MoveFrom reads it
+	// straight into the destination, with no move-from round trip; a
+	// carry no MoveFrom takes within a short hold is skipped, and the
+	// connection goes on. File segments carry MaxCarry bytes at most.
+	// 0 means 1 MiB; a value at most MaxCarry carries MaxCarry bytes, as
+	// for files. At most MaxFrameData - MaxMessage.
+	MaxStableCarry int
 	// MaxChunk bounds the data in one move frame this node sends, at most
 	// MaxFrameData (every node accepts that much); longer moves are sent as
 	// several frames and acknowledged once. 0 means 4 MiB.
@@ -72,6 +83,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.MaxMessage, 64<<10)
 	def(&c.MaxCarry, 64<<10)
+	def(&c.MaxStableCarry, min(1<<20, max(MaxFrameData-c.MaxMessage, 1)))
 	def(&c.MaxChunk, 4<<20)
 	def(&c.ReceiveQueue, 1024)
 	def(&c.Window, 1024)
@@ -109,6 +121,7 @@ func (c Config) Validate() error {
 	pos("MaxMessage", c.MaxMessage, MaxFrameData)
 	pos("MaxCarry", c.MaxCarry, MaxFrameData)
 	pos("MaxChunk", c.MaxChunk, MaxFrameData)
+	pos("MaxStableCarry", c.MaxStableCarry, max(MaxFrameData-c.MaxMessage, 0))
 	if c.MaxMessage+c.MaxCarry > MaxFrameData {
 		errs = append(errs, fmt.Errorf("msg: MaxMessage + MaxCarry = %d exceeds %d", c.MaxMessage+c.MaxCarry, MaxFrameData))
 	}
@@ -138,6 +151,22 @@ const MaxFrameData = 4 << 20
 func (c Config) wireMaxMessage() int {
 	return MaxFrameData + maxFrameOverhead
 }
+
+// stableCarry is the longest stable carry a Send of m bytes sends.
+func (c Config) stableCarry(m int) int {
+	return min(max(c.MaxStableCarry, c.MaxCarry), MaxFrameData-m)
+}
+
+// pushHold is how long a receiver leaves a streamed carry on its
+// connection for a MoveFrom to take: the connection reads nothing else
+// meanwhile (later requests, other moves' data, retransmissions of the
+// session wait behind it), so it is short against RetransmitInterval.
+func (c Config) pushHold() time.Duration {
+	return min(maxPushHold, c.RetransmitInterval/4)
+}
+
+// maxPushHold bounds pushHold.
+const maxPushHold = 5 * time.Millisecond
 
 // streamThreshold is the size from which wire streams a message instead of
 // buffering it: only move data is ever that long, and it is read straight

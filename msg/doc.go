@@ -6,7 +6,9 @@
 // [Request.Reply], small bounded messages, and bulk data moved separately
 // through segments that the sender grants for the duration of one Send
 // ([Request.MoveFrom], [Request.MoveTo], [Node.ReceiveWithSegment],
-// [Request.ReplyWithSegment]).
+// [Request.ReplyWithSegment]). A readable memory segment of up to
+// [Config.MaxStableCarry] bytes travels with its request, so a MoveFrom of
+// it costs no round trip beyond the Send's.
 //
 // The same calls work between nodes in one process ("inproc://name", channel
 // hand-offs and direct copies), between processes over a Unix socket

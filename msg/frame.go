@@ -38,7 +38,12 @@ import (
 //	2 (2026-11): request flag bit2 (stable carry): a memory segment's carry
 //	   stands for those bytes of the segment, and MoveFrom does not move
 //	   them again. A version 1 node refuses such requests as malformed.
-const ProtocolVersion = 2
+//	3 (2026-11): a stable carry may be longer than the receiver's
+//	   MaxCarry (message and carry at most MaxFrameData): a receiver
+//	   leaves one too long to be buffered on its connection for MoveFrom
+//	   to read. A version 2 node answers such requests "message too
+//	   large".
+const ProtocolVersion = 3
 
 // Frame types, carried in wire.FrameHeader.Type. Payload layouts are beside
 // each frame's type; all integers are big-endian.

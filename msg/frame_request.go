@@ -6,6 +6,9 @@ package msg
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
+
+	"github.com/pollen-dev/pollen/wire"
 )
 
 // Request frame flags (wire.FrameHeader.Flags).
@@ -90,19 +93,99 @@ func (f requestFrame) appendNoCarry(b []byte) ([]byte, error) {
 
 // check enforces the invariants parseRequest enforces.
 func (f requestFrame) check() error {
+	return f.checkLens(int64(len(f.Msg)), int64(len(f.Carry)))
+}
+
+// checkLens is check for a frame whose message and carry are msgLen and
+// carryLen bytes long (they may still be on the connection).
+func (f requestFrame) checkLens(msgLen, carryLen int64) error {
 	switch {
-	case !f.HasSeg && (f.Access != 0 || f.SegLen != 0 || len(f.Carry) != 0):
+	case !f.HasSeg && (f.Access != 0 || f.SegLen != 0 || carryLen != 0):
 		return fmt.Errorf("request without segment but with grant fields: %w", ErrMalformed)
 	case !f.Access.valid() || f.SegLen < 0:
 		return fmt.Errorf("request grant %v len %d: %w", f.Access, f.SegLen, ErrMalformed)
-	case len(f.Carry) != 0 && (f.Access&Read == 0 || int64(len(f.Carry)) > f.SegLen):
-		return fmt.Errorf("request carries %d bytes of a %v grant of %d: %w", len(f.Carry), f.Access, f.SegLen, ErrMalformed)
-	case f.Stable && len(f.Carry) == 0:
+	case carryLen != 0 && (f.Access&Read == 0 || carryLen > f.SegLen):
+		return fmt.Errorf("request carries %d bytes of a %v grant of %d: %w", carryLen, f.Access, f.SegLen, ErrMalformed)
+	case f.Stable && carryLen == 0:
 		return fmt.Errorf("stable request without a carry: %w", ErrMalformed)
-	case uint64(len(f.Msg)) > 1<<32-1:
-		return fmt.Errorf("request message of %d bytes: %w", len(f.Msg), ErrMessageTooLarge)
+	case msgLen > 1<<32-1:
+		return fmt.Errorf("request message of %d bytes: %w", msgLen, ErrMessageTooLarge)
 	}
 	return nil
+}
+
+// Lengths of a request frame before its message: header, seq, ack and
+// msgLen, and with the segment flag access and segLen.
+const (
+	requestFixedLen    = 8 + 8 + 8 + 4
+	requestSegFixedLen = requestFixedLen + 1 + 8
+)
+
+// requestFixedLenOf returns the length of the fixed part of the request
+// frame whose header is at the start of b (at least wire.FrameHeaderLen
+// bytes).
+func requestFixedLenOf(b []byte) int {
+	h, _, err := wire.ParseFrameHeader(b)
+	if err == nil && h.Flags&requestSegment != 0 {
+		return requestSegFixedLen
+	}
+	return requestFixedLen
+}
+
+// parseRequestHead decodes the fixed part of a request frame of total bytes
+// (header included) whose message and carry are still to be read: a
+// streamed request. b holds at least the fixed part. It returns the frame
+// without Msg and Carry, the length of the fixed part and the lengths of
+// the message and of the carry that follow it, under the checks of
+// parseRequest.
+func parseRequestHead(b []byte, total int64) (requestFrame, int, int64, int64, error) {
+	h, n, err := wire.ParseFrameHeader(b)
+	if err != nil {
+		return requestFrame{}, 0, 0, 0, err
+	}
+	if h.Version != wire.ProtocolVersion || h.Type != frameRequest {
+		return requestFrame{}, 0, 0, 0, fmt.Errorf("frame version %d type %d: %w", h.Version, h.Type, ErrMalformed)
+	}
+	if int64(n)+int64(h.Length) != total {
+		return requestFrame{}, 0, 0, 0, fmt.Errorf("request of %d bytes in a message of %d: %w", int64(n)+int64(h.Length), total, ErrMalformed)
+	}
+	if err := checkFlags(h, requestRetransmit|requestSegment|requestStable); err != nil {
+		return requestFrame{}, 0, 0, 0, err
+	}
+	fixed := requestFixedLen
+	if h.Flags&requestSegment != 0 {
+		fixed = requestSegFixedLen
+	}
+	if int64(fixed) > total {
+		return requestFrame{}, 0, 0, 0, fmt.Errorf("request of %d bytes: %w", total, ErrMalformed)
+	}
+	if len(b) < fixed {
+		return requestFrame{}, 0, 0, 0, io.ErrUnexpectedEOF
+	}
+	f := requestFrame{
+		Retransmit: h.Flags&requestRetransmit != 0,
+		HasSeg:     h.Flags&requestSegment != 0,
+		Stable:     h.Flags&requestStable != 0,
+	}
+	d := fields{p: b[n:fixed]}
+	f.Seq = d.u64()
+	f.Ack = d.u64()
+	mlen := int64(d.u32())
+	if f.HasSeg {
+		f.Access = Access(d.u8())
+		f.SegLen = d.i64()
+	}
+	if d.err != nil {
+		return requestFrame{}, 0, 0, 0, d.err
+	}
+	if mlen > total-int64(fixed) {
+		return requestFrame{}, 0, 0, 0, fmt.Errorf("request message of %d bytes in a frame of %d: %w", mlen, total, ErrMalformed)
+	}
+	clen := total - int64(fixed) - mlen
+	if err := f.checkLens(mlen, clen); err != nil {
+		return requestFrame{}, 0, 0, 0, err
+	}
+	return f, fixed, mlen, clen, nil
 }
 
 // parseRequest decodes a request frame at the start of b.

@@ -19,6 +19,7 @@ var seedFrames = map[string]frame{
 	"request-empty":      requestFrame{Seq: 7, Ack: 3, Retransmit: true},
 	"request-seg-rw":     requestFrame{Seq: 2, Ack: 1, Msg: []byte("read page"), HasSeg: true, Access: Read | Write, SegLen: 4096, Carry: []byte("first bytes")},
 	"request-stable":     requestFrame{Seq: 4, Ack: 4, Msg: []byte("move"), HasSeg: true, Access: Read, SegLen: 1 << 20, Carry: []byte("carried"), Stable: true},
+	"request-stable-all": requestFrame{Seq: 9, Ack: 8, HasSeg: true, Access: Read, SegLen: 6, Carry: []byte("whole!"), Stable: true},
 	"request-seg-w":      requestFrame{Seq: 3, Ack: 2, Msg: []byte("x"), HasSeg: true, Access: Write, SegLen: 1 << 40},
 	"reply":              replyFrame{Seq: 1, Msg: []byte("pong")},
 	"reply-error":        replyFrame{Seq: 2, Status: statusOutOfRange, Msg: []byte("bad range")},

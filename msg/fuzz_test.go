@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -59,6 +60,45 @@ func FuzzData(f *testing.F)     { fuzzDecoder(f, frameData, parseData) }
 func FuzzMoveTo(f *testing.F)   { fuzzDecoder(f, frameMoveTo, parseMoveTo) }
 func FuzzMoveDone(f *testing.F) { fuzzDecoder(f, frameMoveDone, parseMoveDone) }
 
+// FuzzRequestHead feeds parseRequestHead, the decoder of a streamed
+// request's fixed part, against parseRequest as its oracle: given the
+// whole frame's length, it accepts exactly the frames parseRequest
+// accepts, with the same fields and lengths, and a head cut short of its
+// fixed part is io.ErrUnexpectedEOF.
+func FuzzRequestHead(f *testing.F) {
+	for _, fr := range seedFrames {
+		if fr.frameType() == frameRequest {
+			b, _ := fr.Append(nil)
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, fixed, mlen, clen, err := parseRequestHead(b, int64(len(b)))
+		want, n, werr := parseRequest(b)
+		if werr == nil && n != len(b) {
+			werr = ErrMalformed // a trailing byte: the head decoder sees the message's length
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("head: %v, whole frame: %v", err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if int64(fixed)+mlen+clen != int64(len(b)) || mlen != int64(len(want.Msg)) || clen != int64(len(want.Carry)) {
+			t.Fatalf("fixed %d msg %d carry %d, want msg %d carry %d of %d", fixed, mlen, clen, len(want.Msg), len(want.Carry), len(b))
+		}
+		want.Msg, want.Carry = nil, nil
+		if !reflect.DeepEqual(h, want) {
+			t.Fatalf("head %+v, want %+v", h, want)
+		}
+		for i := range fixed {
+			if _, _, _, _, err := parseRequestHead(b[:i], int64(len(b))); !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("head cut at %d/%d: %v", i, fixed, err)
+			}
+		}
+	})
+}
+
 // FuzzFrame feeds parseFrame, the dispatcher the session loops use.
 func FuzzFrame(f *testing.F) {
 	for _, fr := range seedFrames {
@@ -104,6 +144,10 @@ func writeCorpus(t *testing.T) {
 		bad := bytes.Clone(b)
 		bad[3]-- // one payload byte fewer than the fields need (or a trailing one dropped)
 		write(fuzzTargets[fr.frameType()], name+"-short-length", bad)
+		if fr.frameType() == frameRequest {
+			write("FuzzRequestHead", name, b)
+			write("FuzzRequestHead", name+"-short-length", bad)
+		}
 	}
 	write("FuzzFrame", "empty", nil)
 	write("FuzzFrame", "unknown-type", []byte{0, 0, 0, 0, 1, 200, 0, 0})

@@ -5,11 +5,11 @@ package msg
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,14 +289,6 @@ func (in *inPeer) dispatch(m *wire.Message, head []byte, self *mover, shared boo
 	}
 	switch typ {
 	case frameRequest:
-		if m.Bytes() == nil {
-			// Longer than this node's requests can be: refuse it
-			// without reading it.
-			seq := binary.BigEndian.Uint64(b[8:])
-			m.Release()
-			in.answer(shared, replyFrame{Seq: seq, Status: statusTooLarge}, nil)
-			return reqRef{}, moveMsg{}, dispatchDone
-		}
 		if ref, ok := in.onRequest(m, b, shared); ok {
 			return ref, moveMsg{}, dispatchRequest
 		}
@@ -334,14 +326,28 @@ func (in *inPeer) protocolError(m *wire.Message, err error) {
 // request is returned for the caller to deliver; a duplicate of a running one is answered
 // "pending", of a completed one with the cached reply; one below the
 // sender's acknowledgement is stale and dropped. shared is dispatch's.
+//
+// A request too long to be buffered (m streamed, b its first bytes) is a
+// stable carry longer than MaxCarry: its message is read into the txn and
+// the carry is left on the connection for MoveFrom (txn.push).
 func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, bool) {
 	n := in.n
-	f, _, err := parseRequest(b)
-	if err != nil {
+	var (
+		f      requestFrame
+		err    error
+		tx     *txn  // a streamed request's, with its message
+		stream int64 // a streamed request's carry length
+	)
+	if m.Bytes() == nil {
+		f, tx, stream, err = in.readStreamed(m, b)
+	} else {
+		f, _, err = parseRequest(b)
+	}
+	if err != nil && !errors.Is(err, ErrMessageTooLarge) {
 		in.protocolError(m, err)
 		return reqRef{}, false
 	}
-	if len(f.Msg) > n.cfg.MaxMessage || len(f.Carry) > n.cfg.MaxCarry {
+	if err != nil || len(f.Msg) > n.cfg.MaxMessage || (len(f.Carry) > n.cfg.MaxCarry && !f.Stable) {
 		in.mu.Lock()
 		in.advanceLocked(f.Ack)
 		in.mu.Unlock()
@@ -349,17 +355,24 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, boo
 		in.answer(shared, &replyFrame{Seq: f.Seq, Status: statusTooLarge}, nil)
 		return reqRef{}, false
 	}
+	if tx == nil {
+		tx = getTxn()
+	}
+	drop := func() {
+		m.Release()
+		tx.recycle()
+	}
 	in.mu.Lock()
 	in.advanceLocked(f.Ack)
 	if f.Seq < in.floor {
 		in.mu.Unlock()
-		m.Release()
+		drop()
 		n.stats.stale.Add(1)
 		return reqRef{}, false
 	}
 	if e, ok := in.entries[f.Seq]; ok {
 		n.stats.duplicates.Add(1)
-		m.Release()
+		drop()
 		switch {
 		case e.running:
 			in.mu.Unlock()
@@ -379,7 +392,7 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, boo
 	}
 	if in.running >= n.cfg.Window {
 		in.mu.Unlock()
-		m.Release()
+		drop()
 		in.answer(shared, pendingFrame{Seq: f.Seq}, nil) // retransmitted later
 		return reqRef{}, false
 	}
@@ -387,12 +400,16 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, boo
 	in.running++
 	in.mu.Unlock()
 
-	tx := getTxn()
 	tx.mu.Lock()
 	tx.state = txnWaiting
-	tx.frame = m // msg and carry point into it: no copy
 	tx.msg = f.Msg[:len(f.Msg):len(f.Msg)]
-	tx.carry = f.Carry[:len(f.Carry):len(f.Carry)]
+	if stream > 0 {
+		tx.push, tx.pushOff, tx.pushEnd = m, 0, stream
+		tx.holdPushLocked(n.cfg.pushHold())
+	} else {
+		tx.frame = m // msg and carry point into it: no copy
+		tx.carry = f.Carry[:len(f.Carry):len(f.Carry)]
+	}
 	tx.access, tx.segLen, tx.stable = f.Access, f.SegLen, f.Stable
 	tx.in, tx.seq = in, f.Seq
 	gen := tx.gen
@@ -401,6 +418,37 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, boo
 		return reqRef{}, false
 	}
 	return reqRef{tx: tx, gen: gen}, true
+}
+
+// readStreamed reads the fixed part and the message of a streamed request
+// m, whose first bytes (dataHeaderLen of them) are b, and returns the frame
+// (Msg in the returned txn's buffer, no Carry), the txn and the length of
+// the carry still on the connection. A request that is not a stable carry
+// longer than could be buffered, or whose message is longer than
+// MaxMessage, is ErrMessageTooLarge (with the frame's fields), and its
+// message is not read.
+func (in *inPeer) readStreamed(m *wire.Message, b []byte) (requestFrame, *txn, int64, error) {
+	var head [requestSegFixedLen]byte
+	fixed := requestFixedLenOf(b)
+	k := copy(head[:], b)
+	if err := readFull(m, head[k:fixed]); err != nil {
+		return requestFrame{}, nil, 0, err
+	}
+	f, _, mlen, clen, err := parseRequestHead(head[:fixed], m.Len())
+	if err != nil {
+		return requestFrame{}, nil, 0, err
+	}
+	if !f.Stable || mlen > int64(in.n.cfg.MaxMessage) {
+		return f, nil, 0, fmt.Errorf("request of %d bytes: %w", m.Len(), ErrMessageTooLarge)
+	}
+	tx := getTxn()
+	tx.msgBuf = slices.Grow(tx.msgBuf[:0], int(mlen))[:mlen]
+	if err := readFull(m, tx.msgBuf); err != nil {
+		tx.recycle()
+		return requestFrame{}, nil, 0, err
+	}
+	f.Msg = tx.msgBuf
+	return f, tx, clen, nil
 }
 
 // queue puts a new request on the node's receive queue, or forgets it if

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -306,6 +307,56 @@ func takeData(mm *moveMsg, segOff, n int64, dst Segment) (int64, error) {
 		}
 	}
 	return k, nil
+}
+
+// readStream reads k bytes of the streamed carry m into dst at at: into
+// memory with reads straight from the connection, into a file with splice
+// when they are the rest of the carry (toEnd). It returns how many bytes
+// it wrote; on error the stream is broken (its connection failed) and the
+// caller releases it.
+func readStream(m *wire.Message, dst Segment, at, k int64, toEnd bool) (int64, error) {
+	switch d := dst.(type) {
+	case Bytes:
+		p := d[at : at+k]
+		got := 0
+		for got < len(p) {
+			r, err := m.Read(p[got:])
+			got += r
+			if err != nil && got < len(p) {
+				if errors.Is(err, io.EOF) {
+					err = fmt.Errorf("carry of %d bytes: %w", m.Len(), ErrMalformed)
+				}
+				return int64(got), err
+			}
+		}
+		return k, nil
+	case FileRange:
+		if toEnd {
+			w, err := m.WriteToFile(d.File, d.Offset+at)
+			if err == nil && w != k {
+				err = fmt.Errorf("wrote %d of %d carried bytes: %w", w, k, ErrProtocol)
+			}
+			return w, err
+		}
+		var buf [32 << 10]byte
+		var got int64
+		for got < k {
+			c := min(int64(len(buf)), k-got)
+			r, err := readStream(m, Bytes(buf[:c]), 0, c, false)
+			if r > 0 {
+				w, werr := d.File.WriteAt(buf[:r], d.Offset+at+got)
+				got += int64(w)
+				if werr != nil {
+					return got, werr
+				}
+			}
+			if err != nil {
+				return got, err
+			}
+		}
+		return got, nil
+	}
+	return 0, ErrAccess
 }
 
 // moveTo sends src to the owner's segment at segOff in chunks and waits for

@@ -396,8 +396,12 @@ func (n *Node) Serve(ctx context.Context, h func(ctx context.Context, r *Request
 }
 
 // ReceiveWithSegment is [Node.Receive] that also copies the first bytes of
-// a readable segment into buf: those that travelled with the message
-// (remote) or up to len(buf) (local). It returns how many bytes it copied.
+// a readable segment into buf: those that travelled with the message, at
+// most [Config.MaxCarry] of them (remote), or up to len(buf) (local). It
+// returns how many bytes it copied. A remote memory segment travels with
+// its message up to [Config.MaxStableCarry] bytes: [Request.MoveFrom] of
+// them (from the first byte not copied here, or from the start) reads
+// them from the connection with no further round trip.
 func (n *Node) ReceiveWithSegment(ctx context.Context, buf []byte) (*Request, int, error) {
 	r, err := n.Receive(ctx)
 	if err != nil {

@@ -6,6 +6,9 @@ package msg
 import (
 	"context"
 	"fmt"
+	"io"
+
+	"github.com/pollen-dev/pollen/wire"
 )
 
 // A Request is a received request, from [Node.Receive]. Its sender waits
@@ -139,35 +142,17 @@ func (r *Request) move(ctx context.Context, want Access, segOff int64, local Seg
 		return fmt.Errorf("msg: move: %w", err)
 	}
 	if tx.in != nil {
-		in, seq := tx.in, tx.seq
 		if want == Read {
-			// Carried bytes of a memory segment are the segment's
-			// first bytes until the reply: take what they cover of
-			// the range from them, move only the rest. They are
-			// copied once the move-from for the rest is out, while
-			// it travels.
-			var k int64
-			if tx.stable {
-				k = carryCover(len(tx.carry), segOff, n)
-			}
-			tx.mu.Unlock()
-			take := func() error {
-				if k == 0 {
-					return nil
-				}
-				if err := tx.lockWaiting(r.gen); err != nil {
-					return err
-				}
-				defer tx.mu.Unlock()
-				return writeSeg(local, 0, tx.carry[segOff:segOff+k])
-			}
-			if err := in.moveFrom(ctx, seq, segOff+k, subSegment(local, k), take); err != nil {
-				return err
-			}
-			in.n.stats.movedFrom.Add(uint64(k))
-			return nil
+			return r.moveFromRemote(ctx, segOff, local) // unlocks tx
 		}
+		in, seq := tx.in, tx.seq
+		// The move-done comes back on the session: a streamed carry
+		// must not hold its connection meanwhile.
+		push := tx.takePushLocked()
 		tx.mu.Unlock()
+		if push != nil {
+			push.Release()
+		}
 		return in.moveTo(ctx, seq, segOff, local)
 	}
 	// Local: copy while holding tx, so the sender cannot withdraw (and
@@ -182,6 +167,103 @@ func (r *Request) move(ctx context.Context, want Access, segOff int64, local Seg
 	if err != nil {
 		return fmt.Errorf("msg: move: %w", err)
 	}
+	return nil
+}
+
+// moveFromRemote is MoveFrom of a remote request, whose txn is locked and
+// waiting, with the grant checked; it unlocks it.
+//
+// Carried bytes of a memory segment (stable) are the segment's first bytes
+// until the reply: MoveFrom takes what they cover of the range from them
+// and moves only the rest. A buffered carry is copied; a streamed one,
+// still on the connection, is read straight into dst if the range reaches
+// its next byte (anything else releases it: the move-from's data would
+// wait behind it). The carried part is taken once the move-from for the
+// rest is out, while it travels; if the stream breaks, what it did not
+// deliver is moved afterwards.
+func (r *Request) moveFromRemote(ctx context.Context, segOff int64, dst Segment) error {
+	tx := r.tx
+	in, seq, n := tx.in, tx.seq, dst.Len()
+	end := segOff + n
+	var k1 int64 // from the buffered carry
+	if tx.stable {
+		k1 = carryCover(len(tx.carry), segOff, n)
+	}
+	pos := segOff + k1
+	var (
+		push    *wire.Message
+		k2      int64 // from the streamed carry, at pos
+		pushEnd = tx.pushEnd
+	)
+	var skip int64 // stream bytes before pos
+	if tx.push != nil && pos < end {
+		push = tx.takePushLocked()
+		if pos >= tx.pushOff && pos < pushEnd {
+			skip, k2 = pos-tx.pushOff, min(end, pushEnd)-pos
+		} else {
+			push.Release()
+			push = nil
+		}
+	}
+	tx.mu.Unlock()
+	broke := int64(-1) // the segment offset where the stream broke
+	take := func() error {
+		if k1 > 0 {
+			if err := tx.lockWaiting(r.gen); err != nil {
+				return err
+			}
+			err := writeSeg(dst, 0, tx.carry[segOff:segOff+k1])
+			tx.mu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
+		if push != nil {
+			var got int64
+			var err error
+			if skip > 0 {
+				_, err = io.CopyN(io.Discard, push, skip) // as cheap as the release would be
+			}
+			if err == nil {
+				got, err = readStream(push, dst, k1, k2, pos+k2 == pushEnd)
+				in.n.stats.carriedTaken.Add(uint64(got))
+			}
+			if err != nil || pos+k2 == pushEnd {
+				// Broken, or read to its end: the connection goes on
+				// (the move's data comes behind it).
+				push.Release()
+				push = nil
+			}
+			if err != nil {
+				broke = pos + got
+			}
+		}
+		return nil
+	}
+	var err error
+	if rest := end - pos - k2; rest > 0 {
+		err = in.moveFrom(ctx, seq, pos+k2, subSegment(dst, k1+k2), take)
+	} else if err = take(); err != nil {
+		err = fmt.Errorf("msg: move from: %w", err)
+	}
+	if push != nil {
+		if err == nil {
+			tx.givePushBack(r.gen, push, pos+k2, in.n.cfg.pushHold())
+		} else {
+			push.Release()
+		}
+	}
+	if err == nil && broke >= 0 {
+		// The stream broke with its connection: move what it lacked.
+		err = in.moveFrom(ctx, seq, broke, sliceSegment(dst, broke-segOff, pos+k2-broke), nil)
+	}
+	if err != nil {
+		return err
+	}
+	if broke >= 0 {
+		k2 = broke - pos // the rest was counted by its move
+	}
+	in.n.stats.movedFrom.Add(uint64(k1 + k2))
 	return nil
 }
 
@@ -207,6 +289,17 @@ func carryCover(carry int, segOff, n int64) int64 {
 		return 0
 	}
 	return max(min(int64(carry)-segOff, n), 0)
+}
+
+// sliceSegment returns the n bytes of s at off.
+func sliceSegment(s Segment, off, n int64) Segment {
+	switch s := s.(type) {
+	case Bytes:
+		return s[off : off+n]
+	case FileRange:
+		return FileRange{File: s.File, Offset: s.Offset + off, Length: n}
+	}
+	return s
 }
 
 // subSegment returns s without its first k bytes.

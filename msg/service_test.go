@@ -26,6 +26,7 @@ const (
 	opReplySeg  = 'G' // off u64, data: ReplyWithSegment("ok", off, data)
 	opGrant     = 'g' // reply = access u8, segLen u64
 	opNoReply   = 'n' // never answered (the sender's context must end the Send)
+	opMoveSteps = 'S' // off u64, n u64, step u64, toFile u8: MoveFrom in steps, reply = sha256
 	errorPrefix = "ERR:"
 )
 
@@ -36,12 +37,27 @@ type service struct {
 	work  func(r *Request)
 	after func() // called after opWork's reply
 	dir   string // for file destinations and sources
+	// plain receives with Receive, not ReceiveWithSegment: a streamed
+	// carry is then left whole for MoveFrom.
+	plain bool
+	// beforeMove, if set, is called before the moves of opMoveFrom and
+	// opMoveSteps.
+	beforeMove func()
 }
 
 func (s *service) run(ctx context.Context, n *Node) error {
 	buf := make([]byte, 64<<10)
 	for {
-		r, k, err := n.ReceiveWithSegment(ctx, buf)
+		var (
+			r   *Request
+			k   int
+			err error
+		)
+		if s.plain {
+			r, err = n.Receive(ctx)
+		} else {
+			r, k, err = n.ReceiveWithSegment(ctx, buf)
+		}
 		if err != nil {
 			return err
 		}
@@ -92,8 +108,15 @@ func (s *service) handle(ctx context.Context, r *Request, carry []byte) {
 	case opGrant:
 		a, l := r.Grant()
 		_ = r.Reply(binary.BigEndian.AppendUint64([]byte{byte(a)}, uint64(l)))
-	case opMoveFrom:
-		off, n, toFile := u64(0), u64(1), args[16] == 1
+	case opMoveFrom, opMoveSteps:
+		off, n := u64(0), u64(1)
+		step, toFile := n, args[16] == 1
+		if m[0] == opMoveSteps {
+			step, toFile = u64(2), args[24] == 1
+		}
+		if s.beforeMove != nil {
+			s.beforeMove()
+		}
 		var data []byte
 		if toFile {
 			f, err := os.CreateTemp(s.dir, "movefrom")
@@ -105,9 +128,12 @@ func (s *service) handle(ctx context.Context, r *Request, carry []byte) {
 				_ = f.Close()
 				_ = os.Remove(f.Name())
 			}()
-			if err := r.MoveFrom(ctx, off, FileRange{File: f, Offset: 7, Length: n}); err != nil {
-				errReply(r, err)
-				return
+			for o := int64(0); o < n; o += step {
+				k := min(step, n-o)
+				if err := r.MoveFrom(ctx, off+o, FileRange{File: f, Offset: 7 + o, Length: k}); err != nil {
+					errReply(r, err)
+					return
+				}
 			}
 			data = make([]byte, n)
 			if _, err := f.ReadAt(data, 7); err != nil {
@@ -116,9 +142,12 @@ func (s *service) handle(ctx context.Context, r *Request, carry []byte) {
 			}
 		} else {
 			data = make([]byte, n)
-			if err := r.MoveFrom(ctx, off, Bytes(data)); err != nil {
-				errReply(r, err)
-				return
+			for o := int64(0); o < n; o += step {
+				k := min(step, n-o)
+				if err := r.MoveFrom(ctx, off+o, Bytes(data[o:o+k])); err != nil {
+					errReply(r, err)
+					return
+				}
 			}
 		}
 		sum := sha256.Sum256(data)
@@ -164,6 +193,13 @@ func pattern(seed byte, n int) []byte {
 func moveFromMsg(off, n int64, toFile bool) []byte {
 	b := binary.BigEndian.AppendUint64([]byte{opMoveFrom}, uint64(off))
 	b = binary.BigEndian.AppendUint64(b, uint64(n))
+	return append(b, boolByte(toFile))
+}
+
+func moveStepsMsg(off, n, step int64, toFile bool) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{opMoveSteps}, uint64(off))
+	b = binary.BigEndian.AppendUint64(b, uint64(n))
+	b = binary.BigEndian.AppendUint64(b, uint64(step))
 	return append(b, boolByte(toFile))
 }
 

@@ -24,12 +24,15 @@ type Stats struct {
 	MovedTo         uint64 // bytes moved out of this node by remote MoveTo
 	MoveRetries     uint64 // remote moves started again after a stall or lost connection
 	AnswersDropped  uint64 // answers to duplicates dropped: too many queued for the session, or the node closing
+	CarriedTaken    uint64 // bytes MoveFrom took from streamed carries, straight from the connection
+	CarriesExpired  uint64 // streamed carries released unread after their hold (see [Config.MaxStableCarry])
 }
 
 type counters struct {
 	retransmits, connects, sessions, duplicates, pendingSent, cachedReplies,
 	undelivered, evicted, stale, queueFull, grantViolations, badFrames,
-	aborts, movedFrom, movedTo, moveRetries, answersDropped atomic.Uint64
+	aborts, movedFrom, movedTo, moveRetries, answersDropped,
+	carriedTaken, carriesExpired atomic.Uint64
 }
 
 // Stats returns a snapshot of the node's counters. It is safe to call
@@ -54,5 +57,7 @@ func (n *Node) Stats() Stats {
 		MovedTo:         c.movedTo.Load(),
 		MoveRetries:     c.moveRetries.Load(),
 		AnswersDropped:  c.answersDropped.Load(),
+		CarriedTaken:    c.carriedTaken.Load(),
+		CarriesExpired:  c.carriesExpired.Load(),
 	}
 }

@@ -4,7 +4,9 @@
 package msg
 
 import (
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/pollen-dev/pollen/wire"
 )
@@ -51,6 +53,18 @@ type txn struct {
 	// reply, so MoveFrom takes it instead of moving it again.
 	stable bool
 	frame  *wire.Message // the request frame msg and carry point into, until recycled
+	// A streamed carry (a stable carry too long to be buffered) stays on
+	// the request's connection, which reads nothing else meanwhile, until
+	// a MoveFrom reads it straight into its destination, the request is
+	// answered, or the hold expires (push is then released: the rest is
+	// skipped). pushOff is the segment offset of its next byte, pushEnd
+	// the offset after it.
+	push             *wire.Message
+	pushOff, pushEnd int64
+	hold             *time.Timer // releases an untaken push; created on first use
+	holdGen          uint64      // the generation hold was armed for
+	msgBuf           []byte      // a streamed request's message, read from the stream
+	carryBuf         []byte      // the first bytes of a streamed carry, read by ReceiveWithSegment
 }
 
 // A reqRef is a txn with the generation it had when it was queued.
@@ -75,8 +89,82 @@ func (tx *txn) recycle() {
 		tx.frame.Release()
 		tx.frame = nil
 	}
+	push := tx.push
+	tx.push, tx.pushOff, tx.pushEnd = nil, 0, 0
+	if tx.hold != nil {
+		tx.hold.Stop()
+	}
+	if cap(tx.msgBuf) > maxPooledBuf {
+		tx.msgBuf = nil
+	}
+	if cap(tx.carryBuf) > maxPooledBuf {
+		tx.carryBuf = nil
+	}
 	tx.mu.Unlock()
+	if push != nil {
+		push.Release() // the connection skips the rest of the carry
+	}
 	txnPool.Put(tx)
+}
+
+// maxPooledBuf bounds each buffer a pooled txn keeps.
+const maxPooledBuf = 64 << 10
+
+// holdPushLocked starts the hold of tx's streamed carry: after d, if no
+// MoveFrom took it, it is released. tx.mu is held.
+func (tx *txn) holdPushLocked(d time.Duration) {
+	tx.holdGen = tx.gen
+	if tx.hold == nil {
+		tx.hold = time.AfterFunc(d, tx.expirePush)
+		return
+	}
+	tx.hold.Reset(d)
+}
+
+// expirePush releases a streamed carry nobody took in time, so its
+// connection goes on; a MoveFrom after it moves the bytes with a
+// move-from instead.
+func (tx *txn) expirePush() {
+	tx.mu.Lock()
+	m := tx.push
+	if m == nil || tx.gen != tx.holdGen {
+		tx.mu.Unlock()
+		return
+	}
+	tx.push = nil
+	in := tx.in
+	tx.mu.Unlock()
+	m.Release()
+	if in != nil {
+		in.n.stats.carriesExpired.Add(1)
+	}
+}
+
+// takePushLocked removes the streamed carry from tx for the caller, which
+// then owns it (reads it, releases it or gives it back with
+// givePushBack). tx.mu is held.
+func (tx *txn) takePushLocked() *wire.Message {
+	m := tx.push
+	tx.push = nil
+	if m != nil && tx.hold != nil {
+		tx.hold.Stop()
+	}
+	return m
+}
+
+// givePushBack returns a partly read streamed carry to tx, positioned at
+// segment offset off, with a new hold; if tx was answered meanwhile it is
+// released instead.
+func (tx *txn) givePushBack(gen uint64, m *wire.Message, off int64, d time.Duration) {
+	tx.mu.Lock()
+	if tx.gen != gen || tx.state != txnWaiting || tx.push != nil || off >= tx.pushEnd {
+		tx.mu.Unlock()
+		m.Release()
+		return
+	}
+	tx.push, tx.pushOff = m, off
+	tx.holdPushLocked(d)
+	tx.mu.Unlock()
 }
 
 // lockWaiting locks tx and checks that the handle's generation is current
@@ -97,6 +185,21 @@ func (tx *txn) copyCarry(gen uint64, buf []byte) (int, error) {
 	}
 	defer tx.mu.Unlock()
 	if tx.in != nil {
+		if tx.push == nil || tx.pushOff != 0 {
+			return copy(buf, tx.carry), nil
+		}
+		// A streamed carry: its first bytes (at most MaxCarry) are
+		// read from the stream and kept as a buffered carry, so that a
+		// MoveFrom takes them from there and the rest from the stream.
+		k := min(int64(len(buf)), int64(tx.in.n.cfg.MaxCarry), tx.pushEnd)
+		tx.carryBuf = slices.Grow(tx.carryBuf[:0], int(k))[:k]
+		got, err := readStream(tx.push, Bytes(tx.carryBuf), 0, k, false)
+		tx.carry = tx.carryBuf[:got:got]
+		tx.pushOff = got
+		if err != nil || got == tx.pushEnd {
+			m := tx.takePushLocked()
+			m.Release()
+		}
 		return copy(buf, tx.carry), nil
 	}
 	if tx.access&Read == 0 || tx.seg == nil {

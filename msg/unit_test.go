@@ -90,11 +90,15 @@ func TestTimeoutCtx(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	if err := (Config{}).Validate(); err != nil {
-		t.Fatal(err)
+	for _, c := range []Config{{}, {MaxMessage: MaxFrameData - 64<<10}, {MaxStableCarry: MaxFrameData - 64<<10}} {
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
 	}
 	for _, c := range []Config{
 		{MaxMessage: -1},
+		{MaxStableCarry: -1},
+		{MaxStableCarry: MaxFrameData - 64<<10 + 1},
 		{Window: 1 << 21},
 		{RetransmitInterval: time.Second, SessionTTL: 2 * time.Second},
 		{ReplyTimeout: -1},

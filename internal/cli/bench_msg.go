@@ -60,7 +60,7 @@ interleaved within each run and medians over --runs are reported.`,
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per result")
 	f.DurationVar(&duration, "duration", 200*time.Millisecond, "measurement time per case and run")
 	f.IntVar(&runs, "runs", 5, "interleaved repetitions; medians are reported")
-	f.IntSliceVar(&sizes, "sizes", nil, "message and move sizes in bytes (default 32 and 64 B to 1 MiB); the first is used for M1 and M2")
+	f.IntSliceVar(&sizes, "sizes", nil, "message and move sizes in bytes (default 32 and 64 B to 1 MiB; moves up to 4 MiB, messages up to 1 MiB); the first is used for M1 and M2")
 	f.BoolVar(&inproc, "inproc", false, "run the server side in this process instead of a child process")
 	f.BoolVar(&serve, "serve", false, "run as the benchmark's server process (internal)")
 	_ = f.MarkHidden("serve")

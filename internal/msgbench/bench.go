@@ -343,17 +343,19 @@ func (b *bench) measureAll(ctx context.Context) ([]report.Result, error) {
 			if err != nil {
 				return nil, err
 			}
+			steps = append(steps, step{key("rtt", network, n), echo})
+			if n <= MaxMessage {
+				steps = append(steps, step{key("srr", network, n), b.srrOp(ctx, network, n)})
+			}
 			steps = append(steps,
-				step{key("rtt", network, n), echo},
-				step{key("srr", network, n), b.srrOp(ctx, network, n)},
 				step{key("push", network, n), push},
 				step{key("movefrom", network, n), b.moveFromOp(ctx, network, n)},
 			)
 		}
-		steps = append(steps,
-			step{key("srr", inprocName, n), b.srrOp(ctx, inprocName, n)},
-			step{key("movefrom", inprocName, n), b.moveFromOp(ctx, inprocName, n)},
-		)
+		if n <= MaxMessage {
+			steps = append(steps, step{key("srr", inprocName, n), b.srrOp(ctx, inprocName, n)})
+		}
+		steps = append(steps, step{key("movefrom", inprocName, n), b.moveFromOp(ctx, inprocName, n)})
 	}
 	for _, n := range PageSizes {
 		steps = append(steps,

@@ -24,7 +24,7 @@ func TestFit(t *testing.T) {
 
 func TestRunInProcess(t *testing.T) {
 	var rs []report.Result
-	err := Run(t.Context(), Options{Duration: 2 * time.Millisecond, Runs: 1, Sizes: []int{32, 64, 4096}},
+	err := Run(t.Context(), Options{Duration: 2 * time.Millisecond, Runs: 1, Sizes: []int{32, 64, 4096, MaxSize}},
 		func(r report.Result) error { rs = append(rs, r); return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -39,9 +39,16 @@ func TestRunInProcess(t *testing.T) {
 	for _, c := range []string{
 		"penalty-tcp-64B", "fit-tcp", "fit-unix", "srr-tcp-32B", "srr-unix-4KiB", "srr-inproc-32B",
 		"movefrom-tcp-4KiB", "movefrom-inproc-64B", "m1-tcp-vs-inproc-32B", "m2-overhead-32B", "m3-page-read-4KiB", "overhead-tcp-64B",
+		"movefrom-tcp-4MiB", "movefrom-unix-4MiB", "penalty-tcp-4MiB",
 	} {
 		if !cases[c] {
 			t.Errorf("case %s missing; have %s", c, strings.Join(keys(cases), " "))
+		}
+	}
+	// Messages are bounded: no Send/Receive/Reply beyond MaxMessage.
+	for _, c := range []string{"srr-tcp-4MiB", "srr-inproc-4MiB", "overhead-unix-4MiB"} {
+		if cases[c] {
+			t.Errorf("case %s measured", c)
 		}
 	}
 }

@@ -34,6 +34,9 @@ func derive(s series, sizes []int) []report.Result {
 				res("fit-"+tr, "per-byte", "ns/B", b*1e3, report.Lower))
 		}
 		for _, n := range sizes {
+			if n > MaxMessage {
+				continue // messages are at most MaxMessage
+			}
 			srr := s.med(key("srr", tr, n))
 			out = append(out, res("srr-"+tr+"-"+sizeName(n), "latency", "us", srr, report.Lower).
 				WithBaseline(tr, s.med(key("rtt", tr, n))))
@@ -53,7 +56,9 @@ func derive(s series, sizes []int) []report.Result {
 		}
 	}
 	for _, n := range sizes {
-		out = append(out, res("srr-inproc-"+sizeName(n), "latency", "us", s.med(key("srr", inprocName, n)), report.Lower))
+		if n <= MaxMessage {
+			out = append(out, res("srr-inproc-"+sizeName(n), "latency", "us", s.med(key("srr", inprocName, n)), report.Lower))
+		}
 	}
 	for _, n := range sizes {
 		if us := s.med(key("movefrom", inprocName, n)); us > 0 {

@@ -28,8 +28,13 @@ const ChildEnv = "POLLEN_MSGBENCH_SERVER"
 // IsChild reports whether this process was started by [StartServer].
 func IsChild() bool { return os.Getenv(ChildEnv) == "1" }
 
-// MaxSize is the largest message or move of the benchmark.
-const MaxSize = 1 << 20
+// MaxSize is the largest move (and raw exchange) of the benchmark.
+// Messages are at most MaxMessage: Send/Receive/Reply is measured only up
+// to it.
+const MaxSize = 4 << 20
+
+// MaxMessage is the largest message of the benchmark.
+const MaxMessage = 1 << 20
 
 // Raw echo connections start with a 5-byte setup: op u8 | n u32. Then,
 // for ever: the client writes n bytes; the server reads them and writes n
@@ -51,13 +56,13 @@ const (
 // messages longer than the default MaxMessage (64 KiB). Only they use it:
 // it also raises the size from which wire streams a frame straight into
 // its destination, which would slow down moves.
-func bigConfig() msg.Config { return msg.Config{MaxMessage: MaxSize} }
+func bigConfig() msg.Config { return msg.Config{MaxMessage: MaxMessage} }
 
 // defaultMax is the default MaxMessage.
 const defaultMax = 64 << 10
 
 // Servers are the benchmark's servers: raw echo on TCP and Unix, and two
-// msg nodes (default configuration, and messages up to MaxSize) on TCP and
+// msg nodes (default configuration, and messages up to MaxMessage) on TCP and
 // Unix, each at an address.
 type Servers struct {
 	RawTCP, RawUnix, MsgTCP, MsgUnix, BigTCP, BigUnix string
