@@ -99,17 +99,12 @@ func (s *Section) WriteTo(w io.Writer) (int64, error) {
 	}
 	var n int64
 	var err error
-	if _, ok := s.f.(*os.File); ok {
-		if _, ok := w.(io.ReaderFrom); ok {
-			n, err = s.sendfile(w, rest)
-			s.pos += n
-			if err == nil && n < rest {
-				err = io.ErrUnexpectedEOF
-			}
-			return n, err
-		}
+	_, isFile := s.f.(*os.File)
+	if _, ok := w.(io.ReaderFrom); ok && isFile {
+		n, err = s.sendfile(w, rest)
+	} else {
+		n, err = io.Copy(w, io.NewSectionReader(s.f, s.r.Off+s.pos, rest))
 	}
-	n, err = io.Copy(w, io.NewSectionReader(s.f, s.r.Off+s.pos, rest))
 	s.pos += n
 	if err == nil && n < rest {
 		err = io.ErrUnexpectedEOF

@@ -54,12 +54,11 @@ type Task struct {
 
 	// Group commit: commits share one fsync of the data file and one
 	// journal write and fsync, done by a flusher goroutine. See commit.
-	smu      sync.Mutex // guards the following fields
-	scond    *sync.Cond // on smu: a batch finished, or the flusher stopped
-	batch    *commitBatch
-	syncing  bool // a flusher goroutine runs
-	stopped  bool // closeFiles began: no flusher starts any more
-	flushers sync.WaitGroup
+	smu     sync.Mutex // guards the following fields
+	scond   *sync.Cond // on smu: a batch finished, or the flusher stopped
+	batch   *commitBatch
+	syncing bool // a flusher goroutine runs
+	stopped bool // closeFiles began: no flusher starts any more
 
 	// The running whole-file hash is advanced by one goroutine at a time;
 	// a commit that finds it busy leaves the work to it (hashWanted)
@@ -284,7 +283,6 @@ func (t *Task) commit(i core.PieceIndex, d core.Digest, tee *teeHash, wait bool)
 	}
 	if !t.syncing {
 		t.syncing = true
-		t.flushers.Add(1)
 		go t.flushLoop()
 	}
 	if !wait {
@@ -300,9 +298,8 @@ func (t *Task) commit(i core.PieceIndex, d core.Digest, tee *teeHash, wait bool)
 }
 
 // flushLoop flushes open batches until none is left. One runs at a time
-// (syncing); closeFiles waits for it.
+// (syncing); Sync and closeFiles wait for it (waitFlushed).
 func (t *Task) flushLoop() {
-	defer t.flushers.Done()
 	t.smu.Lock()
 	for t.batch != nil {
 		b := t.batch
@@ -368,11 +365,16 @@ func (t *Task) unpublish(recs []record, tees []core.PieceIndex) {
 // Sync is how a caller learns that it is on disk.
 func (t *Task) Sync() error {
 	t.smu.Lock()
+	t.waitFlushedLocked()
+	t.smu.Unlock()
+	return t.Err()
+}
+
+// waitFlushedLocked waits until no flusher runs. Called with smu held.
+func (t *Task) waitFlushedLocked() {
 	for t.syncing {
 		t.scond.Wait()
 	}
-	t.smu.Unlock()
-	return t.Err()
 }
 
 // flush makes the pieces recs vouch for durable, then the records.
@@ -606,8 +608,8 @@ func (t *Task) closeFiles() error {
 	}
 	t.smu.Lock()
 	t.stopped = true
+	t.waitFlushedLocked()
 	t.smu.Unlock()
-	t.flushers.Wait()
 	t.jmu.Lock()
 	jerr := t.journal.Close()
 	t.jerr = ErrClosed
