@@ -276,7 +276,7 @@ func (in *inPeer) dispatch(m *wire.Message, head []byte, self *mover, shared boo
 	b := m.Bytes()
 	if b == nil {
 		// Only move data is long enough to be streamed.
-		if err := readFull(m, head[:dataHeaderLen]); err != nil {
+		if _, err := readFull(m, head[:dataHeaderLen]); err != nil {
 			in.protocolError(m, err)
 			return reqRef{}, moveMsg{}, dispatchDone
 		}
@@ -431,7 +431,7 @@ func (in *inPeer) readStreamed(m *wire.Message, b []byte) (requestFrame, *txn, i
 	var head [requestSegFixedLen]byte
 	fixed := requestFixedLenOf(b)
 	k := copy(head[:], b)
-	if err := readFull(m, head[k:fixed]); err != nil {
+	if _, err := readFull(m, head[k:fixed]); err != nil {
 		return requestFrame{}, nil, 0, err
 	}
 	f, _, mlen, clen, err := parseRequestHead(head[:fixed], m.Len())
@@ -443,7 +443,7 @@ func (in *inPeer) readStreamed(m *wire.Message, b []byte) (requestFrame, *txn, i
 	}
 	tx := getTxn()
 	tx.msgBuf = slices.Grow(tx.msgBuf[:0], int(mlen))[:mlen]
-	if err := readFull(m, tx.msgBuf); err != nil {
+	if _, err := readFull(m, tx.msgBuf); err != nil {
 		tx.recycle()
 		return requestFrame{}, nil, 0, err
 	}

@@ -207,16 +207,11 @@ func (in *inPeer) retryMove(what string, attempt func(stall time.Duration) error
 // moveFrom asks the owner for [segOff, segOff+dst.Len()) and writes the
 // data frames into dst. The grant was checked by the caller. meanwhile
 // (once, nil error if it has nothing to do) is the caller's own work on
-// the destination, done once the move-from frame is out, while it travels.
+// the destination, done once the move-from frame is out, while it travels;
+// it is not run when dst is empty (nothing is asked for).
 func (in *inPeer) moveFrom(ctx context.Context, seq uint64, segOff int64, dst Segment, meanwhile func() error) error {
 	n := dst.Len()
 	if n == 0 {
-		if meanwhile == nil {
-			return nil
-		}
-		if err := meanwhile(); err != nil {
-			return fmt.Errorf("msg: move from: %w", err)
-		}
 		return nil
 	}
 	err := in.retryMove("move from", func(stall time.Duration) error {
@@ -287,7 +282,7 @@ func takeData(mm *moveMsg, segOff, n int64, dst Segment) (int64, error) {
 	case Bytes:
 		if b != nil {
 			copy(d[at:at+k], b[dataHeaderLen:])
-		} else if err := readFull(m, d[at:at+k]); err != nil {
+		} else if _, err := readFull(m, d[at:at+k]); err != nil {
 			return 0, err
 		}
 	case FileRange:
@@ -317,19 +312,8 @@ func takeData(mm *moveMsg, segOff, n int64, dst Segment) (int64, error) {
 func readStream(m *wire.Message, dst Segment, at, k int64, toEnd bool) (int64, error) {
 	switch d := dst.(type) {
 	case Bytes:
-		p := d[at : at+k]
-		got := 0
-		for got < len(p) {
-			r, err := m.Read(p[got:])
-			got += r
-			if err != nil && got < len(p) {
-				if errors.Is(err, io.EOF) {
-					err = fmt.Errorf("carry of %d bytes: %w", m.Len(), ErrMalformed)
-				}
-				return int64(got), err
-			}
-		}
-		return k, nil
+		got, err := readFull(m, d[at:at+k])
+		return int64(got), err
 	case FileRange:
 		if toEnd {
 			w, err := m.WriteToFile(d.File, d.Offset+at)
@@ -338,23 +322,11 @@ func readStream(m *wire.Message, dst Segment, at, k int64, toEnd bool) (int64, e
 			}
 			return w, err
 		}
-		var buf [32 << 10]byte
-		var got int64
-		for got < k {
-			c := min(int64(len(buf)), k-got)
-			r, err := readStream(m, Bytes(buf[:c]), 0, c, false)
-			if r > 0 {
-				w, werr := d.File.WriteAt(buf[:r], d.Offset+at+got)
-				got += int64(w)
-				if werr != nil {
-					return got, werr
-				}
-			}
-			if err != nil {
-				return got, err
-			}
+		got, err := io.CopyN(io.NewOffsetWriter(d.File, d.Offset+at), m, k)
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("carry of %d bytes: %w", m.Len(), ErrMalformed)
 		}
-		return got, nil
+		return got, err
 	}
 	return 0, ErrAccess
 }
@@ -525,7 +497,7 @@ func writeChunk(m *wire.Message, seg Segment, off, k int64) error {
 			copy(s[off:off+k], b[moveToHeaderLen:])
 			return nil
 		}
-		err := readFull(m, s[off:off+k])
+		_, err := readFull(m, s[off:off+k])
 		return err
 	case FileRange:
 		if b != nil {

@@ -291,7 +291,7 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 		if self != nil {
 			head = self.head[:]
 		}
-		if err := readFull(m, head); err != nil {
+		if _, err := readFull(m, head); err != nil {
 			op.protocolError(m, err)
 			return nil
 		}
@@ -383,17 +383,17 @@ func (op *outPeer) protocolError(m *wire.Message, err error) {
 }
 
 // readFull reads exactly len(p) bytes of a message.
-func readFull(m *wire.Message, p []byte) error {
+func readFull(m *wire.Message, p []byte) (int, error) {
 	k := 0
 	for k < len(p) {
 		r, err := m.Read(p[k:])
 		k += r
 		if err != nil && k < len(p) {
 			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("message of %d bytes: %w", m.Len(), ErrMalformed)
+				return k, fmt.Errorf("message of %d bytes: %w", m.Len(), ErrMalformed)
 			}
-			return err
+			return k, err
 		}
 	}
-	return nil
+	return k, nil
 }
