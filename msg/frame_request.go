@@ -188,38 +188,21 @@ func parseRequestHead(b []byte, total int64) (requestFrame, int, int64, int64, e
 	return f, fixed, mlen, clen, nil
 }
 
-// parseRequest decodes a request frame at the start of b.
+// parseRequest decodes a request frame at the start of b: its fixed part
+// as parseRequestHead does, then the message and the carry in place.
 func parseRequest(b []byte) (requestFrame, int, error) {
-	h, p, n, err := parseHeader(b, frameRequest)
+	_, _, n, err := parseHeader(b, frameRequest)
 	if err != nil {
 		return requestFrame{}, 0, err
 	}
-	if err := checkFlags(h, requestRetransmit|requestSegment|requestStable); err != nil {
+	f, fixed, mlen, _, err := parseRequestHead(b[:n], int64(n))
+	if err != nil {
 		return requestFrame{}, 0, err
 	}
-	f := requestFrame{
-		Retransmit: h.Flags&requestRetransmit != 0,
-		HasSeg:     h.Flags&requestSegment != 0,
-		Stable:     h.Flags&requestStable != 0,
-	}
-	d := fields{p: p}
-	f.Seq = d.u64()
-	f.Ack = d.u64()
-	mlen := d.u32()
-	if f.HasSeg {
-		f.Access = Access(d.u8())
-		f.SegLen = d.i64()
-	}
-	f.Msg = d.bytes(uint64(mlen))
-	f.Carry = d.rest()
-	if d.err != nil {
-		return requestFrame{}, 0, d.err
-	}
-	if len(f.Carry) == 0 {
-		f.Carry = nil
-	}
-	if err := f.check(); err != nil {
-		return requestFrame{}, 0, err
+	m := fixed + int(mlen)
+	f.Msg = b[fixed:m:m]
+	if carry := b[m:n]; len(carry) > 0 {
+		f.Carry = carry
 	}
 	return f, n, nil
 }

@@ -60,11 +60,13 @@ func FuzzData(f *testing.F)     { fuzzDecoder(f, frameData, parseData) }
 func FuzzMoveTo(f *testing.F)   { fuzzDecoder(f, frameMoveTo, parseMoveTo) }
 func FuzzMoveDone(f *testing.F) { fuzzDecoder(f, frameMoveDone, parseMoveDone) }
 
-// FuzzRequestHead feeds parseRequestHead, the decoder of a streamed
-// request's fixed part, against parseRequest as its oracle: given the
-// whole frame's length, it accepts exactly the frames parseRequest
-// accepts, with the same fields and lengths, and a head cut short of its
-// fixed part is io.ErrUnexpectedEOF.
+// FuzzRequestHead feeds parseRequestHead, the decoder of a request's fixed
+// part, as a streamed request uses it (the total length from the
+// connection, the bytes possibly cut short) against parseRequest, which
+// takes the length from the frame header: given the whole frame's length
+// it accepts exactly the frames parseRequest accepts, with the same fields
+// and lengths, and a head cut short of its fixed part is
+// io.ErrUnexpectedEOF.
 func FuzzRequestHead(f *testing.F) {
 	for _, fr := range seedFrames {
 		if fr.frameType() == frameRequest {
