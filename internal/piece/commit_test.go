@@ -82,36 +82,30 @@ func TestNoWholeFileDigest(t *testing.T) {
 	}
 }
 
-// slowSyncFS makes every fsync of a data file take a while and counts them,
-// so that concurrent commits pile up behind one.
-type slowSyncFS struct {
+// syncHookFS calls onSync with a task file's base name ("data",
+// "journal") before each of that file's fsyncs, for a test that slows,
+// counts or holds them.
+type syncHookFS struct {
 	piece.FS
-	dataSyncs    atomic.Int64
-	journalSyncs atomic.Int64
+	onSync func(name string)
 }
 
-func (f *slowSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (piece.File, error) {
+func (f *syncHookFS) OpenFile(name string, flag int, perm fs.FileMode) (piece.File, error) {
 	file, err := f.FS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	return &slowSyncFile{File: file, fs: f, name: filepath.Base(name)}, nil
+	return &syncHookFile{File: file, onSync: f.onSync, name: filepath.Base(name)}, nil
 }
 
-type slowSyncFile struct {
+type syncHookFile struct {
 	piece.File
-	fs   *slowSyncFS
-	name string
+	onSync func(name string)
+	name   string
 }
 
-func (f *slowSyncFile) Sync() error {
-	switch f.name {
-	case "data":
-		f.fs.dataSyncs.Add(1)
-		time.Sleep(20 * time.Millisecond)
-	case "journal":
-		f.fs.journalSyncs.Add(1)
-	}
+func (f *syncHookFile) Sync() error {
+	f.onSync(f.name)
 	return f.File.Sync()
 }
 
@@ -120,7 +114,18 @@ func (f *slowSyncFile) Sync() error {
 // data file is fsynced before each journal fsync that vouches for it.
 func TestGroupCommit(t *testing.T) {
 	dir := t.TempDir()
-	sfs := &slowSyncFS{FS: piece.OS}
+	// Every fsync of the data file takes a while, so that concurrent
+	// commits pile up behind one; fsyncs are counted.
+	var dataSyncs, journalSyncs atomic.Int64
+	sfs := &syncHookFS{FS: piece.OS, onSync: func(name string) {
+		switch name {
+		case "data":
+			dataSyncs.Add(1)
+			time.Sleep(20 * time.Millisecond)
+		case "journal":
+			journalSyncs.Add(1)
+		}
+	}}
 	st := openStore(t, piece.Config{Dir: dir, FS: sfs})
 	const pieces, writers = 64, 8
 	data := payload(pieces*4096, 8)
@@ -129,8 +134,8 @@ func TestGroupCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sfs.dataSyncs.Store(0)
-	sfs.journalSyncs.Store(0)
+	dataSyncs.Store(0)
+	journalSyncs.Store(0)
 	next := make(chan int, pieces)
 	for i := range pieces {
 		next <- i
@@ -154,7 +159,7 @@ func TestGroupCommit(t *testing.T) {
 	if !task.Complete() {
 		t.Fatal("not complete")
 	}
-	ds, js := sfs.dataSyncs.Load(), sfs.journalSyncs.Load()
+	ds, js := dataSyncs.Load(), journalSyncs.Load()
 	t.Logf("%d pieces by %d writers: %d data fsyncs, %d journal fsyncs", pieces, writers, ds, js)
 	if ds > pieces/2 {
 		t.Errorf("%d data fsyncs for %d pieces written by %d writers at once: commits not batched", ds, pieces, writers)

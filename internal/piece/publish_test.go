@@ -18,41 +18,6 @@ import (
 	"github.com/pollen-dev/pollen/internal/piece/piecetest"
 )
 
-// gatedSyncFS holds every fsync of a data file until the test lets it go,
-// so a test can look at a task while its pieces are verified but not yet
-// durable, without timing.
-type gatedSyncFS struct {
-	piece.FS
-	entered chan struct{} // a data fsync is waiting at the gate
-	gate    chan struct{} // closed: data fsyncs go on
-}
-
-func newGatedSyncFS() *gatedSyncFS {
-	return &gatedSyncFS{FS: piece.OS, entered: make(chan struct{}, 1), gate: make(chan struct{})}
-}
-
-func (f *gatedSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (piece.File, error) {
-	file, err := f.FS.OpenFile(name, flag, perm)
-	if err != nil || filepath.Base(name) != "data" {
-		return file, err
-	}
-	return &gatedSyncFile{File: file, fs: f}, nil
-}
-
-type gatedSyncFile struct {
-	piece.File
-	fs *gatedSyncFS
-}
-
-func (f *gatedSyncFile) Sync() error {
-	select {
-	case f.fs.entered <- struct{}{}:
-	default:
-	}
-	<-f.fs.gate
-	return f.File.Sync()
-}
-
 // copyDir copies the regular files under src to dst: what a kill -9 at
 // this moment leaves on disk (the page cache survives the process).
 func copyDir(t *testing.T, src, dst string) {
@@ -84,7 +49,21 @@ func copyDir(t *testing.T, src, dst string) {
 // durable and the task completes.
 func TestPublishBeforeSync(t *testing.T) {
 	dir := t.TempDir()
-	gfs := newGatedSyncFS()
+	// Every fsync of the data file is held until the test lets it go, so
+	// the task can be looked at while its pieces are verified but not yet
+	// durable, without timing.
+	entered := make(chan struct{}, 1) // a data fsync is waiting at the gate
+	gate := make(chan struct{})       // closed: data fsyncs go on
+	gfs := &syncHookFS{FS: piece.OS, onSync: func(name string) {
+		if name != "data" {
+			return
+		}
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-gate
+	}}
 	st := openStore(t, piece.Config{Dir: dir, FS: gfs})
 	data := payload(3*4096, 11)
 	m := metaFor(data, 4096, true)
@@ -106,7 +85,7 @@ func TestPublishBeforeSync(t *testing.T) {
 			t.Fatalf("Publish(%d) = %v", i, err)
 		}
 	}
-	<-gfs.entered // the first batch's fsync is held: nothing is durable
+	<-entered // the first batch's fsync is held: nothing is durable
 	if task.Present() != 3 || !task.Has(1) {
 		t.Fatalf("present %d, Has(1) %v before the fsync; want every published piece", task.Present(), task.Has(1))
 	}
@@ -138,7 +117,7 @@ func TestPublishBeforeSync(t *testing.T) {
 	}
 	after.Release()
 
-	close(gfs.gate)
+	close(gate)
 	if err := task.Sync(); err != nil {
 		t.Fatalf("Sync = %v", err)
 	}
