@@ -187,19 +187,9 @@ func (c Counters) Sub(o Counters) Counters {
 // the bridge's side of each veth pair and turned round to the host's view:
 // what the bridge port received is what the host sent. Index i is host i.
 func (l *Lab) AllCounters(ctx context.Context) ([]Counters, error) {
-	out, err := output(ctx, "ip", "-n", l.bridge, "-s", "-j", "link", "show", "master", "br0")
+	links, err := linkStats(ctx, l.bridge, "master", "br0")
 	if err != nil {
 		return nil, err
-	}
-	var links []struct {
-		Name  string `json:"ifname"`
-		Stats struct {
-			Rx struct{ Bytes, Packets int64 } `json:"rx"`
-			Tx struct{ Bytes, Packets int64 } `json:"tx"`
-		} `json:"stats64"`
-	}
-	if err := json.Unmarshal(out, &links); err != nil {
-		return nil, fmt.Errorf("netlab: parse counters of %s: %w", l.bridge, err)
 	}
 	cs := make([]Counters, len(l.hosts))
 	seen := 0
@@ -208,8 +198,8 @@ func (l *Lab) AllCounters(ctx context.Context) ([]Counters, error) {
 		if err != nil || !strings.HasPrefix(k.Name, "h") || i < 0 || i >= len(cs) {
 			continue
 		}
-		s := k.Stats
-		cs[i] = Counters{TxBytes: s.Rx.Bytes, RxBytes: s.Tx.Bytes, TxPackets: s.Rx.Packets, RxPackets: s.Tx.Packets}
+		c := k.counters()
+		cs[i] = Counters{TxBytes: c.RxBytes, RxBytes: c.TxBytes, TxPackets: c.RxPackets, RxPackets: c.TxPackets}
 		seen++
 	}
 	if seen != len(cs) {
@@ -220,22 +210,40 @@ func (l *Lab) AllCounters(ctx context.Context) ([]Counters, error) {
 
 // Counters reads the byte and packet counters of the host's eth0.
 func (h *Host) Counters(ctx context.Context) (Counters, error) {
-	out, err := output(ctx, "ip", "-n", h.NS, "-s", "-j", "link", "show", "dev", "eth0")
+	links, err := linkStats(ctx, h.NS, "dev", "eth0")
 	if err != nil {
 		return Counters{}, err
-	}
-	var links []struct {
-		Stats struct {
-			Rx struct{ Bytes, Packets int64 } `json:"rx"`
-			Tx struct{ Bytes, Packets int64 } `json:"tx"`
-		} `json:"stats64"`
-	}
-	if err := json.Unmarshal(out, &links); err != nil {
-		return Counters{}, fmt.Errorf("netlab: parse counters of %s: %w", h.NS, err)
 	}
 	if len(links) != 1 {
 		return Counters{}, fmt.Errorf("netlab: %s: %d links named eth0", h.NS, len(links))
 	}
-	s := links[0].Stats
-	return Counters{TxBytes: s.Tx.Bytes, RxBytes: s.Rx.Bytes, TxPackets: s.Tx.Packets, RxPackets: s.Rx.Packets}, nil
+	return links[0].counters(), nil
+}
+
+// linkStat is one link of `ip -s -j link show`.
+type linkStat struct {
+	Name  string `json:"ifname"`
+	Stats struct {
+		Rx struct{ Bytes, Packets int64 } `json:"rx"`
+		Tx struct{ Bytes, Packets int64 } `json:"tx"`
+	} `json:"stats64"`
+}
+
+// counters returns l's counters as the link's own side sees them.
+func (l linkStat) counters() Counters {
+	s := l.Stats
+	return Counters{TxBytes: s.Tx.Bytes, RxBytes: s.Rx.Bytes, TxPackets: s.Tx.Packets, RxPackets: s.Rx.Packets}
+}
+
+// linkStats runs `ip -s -j link show SELECTOR...` in namespace ns.
+func linkStats(ctx context.Context, ns string, selector ...string) ([]linkStat, error) {
+	out, err := output(ctx, "ip", append([]string{"-n", ns, "-s", "-j", "link", "show"}, selector...)...)
+	if err != nil {
+		return nil, err
+	}
+	var links []linkStat
+	if err := json.Unmarshal(out, &links); err != nil {
+		return nil, fmt.Errorf("netlab: parse counters of %s: %w", ns, err)
+	}
+	return links, nil
 }
