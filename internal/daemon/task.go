@@ -267,7 +267,7 @@ func (t *task) loop() error {
 			}
 			sc := a.sched
 			t.log.Debug("daemon: schedule", "state", sc.State, "assigned", len(sc.Assignments), "retry_ms", sc.RetryMillis,
-				"free", conc-len(inflight)-len(queue), "rtt", a.took)
+				"idle_workers", conc-len(inflight), "rtt", a.took)
 			arrived := time.Now()
 			switch sc.State {
 			case proto.StateAssigned:
