@@ -108,11 +108,23 @@ func keepTrace(cfg PushConfig, n int, dir string) {
 		// h3/receive.log becomes h3-receive.log.
 		return copyFile(filepath.Join(dst, strings.ReplaceAll(rel, string(filepath.Separator), "-")), path)
 	})
-	if err == nil {
-		cfg.Logger.Info("swarmbench: push trace kept", "receivers", n, "dir", dst)
+	if err != nil {
+		cfg.Logger.Warn("swarmbench: push trace", "receivers", n, "err", err)
 		return
 	}
-	cfg.Logger.Warn("swarmbench: push trace", "receivers", n, "err", err)
+	s, err := summarizeTrace(dst, float64(cfg.Rate))
+	if err != nil {
+		cfg.Logger.Warn("swarmbench: push trace", "receivers", n, "dir", dst, "err", err)
+		return
+	}
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 0, 64) }
+	cfg.Logger.Info("swarmbench: push trace kept", "receivers", n, "dir", dst,
+		"span", s.Span.Round(time.Millisecond), "source_done", s.SourceDone.Round(time.Millisecond),
+		"pieces", s.Pieces, "failed", s.Failed,
+		"worker_idle", fmt.Sprintf("%.2f", s.WorkerIdle), "uplinks", fmt.Sprintf("%.2f", s.Uplinks),
+		"spread_ms", ms(s.Spread50)+"/"+ms(s.Spread90), "held_ms", ms(s.Held50)+"/"+ms(s.Held90),
+		"get_ms", ms(s.Get50)+"/"+ms(s.Get90), "store_ms", ms(s.Store50)+"/"+ms(s.Store90),
+		"report_ms", ms(s.Report50), "ask_ms", ms(s.Ask50), "place", s.Place.Round(time.Millisecond))
 }
 
 // copyFile copies src to dst, creating dst's directory.
