@@ -36,7 +36,8 @@ type traceSummary struct {
 	Held50, Held90 time.Duration
 	// Get50 and Get90: a GetPiece round trip, the bytes included.
 	Get50, Get90 time.Duration
-	// Store50 and Store90: hashing, writing and publishing a piece.
+	// Store50 and Store90: hashing, writing and publishing a piece from
+	// a parent.
 	Store50, Store90 time.Duration
 	// Report50 and Ask50: round trips of a PieceDone report and of a
 	// RequestPieces (parked time included).
@@ -194,10 +195,10 @@ func summarizeTrace(dir string, rate float64) (traceSummary, error) {
 				s.Pieces++
 				idle += l.dur("idle")
 				busy += l.dur("rate") + l.dur("get") + l.dur("store")
-				if l.attr["from"] != "source" {
+				if l.attr["from"] != "source" { // a source fetch stores as it reads
 					gets = append(gets, l.dur("get"))
+					stores = append(stores, l.dur("store"))
 				}
-				stores = append(stores, l.dur("store"))
 			case "daemon: piece from parent failed":
 				s.Failed++
 			case "daemon: pieces reported":
