@@ -52,3 +52,19 @@ func TestParseLogLine(t *testing.T) {
 		t.Errorf("cut line: %+v, %v", l, ok)
 	}
 }
+
+// FuzzParseLogLine feeds parseLogLine arbitrary lines: it never panics,
+// and a record it accepts has a time and the msg attribute as its message.
+// Seeds: testdata/fuzz/FuzzParseLogLine.
+func FuzzParseLogLine(f *testing.F) {
+	f.Add(`time=2026-11-21T20:00:00.5Z level=DEBUG msg="piece done" piece=3 held=12ms`)
+	f.Fuzz(func(t *testing.T, s string) {
+		l, ok := parseLogLine(s)
+		if !ok {
+			return
+		}
+		if l.t.IsZero() || l.msg != l.attr["msg"] {
+			t.Fatalf("%q: parsed as %+v", s, l)
+		}
+	})
+}
