@@ -25,6 +25,7 @@ func newBenchPushCmd() *cobra.Command {
 		pollenBin string
 		tsoSegs   int
 		queueLat  time.Duration
+		traceDir  string
 	)
 	cmd := &cobra.Command{
 		Use:   "push",
@@ -49,7 +50,7 @@ in total, per piece and sendfile calls. Needs root and perf or strace.`,
 			}
 			cfg := swarmbench.PushConfig{
 				Binary: pollenBin, Receivers: receivers, Size: size, Rate: rate,
-				PieceSize: pieceSize, Timeout: timeout, MinTSOSegs: tsoSegs, QueueLatency: queueLat, Logger: log,
+				PieceSize: pieceSize, Timeout: timeout, MinTSOSegs: tsoSegs, QueueLatency: queueLat, TraceDir: traceDir, Logger: log,
 			}
 			if err := cfg.Validate(); err != nil {
 				return usageError(err)
@@ -70,6 +71,7 @@ in total, per piece and sendfile calls. Needs root and perf or strace.`,
 	f.DurationVar(&timeout, "timeout", 0, "bound on each round (0: a minute plus 5 times N copies through the pusher's link)")
 	f.IntVar(&tsoSegs, "min-tso-segs", 0, "the hosts' net.ipv4.tcp_min_tso_segs, segments per GSO packet on the shaped links (0: 44, one 64 KiB packet; -1: the kernel's 2)")
 	f.DurationVar(&queueLat, "queue-latency", 0, "longest a packet may wait in a link's tbf queue, which sets the queue's length (0: 50ms)")
+	f.StringVar(&traceDir, "trace", "", "keep each round's debug logs (per-piece timelines) and every host's sent rate per 250ms in DIR/n<N>/")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object per result")
 	f.StringVar(&pollenBin, "pollen-binary", "", "pollen executable to run in the hosts (default: this one)")
 	return cmd

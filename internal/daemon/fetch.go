@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/piece"
@@ -18,25 +20,55 @@ import (
 // piece buffer, the segment peers write into.
 func (t *task) worker(jobs <-chan job) {
 	var buf []byte
+	idle := time.Now()
 	for j := range jobs {
-		t.results <- t.fetch(j, &buf)
+		tl := timeline{idle: time.Since(idle)}
+		r := t.fetch(j, &buf, &tl)
+		t.logTimeline(j, r, &tl)
+		t.results <- r
+		idle = time.Now()
 	}
+}
+
+// timeline is where one fetch's time went, for the per-piece debug log
+// (see [task.logTimeline]): how long its worker waited for a job, then the
+// rate limiter, the parent (GetPiece sent until the reply, the bytes
+// included) or the source, and storing (hash, write, publish).
+type timeline struct {
+	idle, rate, get, store time.Duration
+}
+
+// logTimeline logs, at debug level, one fetched piece's timeline: what
+// `pollen bench push --trace` collects to show where a piece's time goes
+// between the scheduler's assignment and its report.
+func (t *task) logTimeline(j job, r result, tl *timeline) {
+	if !t.log.Enabled(t.ctx, slog.LevelDebug) || r.from == "" {
+		return
+	}
+	var queued time.Duration
+	if !j.assigned.IsZero() {
+		queued = time.Since(j.assigned) - tl.rate - tl.get - tl.store
+	}
+	t.log.Debug("daemon: piece fetched", "piece", j.index, "from", r.from, "ok", r.err == nil,
+		"idle", tl.idle, "queued", queued, "rate", tl.rate, "get", tl.get, "store", tl.store)
 }
 
 // fetch fetches one piece, from the source or from the job's parents in
 // order, and stores it verified.
-func (t *task) fetch(j job, buf *[]byte) result {
+func (t *task) fetch(j job, buf *[]byte, tl *timeline) result {
 	if t.st.Has(j.index) {
 		return result{job: j}
 	}
 	r := t.layout.Piece(j.index)
+	start := time.Now()
 	if err := t.d.down.Wait(t.ctx, r.Len); err != nil {
 		return result{job: j, err: err, fatal: true}
 	}
+	tl.rate = time.Since(start)
 	t.d.stats.downloads.Add(1)
 	defer t.d.stats.downloads.Add(-1)
 	if j.source {
-		return t.fetchSource(j, r)
+		return t.fetchSource(j, r, tl)
 	}
 	var last error
 	for _, p := range j.parents {
@@ -44,7 +76,7 @@ func (t *task) fetch(j job, buf *[]byte) result {
 			t.reportFailed(j.index, p.Peer, proto.ReasonCorrupt)
 			continue
 		}
-		err := t.fetchPeer(j, r, p, buf)
+		err := t.fetchPeer(j, r, p, buf, tl)
 		if err == nil {
 			t.d.stats.fromPeers.Add(uint64(r.Len))
 			t.d.stats.verified.Add(1)
@@ -85,15 +117,20 @@ func (t *task) fetch(j job, buf *[]byte) result {
 // fetchPeer asks parent p for the piece (see [Daemon.getPiece]), then
 // hashes and writes the bytes to the task file; only a piece that matches
 // the scheduler's digest is kept.
-func (t *task) fetchPeer(j job, r core.Range, p proto.Parent, buf *[]byte) error {
+func (t *task) fetchPeer(j job, r core.Range, p proto.Parent, buf *[]byte, tl *timeline) error {
 	if int64(cap(*buf)) < r.Len {
 		*buf = make([]byte, t.layout.PieceSize)
 	}
 	seg := (*buf)[:r.Len]
-	if err := t.d.getPiece(t.ctx, t.id, j.index, p.Addr, seg); err != nil {
+	start := time.Now()
+	err := t.d.getPiece(t.ctx, t.id, j.index, p.Addr, seg)
+	tl.get += time.Since(start)
+	if err != nil {
 		return err
 	}
-	err := t.writePiece(j.index, seg, j.digest)
+	start = time.Now()
+	err = t.writePiece(j.index, seg, j.digest)
+	tl.store += time.Since(start)
 	var dm *piece.DigestMismatchError
 	if errors.As(err, &dm) && dm.Piece != piece.WholeFile {
 		return fmt.Errorf("%w: %w", errCorrupt, err)
@@ -141,7 +178,9 @@ func (d *Daemon) getPiece(ctx context.Context, id core.TaskID, i core.PieceIndex
 // fetchSource reads the piece from the origin straight into its place in
 // the task file and publishes it, as writePiece does. The origin is trusted per piece (the whole-file digest is
 // the check), unless the scheduler already knows the piece's digest.
-func (t *task) fetchSource(j job, r core.Range) result {
+func (t *task) fetchSource(j job, r core.Range, tl *timeline) result {
+	start := time.Now()
+	defer func() { tl.get = time.Since(start) }()
 	w, err := t.st.NewPieceWriter(j.index)
 	switch {
 	case errors.Is(err, piece.ErrPiecePresent):

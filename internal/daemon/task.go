@@ -58,6 +58,10 @@ type job struct {
 	source  bool
 	digest  core.Digest // expected SHA-256; zero when unknown
 	parents []proto.Parent
+	// assigned is when the schedule that assigned the job reached the
+	// loop (zero for the daemon's own source jobs): the piece timeline's
+	// debug log measures the job's wait for a worker from it.
+	assigned time.Time
 }
 
 // A result is what a worker made of a job.
@@ -73,6 +77,7 @@ type askResult struct {
 	gen   uint64 // registration the task is now joined under
 	sched *proto.Schedule
 	err   error
+	took  time.Duration // the round trip, parked time included (debug log)
 }
 
 // Task loop modes.
@@ -261,7 +266,9 @@ func (t *task) loop() error {
 				queue = queue[:0]
 			}
 			sc := a.sched
-			t.log.Debug("daemon: schedule", "state", sc.State, "assigned", len(sc.Assignments), "retry_ms", sc.RetryMillis)
+			t.log.Debug("daemon: schedule", "state", sc.State, "assigned", len(sc.Assignments), "retry_ms", sc.RetryMillis,
+				"idle_workers", conc-len(inflight), "rtt", a.took)
+			arrived := time.Now()
 			switch sc.State {
 			case proto.StateAssigned:
 				// Start a batch in piece order: a piece that extends the
@@ -285,7 +292,7 @@ func (t *task) loop() error {
 						// verified: take the piece from the source instead.
 						enqueue(job{index: i, source: true})
 					default:
-						enqueue(job{index: i, source: as.Source, digest: as.Digest, parents: as.Parents})
+						enqueue(job{index: i, source: as.Source, digest: as.Digest, parents: as.Parents, assigned: arrived})
 					}
 				}
 				if len(sc.Assignments) == 0 {
@@ -350,6 +357,7 @@ func (t *task) ask(joined uint64, max int) askResult {
 // tasks alike: if the registration changed since joined it joins the task
 // again with join, then asks for up to max pieces (RequestPieces).
 func (d *Daemon) askPieces(ctx context.Context, id core.TaskID, joined uint64, max int, join func(addr string, gen uint64) error) askResult {
+	start := time.Now()
 	addr, gen, err := d.sched.ensure(ctx)
 	if err != nil {
 		return askResult{gen: joined, err: err}
@@ -369,7 +377,7 @@ func (d *Daemon) askPieces(ctx context.Context, id core.TaskID, joined uint64, m
 	if !ok {
 		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type())}
 	}
-	return askResult{gen: joined, sched: sc}
+	return askResult{gen: joined, sched: sc, took: time.Since(start)}
 }
 
 // askFailed is a task loop's answer to a failed scheduler round trip a,
@@ -461,7 +469,13 @@ func (d *Daemon) sendReport(m proto.Message) {
 	if gen == 0 {
 		return
 	}
-	_, _ = c.call(d.ctx, addr, gen, m, 0)
+	start := time.Now()
+	_, err := c.call(d.ctx, addr, gen, m, 0)
+	if d.log.Enabled(d.ctx, slog.LevelDebug) {
+		if pd, ok := m.(*proto.PieceDone); ok {
+			d.log.Debug("daemon: pieces reported", "task", pd.Task.Short(), "pieces", len(pd.Pieces), "rtt", time.Since(start), "err", err)
+		}
+	}
 }
 
 // exclusions is the set of parents that served a corrupt piece of a task;

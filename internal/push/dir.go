@@ -6,9 +6,13 @@ package push
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"os"
 )
+
+// errNoLink is a hard link that cannot be made here; the caller copies.
+var errNoLink = errors.New("push: no hard link to the source here")
 
 // rootDir is the receive directory, opened once. Every path below it is
 // resolved one component at a time and never through a symbolic link.
@@ -32,6 +36,12 @@ type dirHandle interface {
 	// existing final ([ErrExists]); with it, it replaces a file or a link
 	// (the link itself, not its target) but never a directory.
 	place(tmp, final string, overwrite bool) error
+	// link makes the file at path src (outside the root, opened by the
+	// caller as srcFile) a hidden temporary file of this directory by a
+	// hard link and returns its name. It fails with errNoLink where a link
+	// cannot be made: another file system, a file system without hard
+	// links, or an implementation without the call.
+	link(src string, srcFile *os.File) (string, error)
 	remove(name string) error
 	sync() error
 	close() error

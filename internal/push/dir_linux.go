@@ -138,6 +138,35 @@ func (d *linuxDir) place(tmp, final string, overwrite bool) error {
 	return nil
 }
 
+func (d *linuxDir) link(src string, srcFile *os.File) (string, error) {
+	var want unix.Stat_t
+	if err := unix.Fstat(int(srcFile.Fd()), &want); err != nil {
+		return "", diskErr("stat source", err)
+	}
+	for range 8 {
+		name := tempName()
+		err := unix.Linkat(unix.AT_FDCWD, src, d.fd, name, 0)
+		switch {
+		case errors.Is(err, unix.EEXIST):
+			continue
+		case errors.Is(err, unix.EXDEV), errors.Is(err, unix.EPERM), errors.Is(err, unix.EMLINK),
+			errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
+			return "", errNoLink
+		case err != nil:
+			return "", diskErr("link temporary file", err)
+		}
+		// The name must be the file the caller opened, not one put at
+		// src since.
+		var got unix.Stat_t
+		if err := unix.Fstatat(d.fd, name, &got, unix.AT_SYMLINK_NOFOLLOW); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
+			_ = d.remove(name)
+			return "", fmt.Errorf("push: link %s: not the opened source file", src)
+		}
+		return name, nil
+	}
+	return "", fmt.Errorf("push: link temporary file: %w", fs.ErrExist)
+}
+
 func (d *linuxDir) remove(name string) error {
 	if err := unix.Unlinkat(d.fd, name, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return diskErr("remove "+name, err)

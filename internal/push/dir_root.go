@@ -107,6 +107,9 @@ func (d *osDir) place(tmp, final string, overwrite bool) error {
 	return nil
 }
 
+// link is not offered: os.Root links only names beneath itself.
+func (d *osDir) link(string, *os.File) (string, error) { return "", errNoLink }
+
 func (d *osDir) remove(name string) error {
 	if err := d.r.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return diskErr("remove "+name, err)

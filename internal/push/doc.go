@@ -23,7 +23,10 @@
 // checks the length and the SHA-256, fsyncs the file, renames it into
 // place (never replacing an existing file unless [Config.Overwrite]) and
 // fsyncs the directory. Any failure, a full disk included ([ErrDiskFull]),
-// removes the temporary file.
+// removes the temporary file. A file whose digest the caller already
+// checked (a daemon's verified download) goes in by [File.LinkVerified], a
+// hard link where the file system allows, or [File.CopyVerified], a copy
+// in the kernel, instead of through the hash.
 //
 // Pushes are accepted only from senders that present [Config.Token]
 // (compared in constant time) or, as a hook for mutual TLS, whose

@@ -110,6 +110,65 @@ func (f *File) CopyVerified(src *os.File, sum core.Digest) (int64, error) {
 	return n, nil
 }
 
+// LinkVerified places the file at path src, whose SHA-256 the caller has
+// already checked to be sum, by a hard link instead of a copy: no byte is
+// written again, and [File.Commit]'s fsync finds little or nothing left to
+// write (a daemon's piece store has synced most pieces by then). In the
+// 16-receiver lab the copy and its fsync took 1.5 s per receiver, all at
+// once at the end. The placed file then shares its inode with src: a
+// daemon that keeps seeding src serves whatever is written to the placed
+// file (its peers verify every piece and reject wrong bytes). It fails
+// unless sum is the announced digest and src has the announced size. It
+// returns false, leaving f as it was, where no link can be made (src on
+// another file system, or no hard links there): [File.CopyVerified] then.
+// It must be the only write to f.
+func (f *File) LinkVerified(src string, sum core.Digest) (bool, error) {
+	switch {
+	case f.err != nil:
+		return false, f.err
+	case f.n != 0:
+		return false, f.abort(fmt.Errorf("push: %q: LinkVerified after Write", f.name))
+	case sum != f.want:
+		return false, f.abort(&DigestError{Name: f.name, Want: f.want, Got: sum})
+	}
+	sf, err := os.Open(src)
+	if err != nil {
+		return false, f.abort(fmt.Errorf("%q: %w", f.name, diskErr("open", err)))
+	}
+	fi, err := sf.Stat()
+	switch {
+	case err != nil:
+		_ = sf.Close()
+		return false, f.abort(fmt.Errorf("%q: %w", f.name, diskErr("stat", err)))
+	case fi.Size() > f.size:
+		_ = sf.Close()
+		return false, f.abort(fmt.Errorf("%w: %q: more than the announced %d bytes", ErrTooLarge, f.name, f.size))
+	case fi.Size() < f.size:
+		_ = sf.Close()
+		return false, f.abort(fmt.Errorf("%w: %q: %d of %d bytes", ErrSize, f.name, fi.Size(), f.size))
+	}
+	name, err := f.dir.link(src, sf)
+	if errors.Is(err, errNoLink) {
+		_ = sf.Close()
+		return false, nil
+	}
+	if err != nil {
+		_ = sf.Close()
+		return false, f.abort(fmt.Errorf("%q: %w", f.name, err))
+	}
+	// The linked name replaces the temporary file made (and preallocated)
+	// for a copy; Commit syncs, chmods and renames through sf.
+	_ = f.f.Close()
+	if err := f.dir.remove(f.tmp); err != nil {
+		f.f, f.tmp = sf, name
+		return false, f.abort(err)
+	}
+	f.f, f.tmp = sf, name
+	f.verified = true
+	f.n = f.size
+	return true, nil
+}
+
 // Commit checks that the announced size arrived and that its SHA-256 is
 // the announced digest, makes the file durable (fsync), renames it into
 // place and makes the rename durable (fsync of the directory). It returns

@@ -249,7 +249,7 @@ func (s *Server) offer(r *msg.Request, o *Offer) {
 	)
 	if err == nil {
 		fromSeed = f.fromSeed
-		sum, err = s.place(file, f.output, f.sum)
+		sum, err = s.place(file, f.output, f.sum, log)
 	}
 	if err != nil {
 		_ = file.Abort()
@@ -375,26 +375,41 @@ func fetchErr(err error) error {
 	return fmt.Errorf("%w: %w", ErrFetch, err)
 }
 
-// place copies the download at p, whose SHA-256 the daemon verified to
-// be sum (or whose pieces it verified against the manifest of digest
-// sum), into file and commits it. The copy stays in the kernel; only if
-// the daemon reported no sum is it hashed on the way, through user space.
-func (s *Server) place(file *File, p string, sum core.Digest) (core.Digest, error) {
-	src, err := os.Open(p)
-	if err != nil {
-		return core.Digest{}, fmt.Errorf("push: %w", err)
+// place puts the download at p, whose SHA-256 the daemon verified to be
+// sum (or whose pieces it verified against the manifest of digest sum),
+// into file and commits it: by a hard link to the daemon's task file where
+// one can be made ([File.LinkVerified]), else by a copy in the kernel;
+// only if the daemon reported no sum is it copied and hashed through user
+// space.
+func (s *Server) place(file *File, p string, sum core.Digest, log *slog.Logger) (core.Digest, error) {
+	start := time.Now()
+	linked := false
+	if !sum.IsZero() {
+		var err error
+		if linked, err = file.LinkVerified(p, sum); err != nil {
+			return core.Digest{}, err
+		}
 	}
-	defer func() { _ = src.Close() }()
-	if sum.IsZero() {
-		_, err = file.ReadFrom(src)
-	} else {
-		_, err = file.CopyVerified(src, sum)
-	}
-	if err != nil {
-		return core.Digest{}, err
+	if !linked {
+		src, err := os.Open(p)
+		if err != nil {
+			return core.Digest{}, fmt.Errorf("push: %w", err)
+		}
+		defer func() { _ = src.Close() }()
+		if sum.IsZero() {
+			_, err = file.ReadFrom(src)
+		} else {
+			_, err = file.CopyVerified(src, sum)
+		}
+		if err != nil {
+			return core.Digest{}, err
+		}
 	}
 	_ = os.Remove(p) // the store keeps the pieces for the linger
-	return file.Commit()
+	copied := time.Now()
+	sum, err := file.Commit()
+	log.Debug("push: placement", "linked", linked, "copy", copied.Sub(start), "commit", time.Since(copied))
+	return sum, err
 }
 
 // linger keeps f's daemon seeding for the configured time (or until

@@ -102,6 +102,7 @@ type assignment struct {
 	child    *member
 	piece    core.PieceIndex
 	parent   *member // nil: the source
+	start    time.Time
 	deadline time.Time
 	released bool
 }
@@ -444,7 +445,7 @@ func (m *member) advanceWindow() {
 // assign records a new assignment of piece i to child, from parent (nil:
 // the source).
 func (s *state) assign(child, parent *member, i int, now time.Time) {
-	a := &assignment{child: child, piece: core.PieceIndex(i), parent: parent, deadline: now.Add(s.cfg.AssignTimeout)}
+	a := &assignment{child: child, piece: core.PieceIndex(i), parent: parent, start: now, deadline: now.Add(s.cfg.AssignTimeout)}
 	child.assigns[a.piece] = a
 	child.pending.set(i)
 	t := child.task
@@ -458,6 +459,22 @@ func (s *state) assign(child, parent *member, i int, now time.Time) {
 		s.stats.fromPeers.Add(1)
 	}
 	s.timer.push(deadline{at: a.deadline, assign: a})
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		from := "source"
+		if parent != nil {
+			from = parent.peer.addr
+		}
+		s.log.Debug("assign", "task", t.id.Short(), "piece", i, "child", child.peer.addr, "from", from,
+			"parent_uploads", uploadsOf(parent), "holders", t.count[i])
+	}
+}
+
+// uploadsOf is parent's counted uploads, -1 for the source (debug log).
+func uploadsOf(parent *member) int {
+	if parent == nil {
+		return -1
+	}
+	return parent.peer.uploads
 }
 
 // release ends an assignment, freeing its parent slot or source slot.
@@ -512,11 +529,16 @@ func (s *state) pieceDone(d *proto.PieceDone) error {
 			return fmt.Errorf("%w: piece %d of %d", ErrBadRequest, dp.Index, t.n)
 		}
 	}
+	debug := s.log.Enabled(context.Background(), slog.LevelDebug)
 	for _, dp := range d.Pieces {
 		i := int(dp.Index)
 		a := m.assigns[dp.Index]
 		if a != nil {
 			s.release(a)
+			if debug {
+				s.log.Debug("piece done", "task", t.id.Short(), "piece", i, "peer", m.peer.addr,
+					"held", time.Since(a.start), "batch", len(d.Pieces))
+			}
 		}
 		if m.done.has(i) {
 			// Held already (from its Join bitmap, or reported twice):

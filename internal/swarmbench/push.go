@@ -71,6 +71,12 @@ type PushConfig struct {
 	// Dir is where the run's temporary directory is made. Empty means
 	// os.TempDir().
 	Dir string
+	// TraceDir, if not empty, keeps a trace of every round in
+	// TraceDir/n<N>/: the pusher's and the receivers' logs at debug level
+	// (the scheduler's assignments and reports, each receiver's per-piece
+	// timeline) and links.tsv, every host's sent bytes
+	// per 250 ms. Empty runs every process at warn level.
+	TraceDir string
 	// Logger receives progress; nil discards.
 	Logger *slog.Logger
 }
@@ -274,6 +280,13 @@ func runPushRound(ctx context.Context, cfg PushConfig, counter string, lab *netl
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return out, err
 	}
+	level := "warn"
+	if cfg.TraceDir != "" {
+		level = "debug"
+		// Deferred first, so that it runs last: after the processes
+		// stopped and their logs are complete.
+		defer keepTrace(cfg, n, dir)
+	}
 	var procs []*netlab.Proc
 	defer func() { netlab.StopAll(procs...) }()
 	to := make([]string, n)
@@ -291,7 +304,7 @@ func runPushRound(ctx context.Context, cfg PushConfig, counter string, lab *netl
 		// others until the round stops it.
 		p, err := startLogged(ctx, h, logPath, cfg.Binary, "receive", "--listen", to[i],
 			"--dir", filepath.Join(hdir, "out"), "--data", filepath.Join(hdir, "data"),
-			"--token", pushToken, "--linger", "1h", "--log-level", "warn")
+			"--token", pushToken, "--linger", "1h", "--log-level", level)
 		if err != nil {
 			return out, err
 		}
@@ -308,7 +321,7 @@ func runPushRound(ctx context.Context, cfg PushConfig, counter string, lab *netl
 	}
 	args := []string{
 		"push", f.path, "--to", strings.Join(to, ","), "--token", pushToken,
-		"--listen", net.JoinHostPort(origin.Addr.String(), strconv.Itoa(pushPort)), "--log-level", "warn",
+		"--listen", net.JoinHostPort(origin.Addr.String(), strconv.Itoa(pushPort)), "--log-level", level,
 	}
 	if cfg.PieceSize > 0 {
 		args = append(args, "--piece-size", strconv.FormatInt(int64(cfg.PieceSize), 10))
@@ -321,6 +334,16 @@ func runPushRound(ctx context.Context, cfg PushConfig, counter string, lab *netl
 		return out, err
 	}
 	procs = append(procs, pusher)
+	var links [][]int64
+	if cfg.TraceDir != "" {
+		stop := sampleHosts(ctx, lab, n+1, &links)
+		defer func() {
+			stop()
+			if err := writeLinks(filepath.Join(dir, "links.tsv"), links); err != nil {
+				cfg.Logger.Warn("swarmbench: push trace", "err", err)
+			}
+		}()
+	}
 	if err := pusher.Wait(); err != nil {
 		return out, fmt.Errorf("pollen push: %w (%s)", err, tailFile(pushOut))
 	}

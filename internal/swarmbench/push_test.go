@@ -39,9 +39,10 @@ func TestPushSmall(t *testing.T) {
 	bin := testbin.Pollen(t)
 	rate, _ := units.ParseRate("50Mbit")
 	const size = 4 << 20
+	trace := t.TempDir()
 	cfg := PushConfig{
 		Binary: bin, Receivers: []int{1, 2}, Size: size, Rate: rate, Timeout: 20 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
+		TraceDir: trace, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 	}
 	var buf bytes.Buffer
 	err := RunPush(interruptible(t), cfg, report.NewWriter(&buf, true))
@@ -74,6 +75,18 @@ func TestPushSmall(t *testing.T) {
 	}
 	if r := got["n1-4MiB time_vs_n1"]; r != 1 {
 		t.Errorf("n1 time ratio %v, want 1", r)
+	}
+	// The trace kept every receiver's timeline: each receiver fetched
+	// the 16 pieces once, and the pusher's last piece came within the
+	// span.
+	for n, pieces := range map[int]int{1: 16, 2: 32} {
+		s, err := summarizeTrace(filepath.Join(trace, "n"+strconv.Itoa(n)), float64(rate))
+		if err != nil {
+			t.Fatalf("trace of n%d: %v", n, err)
+		}
+		if s.Pieces != pieces || s.Span <= 0 || s.SourceDone <= 0 || s.SourceDone > s.Span || s.Get50 < 0 {
+			t.Errorf("trace of n%d: %+v, want %d pieces", n, s, pieces)
+		}
 	}
 	// Nothing of the run is left: no namespace of this process, no
 	// directory.
