@@ -31,8 +31,9 @@
 // Goroutines (all counted in the daemon's WaitGroup; [Daemon.Close]
 // cancels them and waits):
 //
-//   - serve: receives GetPiece requests; each upload runs on its own
-//     goroutine, at most Config.UploadSlots at once.
+//   - serve: receives GetPiece requests and hands each to one of
+//     Config.UploadSlots long-lived upload workers (Miss{busy} when all
+//     are busy).
 //   - keep: registration, reconnection, heartbeats, re-joining seeded
 //     tasks, garbage collection.
 //   - the local API's HTTP server and its handlers.

@@ -4,6 +4,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"os"
 
@@ -13,11 +14,14 @@ import (
 	"github.com/pollen-dev/pollen/msg"
 )
 
-// serve receives GetPiece requests from peers until the daemon closes and
-// hands each to one of UploadSlots upload workers; when every worker is
-// busy a request is answered Miss{busy} at once. The workers live as long
-// as serve: a new goroutine per request grew its stack anew for every
-// piece (stack growth was 7 % of a seed's CPU on loopback).
+// serve receives GetPiece requests until the daemon closes and hands each
+// to one of UploadSlots upload workers; when every worker is busy a
+// request is answered Miss{busy} at once. The workers live as long as
+// serve: a new goroutine per request grew its stack anew for every piece
+// (stack growth was 7 % of a seed's CPU on loopback). Requests come
+// through [msg.Node.Serve], which keeps one receiver for the whole loop
+// instead of allocating a request and registering a context callback
+// per Receive.
 func (d *Daemon) serve() {
 	slots := make(chan struct{}, d.cfg.UploadSlots)
 	work := make(chan uploadReq, d.cfg.UploadSlots) // never full: a send holds a slot
@@ -25,36 +29,32 @@ func (d *Daemon) serve() {
 	for range d.cfg.UploadSlots {
 		if !d.goroutine(func() {
 			for u := range work {
-				d.upload(u.r, u.gp)
+				d.upload(&u.r, u.gp)
 				<-slots
 			}
 		}) {
-			break // closing: Receive fails at once
+			return // closing
 		}
 	}
-	for {
-		r, err := d.node.Receive(d.ctx)
-		if err != nil {
-			return
-		}
+	_ = d.node.Serve(d.ctx, func(_ context.Context, r *msg.Request) {
 		m, err := proto.Decode(r.Message())
 		gp, ok := m.(*proto.GetPiece)
 		if err != nil || !ok {
 			d.replyError(r, proto.CodeBadRequest, "daemon: expected a GetPiece")
-			continue
+			return
 		}
 		select {
 		case slots <- struct{}{}:
-			work <- uploadReq{r, gp}
+			work <- uploadReq{*r, gp} // r is reused by Serve: the worker gets a copy
 		default:
 			d.miss(r, gp, proto.MissBusy)
 		}
-	}
+	})
 }
 
 // An uploadReq is a GetPiece waiting for an upload worker.
 type uploadReq struct {
-	r  *msg.Request
+	r  msg.Request
 	gp *proto.GetPiece
 }
 
