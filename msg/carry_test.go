@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -229,5 +230,43 @@ func TestStreamedRequestRefused(t *testing.T) {
 	p.send(requestFrame{Seq: 4, Ack: 4, Msg: moveFromMsg(int64(len(big))-10, 11, false), HasSeg: true, Access: Read, SegLen: int64(len(big)), Carry: big, Stable: true})
 	if f := wantReply(4, statusOK); string(f.Msg) != errorPrefix+ErrOutOfRange.Error() {
 		t.Fatalf("move beyond the grant: %q", f.Msg)
+	}
+}
+
+// A carry held while the hold timer armed by an earlier carry is still
+// pending (the timer is not reset for every carry) expires at its own
+// deadline all the same.
+func TestStreamedCarryHeldAfterQuickOne(t *testing.T) {
+	checkLeaks(t)
+	s := &service{plain: true}
+	server := carryServer(t, "tcp", Config{}, s)
+	client := newNode(t, Config{})
+	data := pattern(4, 1<<20)
+	want := sha256.Sum256(data)
+	var late atomic.Bool // set by the test, read by the handler: no race
+	s.beforeMove = func() {
+		if late.Load() {
+			time.Sleep(20 * maxPushHold)
+		}
+	}
+	for i := range 3 {
+		late.Store(false)
+		got, err := client.SendWithSegment(context.Background(), server.Addr(), moveFromMsg(0, 1<<20, false), Bytes(data), Read)
+		if err != nil || !bytes.Equal(got, want[:]) {
+			t.Fatalf("quick move %d: %q %v", i, got, err)
+		}
+		before := server.Stats()
+		late.Store(true)
+		got, err = client.SendWithSegment(context.Background(), server.Addr(), moveFromMsg(0, 1<<20, false), Bytes(data), Read)
+		if err != nil || !bytes.Equal(got, want[:]) {
+			t.Fatalf("late move %d: %q %v", i, got, err)
+		}
+		after := server.Stats()
+		if d := after.CarriesExpired - before.CarriesExpired; d != 1 {
+			t.Fatalf("late move %d: %d carries expired, want 1 (stats %+v)", i, d, after)
+		}
+		if d := after.CarriedTaken - before.CarriedTaken; d != 0 {
+			t.Fatalf("late move %d: %d bytes taken from an expired carry", i, d)
+		}
 	}
 }

@@ -61,10 +61,13 @@ type txn struct {
 	// the offset after it.
 	push             *wire.Message
 	pushOff, pushEnd int64
-	hold             *time.Timer // releases an untaken push; created on first use
-	holdGen          uint64      // the generation hold was armed for
-	msgBuf           []byte      // a streamed request's message, read from the stream
-	carryBuf         []byte      // the first bytes of a streamed carry, read by ReceiveWithSegment
+	hold             *time.Timer   // releases an untaken push; created on first use
+	holdArmed        bool          // hold is pending (stopped only by its own run)
+	holdGen          uint64        // the generation of the push held
+	holdUntil        time.Duration // when the push held expires, on monoClock
+	holdFire         time.Duration // when hold runs, if armed, on monoClock
+	msgBuf           []byte        // a streamed request's message, read from the stream
+	carryBuf         []byte        // the first bytes of a streamed carry, read by ReceiveWithSegment
 }
 
 // A reqRef is a txn with the generation it had when it was queued.
@@ -91,9 +94,7 @@ func (tx *txn) recycle() {
 	}
 	push := tx.push
 	tx.push, tx.pushOff, tx.pushEnd = nil, 0, 0
-	if tx.hold != nil {
-		tx.hold.Stop()
-	}
+	// A pending hold stays armed: it finds nothing to expire and stops.
 	if cap(tx.msgBuf) > maxPooledBuf {
 		tx.msgBuf = nil
 	}
@@ -112,25 +113,53 @@ const maxPooledBuf = 64 << 10
 
 // holdPushLocked starts the hold of tx's streamed carry: after d, if no
 // MoveFrom took it, it is released. tx.mu is held.
+//
+// The timer is not stopped when a carry is taken, nor reset for each new
+// one while it is pending (unless the new one expires first): it runs at
+// most about once per hold time and re-arms itself for the carry held
+// then, if any. Reset for every request, a few hundred microseconds apart
+// in a stream of moves, it cost each one a timer update that the runtime
+// may follow with the wake-up of another thread (wakeNetPoller); a
+// stream of 1 MiB MoveFroms measured faster without (docs/benchmarks.md).
 func (tx *txn) holdPushLocked(d time.Duration) {
 	tx.holdGen = tx.gen
-	if tx.hold == nil {
+	tx.holdUntil = monoClock() + d
+	switch {
+	case tx.hold == nil:
 		tx.hold = time.AfterFunc(d, tx.expirePush)
-		return
+	case !tx.holdArmed || tx.holdUntil < tx.holdFire:
+		tx.hold.Reset(d)
+	default:
+		return // its run re-arms it for holdUntil
 	}
-	tx.hold.Reset(d)
+	tx.holdArmed, tx.holdFire = true, tx.holdUntil
 }
 
-// expirePush releases a streamed carry nobody took in time, so its
-// connection goes on; a MoveFrom after it moves the bytes with a
-// move-from instead.
+// monoStart is the origin of monoClock.
+var monoStart = time.Now()
+
+// monoClock reads the monotonic clock.
+func monoClock() time.Duration { return time.Since(monoStart) }
+
+// expirePush is the hold timer's run: it releases a streamed carry nobody
+// took in time, so its connection goes on (a MoveFrom after it moves the
+// bytes with a move-from instead), or waits again for a carry held since
+// the timer was armed.
 func (tx *txn) expirePush() {
 	tx.mu.Lock()
 	m := tx.push
 	if m == nil || tx.gen != tx.holdGen {
+		tx.holdArmed = false
 		tx.mu.Unlock()
 		return
 	}
+	if left := tx.holdUntil - monoClock(); left > 0 {
+		tx.hold.Reset(left)
+		tx.holdFire = tx.holdUntil
+		tx.mu.Unlock()
+		return
+	}
+	tx.holdArmed = false
 	tx.push = nil
 	in := tx.in
 	tx.mu.Unlock()
@@ -145,10 +174,7 @@ func (tx *txn) expirePush() {
 // givePushBack). tx.mu is held.
 func (tx *txn) takePushLocked() *wire.Message {
 	m := tx.push
-	tx.push = nil
-	if m != nil && tx.hold != nil {
-		tx.hold.Stop()
-	}
+	tx.push = nil // a pending hold finds nothing and stops
 	return m
 }
 

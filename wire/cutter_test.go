@@ -122,11 +122,12 @@ func FuzzStreamCutter(f *testing.F) {
 	var two []byte
 	two = append(two, frame(1, 8)...)
 	two = append(two, frame(2, 1000)...)
-	f.Add(two, []byte{0})                                            // two frames, byte by byte
-	f.Add(two, []byte{3, 200, 7})                                    // two frames, odd chunks
-	f.Add(append(frame(3, 3000), 0, 0), []byte{255})                 // streamed frame, then a cut header
-	f.Add([]byte{0, 0, 0x20, 0, 1, 0, 0, 0}, []byte{})               // too large
-	f.Add(append(frame(4, 20), frame(5, 600)[:300]...), []byte{100}) // truncated
+	f.Add(two, []byte{0})                                                                     // two frames, byte by byte
+	f.Add(two, []byte{3, 200, 7})                                                             // two frames, odd chunks
+	f.Add(append(frame(3, 3000), 0, 0), []byte{255})                                          // streamed frame, then a cut header
+	f.Add(append(append(frame(6, 3000), frame(7, 2500)...), frame(8, 9)...), []byte{255, 17}) // streamed, streamed, small
+	f.Add([]byte{0, 0, 0x20, 0, 1, 0, 0, 0}, []byte{})                                        // too large
+	f.Add(append(frame(4, 20), frame(5, 600)[:300]...), []byte{100})                          // truncated
 	f.Fuzz(func(t *testing.T, stream, chunks []byte) {
 		cfg := Config{ReadBufferSize: 512, StreamThreshold: 2048, MaxMessageSize: 4096}
 		want, wantErr := refCut(stream, cfg.MaxMessageSize)

@@ -28,7 +28,7 @@ type reader struct {
 	err        error    // a read error that came with bytes, reported by the next fill
 	dlSet      bool     // a read deadline is set on the connection
 	dlFresh    bool     // the deadline belongs to the current message
-	afterLarge bool     // the last message was read into its own buffer
+	peek       bool     // the next read takes only a message head (peekSize)
 
 	// A receiving holder's own buffer ([Socket.Recv]): its message is cut
 	// straight into dst if it fits, and cut returns inDst with the length
@@ -42,8 +42,8 @@ type reader struct {
 var inDst = new(Message)
 
 // A message of which at least 1/directFraction of the read buffer is still
-// unread is read straight into its own buffer; after such a message the
-// next read is limited to peekSize bytes.
+// unread is read straight into its own buffer; after such a message, and
+// after a streamed one, the next read is limited to peekSize bytes.
 const (
 	directFraction = 4
 	peekSize       = 512
@@ -80,7 +80,8 @@ func (r *reader) cut(direct bool) (own *Message, err error) {
 		msg := r.large
 		r.large = nil
 		r.want, r.seen, r.dlFresh = 0, 0, false
-		r.afterLarge = true
+		// With readv the head of the next message came with this one.
+		r.peek = r.vr == nil
 		if direct {
 			own = msg
 		} else if _, err := c.push(msg); err != nil {
@@ -231,13 +232,14 @@ func (r *reader) fill(direct bool) error {
 		return err
 	}
 	into := r.buf[r.end:]
-	if r.afterLarge && r.vr == nil && r.start == r.end && len(into) > peekSize {
+	if r.peek && r.start == r.end && len(into) > peekSize {
 		// Large messages tend to follow large messages: read just the
 		// head of the next one, so its body can go straight to its own
-		// buffer. Small messages cost one extra read.
+		// buffer, or, streamed, to its receiver's destination, instead
+		// of through ours. Small messages cost one extra read.
 		into = into[:peekSize]
 	}
-	r.afterLarge = false
+	r.peek = false
 	k, err := c.nc.Read(into)
 	if k > 0 {
 		r.end += k
@@ -407,6 +409,7 @@ func (r *reader) stream() error {
 func (r *reader) afterStream(left int64) {
 	r.start, r.end, r.want, r.seen = 0, 0, 0, 0
 	r.skip = left
+	r.peek = true
 	if left == 0 {
 		r.dlFresh = false
 	}

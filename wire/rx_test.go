@@ -662,3 +662,56 @@ func TestCloseWithDirectStreamHeld(t *testing.T) {
 		p.bc[0].Close() // the sender may be blocked writing
 	})
 }
+
+// TestStreamAfterStreamPeeks checks that after a streamed message the
+// connection reads only the head of the next one (peekSize bytes), so a
+// streamed message that follows is read by its receiver straight from the
+// connection, not first into the read buffer and copied out of it.
+func TestStreamAfterStreamPeeks(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newDirectPair(t, Config{StreamThreshold: 64 << 10, AssemblyTimeout: 10 * time.Second}, pair)
+		pipe := p.bc[0].LocalAddr().Network() == "pipe"
+		const n = 3
+		sent := make([]chan error, n)
+		for i := range sent {
+			sent[i] = make(chan error, 1)
+		}
+		go func() {
+			for i := range n {
+				sent[i] <- p.sa.Send(ctxT(t), frame(uint64(i), 100<<10))
+			}
+		}()
+		for i := range n {
+			if i > 0 && !pipe {
+				// The whole message is on the connection before the
+				// receiver reads: a full read would take a buffer of it.
+				if err := <-sent[i]; err != nil {
+					t.Fatal(err)
+				}
+			}
+			msg, err := p.sb.Receive(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg.Bytes() != nil {
+				t.Fatalf("message %d: a %d-byte message was buffered", i, msg.Len())
+			}
+			if k := len(msg.st.prefix); i > 0 && k > peekSize {
+				t.Errorf("message %d: %d bytes read ahead into the buffer, want at most %d", i, k, peekSize)
+			}
+			b, err := io.ReadAll(msg)
+			msg.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id, err := checkFrame(b); err != nil || id != uint64(i) {
+				t.Fatalf("message %d: id %d, %v", i, id, err)
+			}
+			if i == 0 || pipe {
+				if err := <-sent[i]; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}
