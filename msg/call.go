@@ -193,17 +193,21 @@ var errWoken = errors.New("msg: woken")
 // woken. It is reused by the next Send of the pooled call unless it was
 // woken (then it gets a new channel), so a Send that reads its own reply
 // allocates nothing.
+//
+// Only its owner (the goroutine that reads with it) calls Done, Err and
+// reset; anyone may wake it. So Done and Err take no lock: done is
+// replaced only by reset, in the owner's goroutine.
 type waitCtx struct {
-	mu   sync.Mutex // guards done and err
-	done chan struct{}
-	err  error
+	mu    sync.Mutex    // serialises wake and reset
+	done  chan struct{} // closed when woken; replaced by reset
+	woken atomic.Bool
 }
 
 // wake ends the current wait.
 func (w *waitCtx) wake() {
 	w.mu.Lock()
-	if w.err == nil {
-		w.err = errWoken
+	if !w.woken.Load() {
+		w.woken.Store(true)
 		close(w.done)
 	}
 	w.mu.Unlock()
@@ -211,11 +215,12 @@ func (w *waitCtx) wake() {
 
 // reset makes a woken waitCtx usable again.
 func (w *waitCtx) reset() {
-	w.mu.Lock()
-	if w.err != nil {
-		w.err = nil
-		w.done = make(chan struct{})
+	if !w.woken.Load() {
+		return // a wake from now on closes the current channel
 	}
+	w.mu.Lock()
+	w.woken.Store(false)
+	w.done = make(chan struct{})
 	w.mu.Unlock()
 }
 
@@ -223,17 +228,14 @@ func (w *waitCtx) reset() {
 func (w *waitCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // Done implements context.Context.
-func (w *waitCtx) Done() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.done
-}
+func (w *waitCtx) Done() <-chan struct{} { return w.done }
 
 // Err implements context.Context.
 func (w *waitCtx) Err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
+	if w.woken.Load() {
+		return errWoken
+	}
+	return nil
 }
 
 // Value implements context.Context.
