@@ -35,6 +35,14 @@ type call struct {
 	timer  *time.Timer           // sets fired and wakes wait
 	head   [moveToHeaderLen]byte // the head of a streamed frame this Send read
 
+	// The watch of the end of a Send's context (watch): it outlives the
+	// Send, so that the next Send of the call with the same context
+	// keeps it.
+	watchDone <-chan struct{} // the watched context's Done, or nil
+	watchStop func() bool     // ends the watch
+	watchEnd  atomic.Bool     // the watched context ended
+	onEnd     func()          // the watch's function: sets watchEnd, wakes wait
+
 	segMu sync.RWMutex
 
 	movesMu sync.Mutex // guards moves
@@ -49,8 +57,132 @@ var callPool = sync.Pool{New: func() any {
 		c.wait.wake()
 	})
 	c.timer.Stop()
+	c.onEnd = func() {
+		c.watchEnd.Store(true)
+		c.wait.wake()
+	}
 	return c
 }}
+
+// maxIdleCalls bounds the calls a session keeps for its next Sends
+// (outPeer.idle); more go back to callPool.
+const maxIdleCalls = 16
+
+// maxIdleCallBuf bounds the buffers of a call a session keeps: a call that
+// grew larger ones (a long message, a file segment's carry) goes back to
+// callPool, which the garbage collector may empty.
+const maxIdleCallBuf = 4 << 10
+
+// getCall returns a call for a Send: one the session kept, which may
+// still watch the context of its last Send, or a pooled one.
+func (op *outPeer) getCall() *call {
+	var c *call
+	op.mu.Lock()
+	if k := len(op.idle); k > 0 {
+		c = op.idle[k-1]
+		op.idle[k-1] = nil
+		op.idle = op.idle[:k-1]
+	}
+	op.mu.Unlock()
+	if c == nil {
+		c = callPool.Get().(*call)
+	}
+	c.wait.reset() // the end of a watched context may have woken it meanwhile
+	return c
+}
+
+// putCall keeps c for the session's next Send, with its watch, or
+// returns it to callPool without one.
+func (op *outPeer) putCall(c *call) {
+	if cap(c.frame)+cap(c.carry) <= maxIdleCallBuf {
+		op.mu.Lock()
+		if !op.idleClosed && len(op.idle) < maxIdleCalls {
+			op.idle = append(op.idle, c)
+			op.mu.Unlock()
+			return
+		}
+		op.mu.Unlock()
+	}
+	c.unwatch()
+	callPool.Put(c)
+}
+
+// closeIdle ends the watches of the calls the session keeps and returns
+// them to callPool, for good: the session is over, and must not keep its
+// callers' contexts busy.
+func (op *outPeer) closeIdle() {
+	op.mu.Lock()
+	idle := op.idle
+	op.idle = nil
+	op.idleClosed = true
+	op.mu.Unlock()
+	for _, c := range idle {
+		c.unwatch()
+		callPool.Put(c)
+	}
+}
+
+// watch makes the end of ctx, whose Done is d, wake the Send's wait. A
+// call keeps its watch after the Send (putCall): the next Send with a
+// context of the same Done (a caller's long-lived context, the common
+// case) does not register and remove one per Send, which costs an
+// allocation and two updates of the parent context's children. A watch
+// that fires for a call no longer used with that context only wakes the
+// call's next wait once, which the waiting Send takes as spurious.
+func (c *call) watch(ctx context.Context, d <-chan struct{}) {
+	if c.watchDone == d && !c.watchEnd.Load() {
+		return
+	}
+	c.unwatch()
+	c.watchDone = d
+	c.watchStop = context.AfterFunc(ctx, c.onEnd)
+}
+
+// unwatch ends c's watch, if any.
+func (c *call) unwatch() {
+	if c.watchStop != nil {
+		c.watchStop()
+		c.watchStop, c.watchDone = nil, nil
+	}
+	c.watchEnd.Store(false)
+}
+
+// A callTable holds a session's calls awaiting replies by sequence
+// number, without a map: the window keeps fewer than len(slots)
+// consecutive numbers outstanding, and a call leaves the table before its
+// number is released, so no two calls in it share a slot.
+type callTable struct {
+	slots []*call
+	n     int // calls in the table
+}
+
+func newCallTable(window int) callTable { return callTable{slots: make([]*call, window)} }
+
+// get returns the call awaiting the reply to seq, or nil.
+func (t *callTable) get(seq uint64) *call {
+	c := t.slots[seq%uint64(len(t.slots))]
+	if c == nil || c.seq != seq {
+		return nil
+	}
+	return c
+}
+
+// add puts c, whose seq is set, in the table.
+func (t *callTable) add(c *call) {
+	t.slots[c.seq%uint64(len(t.slots))] = c
+	t.n++
+}
+
+// remove takes the call awaiting the reply to seq out of the table and
+// returns it, or nil.
+func (t *callTable) remove(seq uint64) *call {
+	c := t.get(seq)
+	if c != nil {
+		t.slots[seq%uint64(len(t.slots))] = nil
+		t.n--
+	}
+	return c
+}
 
 // errWoken ends a Send's read of its session: something else needs its
 // attention (its reply came through another goroutine, its timer fired,
@@ -61,17 +193,21 @@ var errWoken = errors.New("msg: woken")
 // woken. It is reused by the next Send of the pooled call unless it was
 // woken (then it gets a new channel), so a Send that reads its own reply
 // allocates nothing.
+//
+// Only its owner (the goroutine that reads with it) calls Done, Err and
+// reset; anyone may wake it. So Done and Err take no lock: done is
+// replaced only by reset, in the owner's goroutine.
 type waitCtx struct {
-	mu   sync.Mutex // guards done and err
-	done chan struct{}
-	err  error
+	mu    sync.Mutex    // serialises wake and reset
+	done  chan struct{} // closed when woken; replaced by reset
+	woken atomic.Bool
 }
 
 // wake ends the current wait.
 func (w *waitCtx) wake() {
 	w.mu.Lock()
-	if w.err == nil {
-		w.err = errWoken
+	if !w.woken.Load() {
+		w.woken.Store(true)
 		close(w.done)
 	}
 	w.mu.Unlock()
@@ -79,11 +215,12 @@ func (w *waitCtx) wake() {
 
 // reset makes a woken waitCtx usable again.
 func (w *waitCtx) reset() {
-	w.mu.Lock()
-	if w.err != nil {
-		w.err = nil
-		w.done = make(chan struct{})
+	if !w.woken.Load() {
+		return // a wake from now on closes the current channel
 	}
+	w.mu.Lock()
+	w.woken.Store(false)
+	w.done = make(chan struct{})
 	w.mu.Unlock()
 }
 
@@ -91,17 +228,14 @@ func (w *waitCtx) reset() {
 func (w *waitCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // Done implements context.Context.
-func (w *waitCtx) Done() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.done
-}
+func (w *waitCtx) Done() <-chan struct{} { return w.done }
 
 // Err implements context.Context.
 func (w *waitCtx) Err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
+	if w.woken.Load() {
+		return errWoken
+	}
+	return nil
 }
 
 // Value implements context.Context.
@@ -116,7 +250,7 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 	if err != nil {
 		return dst, err
 	}
-	c := callPool.Get().(*call)
+	c := op.getCall()
 	c.seq, c.seg, c.access, c.segLen = seq, seg, rights, segLen(seg)
 	c.heard.Store(false)
 	f := requestFrame{Seq: seq, Ack: ack, Msg: m, HasSeg: seg != nil, Access: rights, SegLen: c.segLen}
@@ -151,7 +285,7 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 		op.finish(c)
 		return dst, errRetired
 	}
-	op.calls[seq] = c
+	op.calls.add(c)
 	if op.loopStop != nil {
 		// The Sends read the session now; stop the loop's read.
 		op.loopStop()
@@ -164,15 +298,10 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 	probing := op.transmit(ctx, c) != nil // a failed send counts as unanswered
 	c.fired.Store(false)
 	c.timer.Reset(interval)
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, c.wait.wake)
+	if d := ctx.Done(); d != nil {
+		c.watch(ctx, d)
 	}
-	reply, err := op.await(ctx, c, dst, probing)
-	if stop != nil {
-		stop()
-	}
-	return reply, err
+	return op.await(ctx, c, dst, probing)
 }
 
 // await waits for the reply to c while retransmitting every
@@ -281,9 +410,8 @@ func (op *outPeer) transmit(ctx context.Context, c *call) error {
 func (op *outPeer) abandon(c *call, dst []byte, cause error) ([]byte, error) {
 	c.timer.Stop()
 	op.mu.Lock()
-	_, waiting := op.calls[c.seq]
-	delete(op.calls, c.seq)
-	idle := len(op.calls) == 0
+	waiting := op.calls.remove(c.seq) != nil
+	idle := op.calls.n == 0
 	op.mu.Unlock()
 	if idle {
 		op.wakeLoop() // frames for this Send may still come; someone must read them
@@ -341,5 +469,5 @@ func (op *outPeer) finish(c *call) {
 	c.tail = nil
 	c.req = requestFrame{}
 	c.wait.reset()
-	callPool.Put(c)
+	op.putCall(c)
 }

@@ -313,3 +313,123 @@ func TestSegmentFileShrinks(t *testing.T) {
 		}
 	}
 }
+
+// A remote Send's call keeps watching the end of its context after the
+// Send (call.watch), for the next Send with the same context. The end of
+// a context must still end exactly the Sends that use it: one reused
+// from Send to Send, one that ended while no Send used it, and one that
+// shares its Done with another. With retransmissions an hour apart,
+// nothing but the watch can notice the end of a context: a lost watch
+// hangs the test.
+func TestSendContextWatch(t *testing.T) {
+	cfg := Config{RetransmitInterval: time.Hour, SessionTTL: 7 * time.Hour}
+	transports(t, cfg, func(t *testing.T, client *Node, dest string) {
+		echo := func(ctx context.Context) {
+			t.Helper()
+			if got, err := client.Send(ctx, dest, []byte{opEcho, 'x'}); err != nil || string(got) != "x" {
+				t.Fatalf("echo: %q %v", got, err)
+			}
+		}
+		// cancelled sends opNoReply with ctx, ends ctx with end once the
+		// request was sent, and checks that the Send returns ctx's error.
+		cancelled := func(what string, ctx context.Context, end context.CancelFunc) {
+			t.Helper()
+			done := make(chan error, 1)
+			go func() {
+				_, err := client.Send(ctx, dest, []byte{opNoReply})
+				done <- err
+			}()
+			time.Sleep(20 * time.Millisecond) // most likely waiting for the reply by now
+			end()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Fatalf("%s: %v, want %v", what, err, context.Canceled)
+			}
+		}
+
+		reused, cancel := context.WithCancel(context.Background())
+		for range 3 {
+			echo(reused)
+		}
+		cancelled("context of earlier Sends", reused, cancel)
+		echo(context.Background())
+
+		idle, cancel := context.WithCancel(context.Background())
+		echo(idle)
+		cancel() // ends while no Send uses it
+		if _, err := client.Send(idle, dest, []byte{opNoReply}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("send with an ended context: %v", err)
+		}
+		fresh, cancel := context.WithCancel(context.Background())
+		cancelled("new context after an ended one", fresh, cancel)
+
+		parent, cancel := context.WithCancel(context.Background())
+		echo(parent)
+		type key struct{}
+		cancelled("context sharing Done", context.WithValue(parent, key{}, 1), cancel)
+		echo(context.Background())
+	})
+}
+
+// keptCalls returns the calls client's session to dest keeps for its next
+// Sends, and the session.
+func keptCalls(t *testing.T, client *Node, dest string) ([]*call, *outPeer) {
+	t.Helper()
+	client.mu.Lock()
+	op := client.out[dest]
+	client.mu.Unlock()
+	if op == nil {
+		t.Fatalf("no session to %s", dest)
+	}
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return append([]*call(nil), op.idle...), op
+}
+
+// A context that ends while no Send uses it has woken its kept call
+// already: the next Send with it must watch it again, or nothing ends
+// that Send (retransmissions an hour apart).
+func TestSendContextEndedIdle(t *testing.T) {
+	cfg := Config{RetransmitInterval: time.Hour, SessionTTL: 7 * time.Hour}
+	client := newNode(t, cfg)
+	dest := startService(t, "tcp://127.0.0.1:0", Config{}, &service{dir: t.TempDir()}).Addr()
+	ctx, cancel := context.WithCancel(context.Background())
+	if got, err := client.Send(ctx, dest, []byte{opEcho, 'x'}); err != nil || string(got) != "x" {
+		t.Fatalf("echo: %q %v", got, err)
+	}
+	kept, _ := keptCalls(t, client, dest)
+	if len(kept) != 1 || kept[0].watchStop == nil {
+		t.Fatalf("kept %d calls after a Send with a cancellable context, want 1 watching it", len(kept))
+	}
+	cancel()
+	for !kept[0].watchEnd.Load() { // the watch runs in its own goroutine
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := client.Send(ctx, dest, []byte{opNoReply}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("send with an ended context: %v", err)
+	}
+}
+
+// A session's calls kept for its next Sends stop watching their contexts
+// when the node closes: the caller's context outlives the node.
+func TestSendContextWatchClosed(t *testing.T) {
+	client := newNode(t, Config{})
+	dest := startService(t, "tcp://127.0.0.1:0", Config{}, &service{dir: t.TempDir()}).Addr()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if got, err := client.Send(ctx, dest, []byte{opEcho, 'x'}); err != nil || string(got) != "x" {
+		t.Fatalf("echo: %q %v", got, err)
+	}
+	kept, op := keptCalls(t, client, dest)
+	if len(kept) != 1 || kept[0].watchStop == nil {
+		t.Fatalf("kept %d calls after a Send with a cancellable context, want 1 watching it", len(kept))
+	}
+	if err := client.Close(); err != nil {
+		t.Fatal(err)
+	}
+	op.mu.Lock()
+	idle, closed := len(op.idle), op.idleClosed
+	op.mu.Unlock()
+	if idle != 0 || !closed || kept[0].watchStop != nil {
+		t.Fatalf("after Close: %d calls kept (closed %v), watch %v", idle, closed, kept[0].watchStop != nil)
+	}
+}

@@ -198,8 +198,10 @@ func (n *Node) Close() error {
 	lns := n.listeners
 	names := n.inproc
 	var muxes []*wire.Mux
+	var ops []*outPeer
 	for _, op := range n.out {
 		muxes = append(muxes, op.mux)
+		ops = append(ops, op)
 	}
 	for _, in := range n.in {
 		muxes = append(muxes, in.mux)
@@ -218,6 +220,9 @@ func (n *Node) Close() error {
 		_ = m.Close() // closes its connections; errors are the peers' business
 	}
 	n.wg.Wait()
+	for _, op := range ops {
+		op.closeIdle() // the calls kept for the next Sends stop watching their contexts
+	}
 	n.drainRequests()
 	return errors.Join(errs...)
 }

@@ -41,11 +41,13 @@ type outPeer struct {
 	loopWake chan struct{}         // asks the loop to read while no Send waits; cap 1
 	loopHead [moveToHeaderLen]byte // loop only: the head of a streamed frame
 
-	mu       sync.Mutex // guards the following
-	calls    map[uint64]*call
-	conns    []net.Conn
-	retired  bool               // idle and closed: Sends must start a new session
-	loopStop context.CancelFunc // ends the loop's read; nil while it does not read
+	mu         sync.Mutex // guards the following
+	calls      callTable
+	idle       []*call // calls kept for the next Sends (getCall), at most maxIdleCalls
+	idleClosed bool    // the session is over: idle is no longer kept
+	conns      []net.Conn
+	retired    bool               // idle and closed: Sends must start a new session
+	loopStop   context.CancelFunc // ends the loop's read; nil while it does not read
 }
 
 // errRetired tells a Send that its session was retired for idleness just
@@ -73,7 +75,7 @@ func (n *Node) outPeer(ctx context.Context, dest, scheme, rest string) (*outPeer
 		kick:     make(chan struct{}, 1),
 		loopWake: make(chan struct{}, 1),
 		dead:     make(chan struct{}),
-		calls:    map[uint64]*call{},
+		calls:    newCallTable(n.cfg.Window),
 	}
 	if err := op.dial(ctx); err != nil {
 		_ = mux.Close()
@@ -170,7 +172,7 @@ func (op *outPeer) keep() {
 			force = true
 		case <-t.C:
 			op.mu.Lock()
-			busy := len(op.calls) > 0
+			busy := op.calls.n > 0
 			op.mu.Unlock()
 			if op.used.Swap(false) || busy {
 				idle = 0
@@ -207,7 +209,7 @@ func (op *outPeer) keep() {
 // retire closes an idle session; false if a Send took it meanwhile.
 func (op *outPeer) retire() bool {
 	op.mu.Lock()
-	if len(op.calls) > 0 {
+	if op.calls.n > 0 {
 		op.mu.Unlock()
 		return false
 	}
@@ -241,6 +243,7 @@ func (op *outPeer) fail(err error) {
 	}
 	n.mu.Unlock()
 	_ = op.mux.Close()
+	op.closeIdle()
 }
 
 // loop reads the session's frames while no Send waits, each time it is
@@ -255,7 +258,7 @@ func (op *outPeer) loop() {
 			return
 		}
 		op.mu.Lock()
-		if len(op.calls) > 0 {
+		if op.calls.n > 0 {
 			op.mu.Unlock()
 			continue // the Sends read
 		}
@@ -310,8 +313,7 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 		}
 		seq := binary.BigEndian.Uint64(b[8:])
 		op.mu.Lock()
-		c := op.calls[seq]
-		delete(op.calls, seq)
+		c := op.calls.remove(seq)
 		op.mu.Unlock()
 		switch c {
 		case nil:
@@ -330,7 +332,7 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 		}
 		m.Release()
 		op.mu.Lock()
-		if c := op.calls[f.Seq]; c != nil {
+		if c := op.calls.get(f.Seq); c != nil {
 			c.heard.Store(true)
 		}
 		op.mu.Unlock()
@@ -366,7 +368,7 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 func (op *outPeer) holdCall(seq uint64) *call {
 	op.mu.Lock()
 	defer op.mu.Unlock()
-	c := op.calls[seq]
+	c := op.calls.get(seq)
 	if c != nil {
 		c.segMu.RLock()
 	}

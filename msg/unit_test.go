@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -77,6 +78,9 @@ func TestTimeoutCtx(t *testing.T) {
 	if c.Err() != nil {
 		t.Fatal("fresh timeout done")
 	}
+	if _, ok := c.Deadline(); ok {
+		t.Fatal("timeout advertises a deadline")
+	}
 	c.release()
 	c = newTimeout(time.Millisecond)
 	<-c.Done()
@@ -87,6 +91,47 @@ func TestTimeoutCtx(t *testing.T) {
 	if c2 := newTimeout(time.Hour); c2 == c || c2.Err() != nil {
 		t.Fatal("a fired timeout was reused")
 	}
+}
+
+// TestTimeoutCtxFromDone checks that a timeout runs from the first Done
+// call, that one never asked for Done never fires, and that a disarmed
+// timeout starts afresh. The contexts are made here, not taken from the
+// pool: channels and timers of a synctest bubble must not leave it.
+func TestTimeoutCtxFromDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &timeoutCtx{done: make(chan struct{}), d: time.Second}
+		time.Sleep(2 * time.Second)
+		if c.Err() != nil {
+			t.Fatal("a timeout fired before its first Done")
+		}
+		start := time.Now()
+		<-c.Done()
+		if got := time.Since(start); got != time.Second {
+			t.Fatalf("fired %v after the first Done, want 1s", got)
+		}
+		if !errors.Is(c.Err(), context.DeadlineExceeded) {
+			t.Fatalf("fired timeout: %v", c.Err())
+		}
+		if c.disarm() {
+			t.Fatal("a fired timeout may be reused")
+		}
+
+		c = &timeoutCtx{done: make(chan struct{}), d: time.Second}
+		_ = c.Done()
+		time.Sleep(500 * time.Millisecond)
+		if !c.disarm() {
+			t.Fatal("a timeout disarmed before it fired may not be reused")
+		}
+		time.Sleep(time.Second)
+		if c.Err() != nil {
+			t.Fatal("a disarmed timeout fired")
+		}
+		start = time.Now()
+		<-c.Done() // used again: runs from this Done
+		if got := time.Since(start); got != time.Second {
+			t.Fatalf("a reused timeout fired %v after its Done, want 1s", got)
+		}
+	})
 }
 
 func TestConfigValidate(t *testing.T) {
