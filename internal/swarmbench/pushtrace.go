@@ -27,35 +27,13 @@ const traceInterval = 250 * time.Millisecond
 // first hosts of lab sent since the previous sample, until the returned
 // stop is called. *s must not be read before stop returns.
 func sampleHosts(ctx context.Context, lab *netlab.Lab, hosts int, s *[][]int64) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		last, err := lab.AllCounters(ctx)
-		if err != nil {
-			return
+	return sampleCounters(ctx, lab, func(last, cs []netlab.Counters) {
+		row := make([]int64, min(hosts, len(cs)))
+		for i := range row {
+			row[i] = cs[i].TxBytes - last[i].TxBytes
 		}
-		t := time.NewTicker(traceInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			cs, err := lab.AllCounters(ctx)
-			if err != nil {
-				return
-			}
-			row := make([]int64, min(hosts, len(cs)))
-			for i := range row {
-				row[i] = cs[i].TxBytes - last[i].TxBytes
-			}
-			*s = append(*s, row)
-			last = cs
-		}
-	}()
-	return func() { cancel(); <-done }
+		*s = append(*s, row)
+	})
 }
 
 // writeLinks writes the samples of sampleHosts to path as tab-separated

@@ -354,16 +354,32 @@ func runSystem(ctx context.Context, cfg Config, lab *netlab.Lab, s System, f fil
 	return out, verify(ctx, out.Copies, f)
 }
 
-// linkSamples are the lab's send rates in MB/s (10^6), one per 250ms: the
+// linkSamples are the lab's send rates in MB/s (10^6), one per traceInterval: the
 // origin's and the sum of the peers'. They trace how well a system keeps
 // the origin's link and the peers' uploads busy (debug logging only).
 type linkSamples struct {
 	origin, peers []float64
 }
 
-// sampleLinks appends to *s every 250ms until the returned stop is called.
-// *s must not be read before stop returns.
+// sampleLinks appends to *s every traceInterval until the returned stop is
+// called. *s must not be read before stop returns.
 func sampleLinks(ctx context.Context, lab *netlab.Lab, s *linkSamples) (stop func()) {
+	return sampleCounters(ctx, lab, func(last, cs []netlab.Counters) {
+		var peers int64
+		for i := 1; i < len(cs); i++ {
+			peers += cs[i].TxBytes - last[i].TxBytes
+		}
+		per := traceInterval.Seconds() * 1e6
+		s.origin = append(s.origin, float64(cs[0].TxBytes-last[0].TxBytes)/per)
+		s.peers = append(s.peers, float64(peers)/per)
+	})
+}
+
+// sampleCounters reads the lab's link counters every traceInterval and
+// hands each reading with the one before it to sample, in one goroutine,
+// until the returned stop is called (or a reading fails). What sample
+// writes must not be read before stop returns.
+func sampleCounters(ctx context.Context, lab *netlab.Lab, sample func(last, cs []netlab.Counters)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -372,7 +388,7 @@ func sampleLinks(ctx context.Context, lab *netlab.Lab, s *linkSamples) (stop fun
 		if err != nil {
 			return
 		}
-		t := time.NewTicker(250 * time.Millisecond)
+		t := time.NewTicker(traceInterval)
 		defer t.Stop()
 		for {
 			select {
@@ -384,12 +400,7 @@ func sampleLinks(ctx context.Context, lab *netlab.Lab, s *linkSamples) (stop fun
 			if err != nil {
 				return
 			}
-			var peers int64
-			for i := 1; i < len(cs); i++ {
-				peers += cs[i].TxBytes - last[i].TxBytes
-			}
-			s.origin = append(s.origin, float64(cs[0].TxBytes-last[0].TxBytes)/0.25/1e6)
-			s.peers = append(s.peers, float64(peers)/0.25/1e6)
+			sample(last, cs)
 			last = cs
 		}
 	}()
