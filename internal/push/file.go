@@ -55,7 +55,7 @@ func (f *File) Write(p []byte) (int, error) {
 		return 0, f.abort(fmt.Errorf("push: %q: Write after CopyVerified", f.name))
 	}
 	if int64(len(p)) > f.size-f.n {
-		return 0, f.abort(fmt.Errorf("%w: %q: more than the announced %d bytes", ErrTooLarge, f.name, f.size))
+		return 0, f.abort(f.tooLarge())
 	}
 	k, err := f.w.Write(p)
 	f.h.Write(p[:k])
@@ -88,13 +88,8 @@ func (f *File) ReadFrom(src io.Reader) (int64, error) {
 // which the check the caller made would only repeat. [File.Commit] then
 // checks the length and trusts sum. It must be the only write to f.
 func (f *File) CopyVerified(src *os.File, sum core.Digest) (int64, error) {
-	switch {
-	case f.err != nil:
-		return 0, f.err
-	case f.n != 0:
-		return 0, f.abort(fmt.Errorf("push: %q: CopyVerified after Write", f.name))
-	case sum != f.want:
-		return 0, f.abort(&DigestError{Name: f.name, Want: f.want, Got: sum})
+	if err := f.beginVerified("CopyVerified", sum); err != nil {
+		return 0, err
 	}
 	f.verified = true
 	// One byte more than announced tells a longer source; the limit keeps
@@ -105,7 +100,7 @@ func (f *File) CopyVerified(src *os.File, sum core.Digest) (int64, error) {
 	case err != nil:
 		return n, f.abort(fmt.Errorf("%q: %w", f.name, diskErr("copy", err)))
 	case n > f.size:
-		return n, f.abort(fmt.Errorf("%w: %q: more than the announced %d bytes", ErrTooLarge, f.name, f.size))
+		return n, f.abort(f.tooLarge())
 	}
 	return n, nil
 }
@@ -123,50 +118,76 @@ func (f *File) CopyVerified(src *os.File, sum core.Digest) (int64, error) {
 // another file system, or no hard links there): [File.CopyVerified] then.
 // It must be the only write to f.
 func (f *File) LinkVerified(src string, sum core.Digest) (bool, error) {
-	switch {
-	case f.err != nil:
-		return false, f.err
-	case f.n != 0:
-		return false, f.abort(fmt.Errorf("push: %q: LinkVerified after Write", f.name))
-	case sum != f.want:
-		return false, f.abort(&DigestError{Name: f.name, Want: f.want, Got: sum})
+	if err := f.beginVerified("LinkVerified", sum); err != nil {
+		return false, err
 	}
 	sf, err := os.Open(src)
 	if err != nil {
 		return false, f.abort(fmt.Errorf("%q: %w", f.name, diskErr("open", err)))
 	}
-	fi, err := sf.Stat()
-	switch {
-	case err != nil:
-		_ = sf.Close()
-		return false, f.abort(fmt.Errorf("%q: %w", f.name, diskErr("stat", err)))
-	case fi.Size() > f.size:
-		_ = sf.Close()
-		return false, f.abort(fmt.Errorf("%w: %q: more than the announced %d bytes", ErrTooLarge, f.name, f.size))
-	case fi.Size() < f.size:
-		_ = sf.Close()
-		return false, f.abort(fmt.Errorf("%w: %q: %d of %d bytes", ErrSize, f.name, fi.Size(), f.size))
-	}
-	name, err := f.dir.link(src, sf)
-	if errors.Is(err, errNoLink) {
-		_ = sf.Close()
-		return false, nil
-	}
+	name, err := f.link(src, sf)
 	if err != nil {
 		_ = sf.Close()
-		return false, f.abort(fmt.Errorf("%q: %w", f.name, err))
+		if errors.Is(err, errNoLink) {
+			return false, nil
+		}
+		return false, f.abort(err)
 	}
 	// The linked name replaces the temporary file made (and preallocated)
 	// for a copy; Commit syncs, chmods and renames through sf.
 	_ = f.f.Close()
-	if err := f.dir.remove(f.tmp); err != nil {
-		f.f, f.tmp = sf, name
+	err = f.dir.remove(f.tmp)
+	f.f, f.tmp = sf, name
+	if err != nil {
 		return false, f.abort(err)
 	}
-	f.f, f.tmp = sf, name
 	f.verified = true
 	f.n = f.size
 	return true, nil
+}
+
+// link checks that sf, opened from the path src, has the announced size
+// and links it into f's directory under a temporary name, which it
+// returns; errNoLink where no link can be made.
+func (f *File) link(src string, sf *os.File) (string, error) {
+	fi, err := sf.Stat()
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%q: %w", f.name, diskErr("stat", err))
+	case fi.Size() > f.size:
+		return "", f.tooLarge()
+	case fi.Size() < f.size:
+		return "", f.short(fi.Size())
+	}
+	name, err := f.dir.link(src, sf)
+	if err != nil && !errors.Is(err, errNoLink) {
+		return "", fmt.Errorf("%q: %w", f.name, err)
+	}
+	return name, err
+}
+
+// beginVerified checks what CopyVerified and LinkVerified (op) need
+// before they write: f is unused so far and sum is the announced digest.
+func (f *File) beginVerified(op string, sum core.Digest) error {
+	switch {
+	case f.err != nil:
+		return f.err
+	case f.n != 0:
+		return f.abort(fmt.Errorf("push: %q: %s after Write", f.name, op))
+	case sum != f.want:
+		return f.abort(&DigestError{Name: f.name, Want: f.want, Got: sum})
+	}
+	return nil
+}
+
+// tooLarge is the error for more bytes than announced.
+func (f *File) tooLarge() error {
+	return fmt.Errorf("%w: %q: more than the announced %d bytes", ErrTooLarge, f.name, f.size)
+}
+
+// short is the error for n bytes where more were announced.
+func (f *File) short(n int64) error {
+	return fmt.Errorf("%w: %q: %d of %d bytes", ErrSize, f.name, n, f.size)
 }
 
 // Commit checks that the announced size arrived and that its SHA-256 is
@@ -180,7 +201,7 @@ func (f *File) Commit() (core.Digest, error) {
 		return core.Digest{}, f.err
 	}
 	if f.n != f.size {
-		return core.Digest{}, f.abort(fmt.Errorf("%w: %q: %d of %d bytes", ErrSize, f.name, f.n, f.size))
+		return core.Digest{}, f.abort(f.short(f.n))
 	}
 	got := f.want // CopyVerified checked it
 	if !f.verified {
