@@ -416,11 +416,9 @@ func series(vs []float64, skip int) string {
 	return b.String()
 }
 
-// median returns the median of ds, which must not be empty.
-func median(ds []time.Duration) time.Duration {
-	s := slices.Sorted(slices.Values(ds))
-	return s[len(s)/2]
-}
+// median returns the median of ds (the upper one of an even count),
+// leaving ds as it is; 0 for none.
+func median(ds []time.Duration) time.Duration { return pct(slices.Clone(ds), 50) }
 
 // file is a generated source file.
 type file struct {
