@@ -31,10 +31,7 @@ func TestNoWholeFileDigest(t *testing.T) {
 	data := payload(10*4096+100, 7)
 	m := metaFor(data, 4096, true)
 	m.Digest = core.Digest{}
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	bad := bytes.Clone(pieceBytes(data, m.Layout, 3))
 	bad[0] ^= 1
 	var dm *piece.DigestMismatchError
@@ -72,7 +69,7 @@ func TestNoWholeFileDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	st = openStore(t, piece.Config{Dir: dir})
-	task, err = st.Acquire(m.ID)
+	task, err := st.Acquire(m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,10 +127,7 @@ func TestGroupCommit(t *testing.T) {
 	const pieces, writers = 64, 8
 	data := payload(pieces*4096, 8)
 	m := metaFor(data, 4096, false)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	dataSyncs.Store(0)
 	journalSyncs.Store(0)
 	next := make(chan int, pieces)
@@ -169,7 +163,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	st = openStore(t, piece.Config{Dir: dir})
-	task, err = st.Acquire(m.ID)
+	task, err := st.Acquire(m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

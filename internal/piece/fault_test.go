@@ -44,13 +44,10 @@ func TestDiskFullOnPieceWrite(t *testing.T) {
 	st, ffs, dir := faultStore(t, piece.Config{})
 	data := payload(12_000, 1)
 	m := metaFor(data, 4096, false)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	ffs.Add(piecetest.Rule{Op: piecetest.OpWrite, Path: "data", Err: syscall.ENOSPC, Short: true, Times: 1})
-	err = task.WritePieceBytes(1, pieceBytes(data, m.Layout, 1), core.Digest{})
+	err := task.WritePieceBytes(1, pieceBytes(data, m.Layout, 1), core.Digest{})
 	if !errors.Is(err, piece.ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("WritePiece on a full disk = %v, want ErrDiskFull and ENOSPC", err)
 	}
@@ -70,10 +67,7 @@ func TestDiskFullOnJournal(t *testing.T) {
 	st, ffs, dir := faultStore(t, piece.Config{})
 	data := payload(12_000, 2)
 	m := metaFor(data, 4096, false)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	ffs.Add(piecetest.Rule{Op: piecetest.OpWrite, Path: "journal", Err: syscall.ENOSPC, Short: true, Times: 1})
 	if err := task.WritePieceBytes(2, pieceBytes(data, m.Layout, 2), core.Digest{}); !errors.Is(err, piece.ErrDiskFull) {
@@ -94,10 +88,7 @@ func TestJournalSyncFailure(t *testing.T) {
 	st, ffs, dir := faultStore(t, piece.Config{})
 	data := payload(12_000, 3)
 	m := metaFor(data, 4096, false)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	writeAll(t, task, data, []int{0})
 	ffs.Add(piecetest.Rule{Op: piecetest.OpSync, Path: "journal", Err: syscall.EIO, Times: 1})
 	if err := task.WritePieceBytes(1, pieceBytes(data, m.Layout, 1), core.Digest{}); !errors.Is(err, syscall.EIO) {
@@ -109,7 +100,7 @@ func TestJournalSyncFailure(t *testing.T) {
 	task.Release()
 	_ = st.Close()
 	st2 := openStore(t, piece.Config{Dir: dir})
-	task, err = st2.Acquire(m.ID)
+	task, err := st2.Acquire(m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,10 +158,7 @@ func TestCompletionDiskFull(t *testing.T) {
 	st, ffs, _ := faultStore(t, piece.Config{})
 	data := payload(8192, 5)
 	m := metaFor(data, 4096, false)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	// Piece 0's record and its checkpoint pass; piece 1's record passes;
 	// the completion record fails.
@@ -213,16 +201,13 @@ func TestExportFaults(t *testing.T) {
 			st, ffs, _ := faultStore(t, piece.Config{ExportByLink: tc.link})
 			data := payload(100_000, 6)
 			m := metaFor(data, 4096, false)
-			task, err := st.Create(m)
-			if err != nil {
-				t.Fatal(err)
-			}
+			task := createTask(t, st, m)
 			defer task.Release()
 			writeAll(t, task, data, seq(m.Layout.Pieces()))
 			outDir := t.TempDir()
 			dst := filepath.Join(outDir, "out")
 			ffs.Add(tc.rule)
-			err = task.Export(dst)
+			err := task.Export(dst)
 			if !errors.Is(err, tc.rule.Err) {
 				t.Fatalf("Export = %v, want %v", err, tc.rule.Err)
 			}

@@ -67,10 +67,7 @@ func TestPublishBeforeSync(t *testing.T) {
 	st := openStore(t, piece.Config{Dir: dir, FS: gfs})
 	data := payload(3*4096, 11)
 	m := metaFor(data, 4096, true)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	for i := range core.PieceIndex(3) {
 		w, err := task.NewPieceWriter(i)
@@ -136,10 +133,7 @@ func TestPublishSyncFailure(t *testing.T) {
 	st, ffs, dir := faultStore(t, piece.Config{})
 	data := payload(12_000, 12)
 	m := metaFor(data, 4096, false)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	writeAll(t, task, data, []int{0})
 	ffs.Add(piecetest.Rule{Op: piecetest.OpSync, Path: "data", Err: syscall.EIO, Times: 1})

@@ -29,6 +29,16 @@ func payload(size int, seed uint64) []byte {
 	return b
 }
 
+// createTask creates m's task in st, failing the test if it cannot.
+func createTask(t *testing.T, st *piece.Store, m piece.Meta) *piece.Task {
+	t.Helper()
+	task, err := st.Create(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task
+}
+
 // metaFor describes data cut into pieceSize pieces, with the whole-file
 // digest and, if withPieces, the per-piece digests.
 func metaFor(data []byte, pieceSize int64, withPieces bool) piece.Meta {
@@ -92,10 +102,7 @@ func TestStoreCompleteAndExport(t *testing.T) {
 				st := openStore(t, piece.Config{ExportByLink: link})
 				data := payload(tc.size, 1)
 				m := metaFor(data, tc.pieceSize, tc.withPieces)
-				task, err := st.Create(m)
-				if err != nil {
-					t.Fatal(err)
-				}
+				task := createTask(t, st, m)
 				defer task.Release()
 				dst := filepath.Join(t.TempDir(), "out")
 				if tc.size > 0 {
@@ -156,15 +163,12 @@ func TestPieceDigestMismatch(t *testing.T) {
 	st := openStore(t, piece.Config{})
 	data := payload(8192, 2)
 	m := metaFor(data, 4096, true)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	bad := bytes.Clone(pieceBytes(data, m.Layout, 0))
 	bad[17] ^= 1
 	// Against the metadata's digest.
-	err = task.WritePieceBytes(0, bad, core.Digest{})
+	err := task.WritePieceBytes(0, bad, core.Digest{})
 	var dm *piece.DigestMismatchError
 	if !errors.As(err, &dm) || dm.Piece != 0 || dm.Want != m.PieceDigests[0] || dm.Got != core.DigestOf(bad) {
 		t.Fatalf("WritePiece(bad) = %v, want *DigestMismatchError for piece 0", err)
@@ -192,13 +196,10 @@ func TestWholeFileMismatch(t *testing.T) {
 	data := payload(8192, 3)
 	m := metaFor(data, 4096, false)
 	m.Digest = core.DigestOf([]byte("something else"))
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	writeAll(t, task, data, []int{1})
-	err = task.WritePieceBytes(0, pieceBytes(data, m.Layout, 0), core.Digest{})
+	err := task.WritePieceBytes(0, pieceBytes(data, m.Layout, 0), core.Digest{})
 	var dm *piece.DigestMismatchError
 	if !errors.As(err, &dm) || dm.Piece != piece.WholeFile || dm.Got != core.DigestOf(data) {
 		t.Fatalf("last piece = %v, want whole-file *DigestMismatchError", err)
@@ -219,10 +220,7 @@ func TestPieceWriterRules(t *testing.T) {
 	st := openStore(t, piece.Config{})
 	data := payload(10, 4)
 	m := metaFor(data, 4, false)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	if _, err := task.NewPieceWriter(3); !errors.Is(err, piece.ErrRange) {
 		t.Fatalf("piece 3 of 3: %v", err)
@@ -285,10 +283,7 @@ func TestConcurrentWriters(t *testing.T) {
 	st := openStore(t, piece.Config{})
 	data := payload(300_000, 5)
 	m := metaFor(data, 4096, true)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	n := m.Layout.Pieces()
 	var wg sync.WaitGroup
@@ -324,10 +319,7 @@ func TestSectionSendfile(t *testing.T) {
 	st := openStore(t, piece.Config{})
 	data := payload(3<<20+5, 6)
 	m := metaFor(data, 1<<20, false)
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	defer task.Release()
 	writeAll(t, task, data, seq(m.Layout.Pieces()))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -385,10 +377,7 @@ func TestReopenResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	writeAll(t, task, data, []int{0, 1, 2, 7, 5})
 	task.Release()
 	if err := st.Close(); err != nil {
@@ -446,10 +435,7 @@ func TestOpenRepairs(t *testing.T) {
 	data := payload(20_000, 8)
 	m := metaFor(data, 4096, false)
 	st := openStore(t, piece.Config{Dir: dir})
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	writeAll(t, task, data, []int{0, 1})
 	task.Release()
 	m2 := metaFor(payload(100, 9), 4096, false)

@@ -45,10 +45,7 @@ func TestOpTrace(t *testing.T) {
 		lfs.Reset()
 	}
 	section("create task")
-	task, err := st.Create(m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task := createTask(t, st, m)
 	section("piece 1 (out of order: no hash progress)")
 	writeAll(t, task, data, []int{1})
 	section("piece 0 (hash advances over 0 and 1: checkpoint)")
