@@ -21,6 +21,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 type conn struct {
 	m     *Mux
 	nc    net.Conn
+	sock  *rawSock // nc's raw reads and writes (rawsock_linux.go); nil: nc's own
 	id    int
 	load  atomic.Int64 // bytes queued or being written
 	stats connCounters
@@ -30,11 +31,11 @@ type conn struct {
 	readerDone chan struct{} // closed when the reader goroutine returns
 	streamDone chan struct{} // a streamed message was released (capacity 1)
 
-	wmu       sync.Mutex // held while writing to nc; guards the following fields
-	iov       [][]byte   // backing array of the vectored write
-	wv        net.Buffers
-	spare     []*sendReq // the previous batch's slice, reused as the next pending queue
-	lastBatch int        // requests in the last vectored write
+	wmu       sync.Mutex  // held while writing to nc; guards the following fields
+	iov       [][]byte    // backing array of the vectored write
+	wv        net.Buffers // without sock
+	spare     []*sendReq  // the previous batch's slice, reused as the next pending queue
+	lastBatch int         // requests in the last vectored write
 
 	pmu     sync.Mutex // guards the following fields
 	pending []*sendReq // waiting for the wmu holder to write them
@@ -68,8 +69,25 @@ func newConn(m *Mux, nc net.Conn, id int) *conn {
 		kick:       make(chan struct{}, 1),
 		idle:       true,
 	}
-	c.r = reader{c: c, vr: newVReader(nc), buf: make([]byte, m.cfg.ReadBufferSize)}
+	c.sock = newRawSock(nc)
+	c.r = reader{c: c, buf: make([]byte, m.cfg.ReadBufferSize)}
 	return c
+}
+
+// read reads nc into p, with a raw system call where it can.
+func (c *conn) read(p []byte) (int, error) {
+	if c.sock != nil {
+		return c.sock.read(p)
+	}
+	return c.nc.Read(p)
+}
+
+// write writes all of p to nc, with raw system calls where it can.
+func (c *conn) write(p []byte) (int, error) {
+	if c.sock != nil {
+		return c.sock.write(p)
+	}
+	return c.nc.Write(p)
 }
 
 // shutdown detaches c from its mux: it stops the reader, waits for it unless

@@ -93,3 +93,7 @@ var errInterrupted = errors.New("wire: read interrupted")
 // errNeedReader tells a receiving token holder that the message at the head
 // of the stream must be streamed, which only the reader goroutine does.
 var errNeedReader = errors.New("wire: message left to the reader goroutine")
+
+// errPeerClosed is the cause of an abort when the peer closed the
+// connection while a message was being written to it.
+var errPeerClosed = errors.New("wire: peer closed the connection")

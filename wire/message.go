@@ -123,7 +123,7 @@ func (m *Message) Read(p []byte) (int, error) {
 	if int64(len(p)) > st.left {
 		p = p[:st.left]
 	}
-	n, err := st.c.nc.Read(p)
+	n, err := st.c.read(p)
 	st.left -= int64(n)
 	m.off += int64(n)
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 // itself.
 type reader struct {
 	c          *conn
-	vr         *vreader // nil: plain reads
 	buf        []byte
 	start, end int      // buf[start:end] holds unconsumed bytes
 	want       int      // total length of the message at start, 0 while unknown
@@ -81,7 +80,7 @@ func (r *reader) cut(direct bool) (own *Message, err error) {
 		r.large = nil
 		r.want, r.seen, r.dlFresh = 0, 0, false
 		// With readv the head of the next message came with this one.
-		r.peek = r.vr == nil
+		r.peek = r.c.sock == nil
 		if direct {
 			own = msg
 		} else if _, err := c.push(msg); err != nil {
@@ -194,7 +193,7 @@ func (r *reader) fill(direct bool) error {
 		if err := r.setDeadline(true); err != nil {
 			return err
 		}
-		k, err := c.nc.Read(r.buf[:min(r.skip, int64(len(r.buf)))])
+		k, err := c.read(r.buf[:min(r.skip, int64(len(r.buf)))])
 		r.skip -= int64(k)
 		if r.skip == 0 {
 			r.dlFresh = false
@@ -240,7 +239,7 @@ func (r *reader) fill(direct bool) error {
 		into = into[:peekSize]
 	}
 	r.peek = false
-	k, err := c.nc.Read(into)
+	k, err := c.read(into)
 	if k > 0 {
 		r.end += k
 		c.stats.rxReads.Add(1)
@@ -263,16 +262,16 @@ func (r *reader) fillLarge() error {
 	}
 	var k int
 	var err error
-	if r.vr != nil && r.end == 0 {
+	if c.sock != nil && r.end == 0 {
 		// The read buffer is empty: the rest of the message and the
 		// head of the next come in one readv.
-		k, err = r.vr.read(r.large.buf[r.got:], r.buf)
+		k, err = c.sock.readv(r.large.buf[r.got:], r.buf)
 		if rest := len(r.large.buf) - r.got; k > rest {
 			r.end = k - rest
 			k = rest
 		}
 	} else {
-		k, err = c.nc.Read(r.large.buf[r.got:])
+		k, err = c.read(r.large.buf[r.got:])
 	}
 	if k > 0 {
 		r.got += k

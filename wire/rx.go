@@ -61,8 +61,15 @@ func (c *conn) readLoop() {
 	switch {
 	case errors.Is(err, errStopped):
 		// Whoever stopped the reader completes the shutdown.
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, io.EOF) && c.load.Load() == 0:
 		c.shutdown(nil, true) // closed between messages: simply detached
+	case errors.Is(err, io.EOF):
+		// Closed while a message was going out. If the peer reset the
+		// connection, the writer's system call may have taken the
+		// reset and left this read a plain end of file: an abort either
+		// way, and the message is retried elsewhere.
+		c.stats.rxAborts.Add(1)
+		c.shutdown(fmt.Errorf("%w while sending: %w", errPeerClosed, err), true)
 	default:
 		c.stats.rxAborts.Add(1)
 		c.shutdown(err, true)

@@ -148,7 +148,7 @@ func (c *conn) writeNow(msg []byte) (ok, failed bool) {
 	n := int64(len(msg))
 	c.load.Add(n)
 	c.stats.txWrites.Add(1)
-	k, err := c.nc.Write(msg)
+	k, err := c.write(msg)
 	c.load.Add(-n)
 	if err != nil && k < len(msg) {
 		c.failLocked(err)
@@ -269,11 +269,15 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 	if len(c.iov) == 1 {
 		// One message: write(2) is a little cheaper than writev(2).
 		var n int
-		n, err = c.nc.Write(c.iov[0])
+		n, err = c.write(c.iov[0])
 		written = int64(n)
 	} else {
-		c.wv = c.iov
-		written, err = c.wv.WriteTo(c.nc)
+		if c.sock != nil {
+			written, err = c.sock.writev(c.iov)
+		} else {
+			c.wv = c.iov
+			written, err = c.wv.WriteTo(c.nc)
+		}
 	}
 	clear(c.iov)
 	if err == nil {
@@ -410,7 +414,7 @@ func (m *Mux) sendFile(ctx context.Context, s *Socket, header []byte, f *os.File
 func (c *conn) writeFileLocked(header []byte, f *os.File, off, n int64) (connErr, fileErr error) {
 	c.stats.txWrites.Add(1)
 	if len(header) > 0 {
-		if _, err := c.nc.Write(header); err != nil {
+		if _, err := c.write(header); err != nil {
 			return err, nil
 		}
 	}

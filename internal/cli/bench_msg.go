@@ -27,7 +27,8 @@ func newBenchMsgCmd() *cobra.Command {
 		Use:   "msg",
 		Short: "Measure msg against the network penalty of raw TCP and Unix sockets",
 		Long: `msg measures the network penalty P(n) — half the round trip of a raw echo of
-n bytes, from 32 B to 1 MiB, over TCP loopback and a Unix socket — and fits
+n bytes, from 32 B to 1 MiB, over TCP loopback and a Unix socket, with raw
+read(2) and write(2) on both ends — and fits
 it to a line (fixed cost + cost per byte, least squares). Beside it, at the
 same sizes: msg's Send/Receive/Reply (an n-byte message answered with n
 bytes) against the raw ping-pong, with its overhead above 2·P(n); MoveFrom

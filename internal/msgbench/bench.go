@@ -241,11 +241,12 @@ func (b *bench) rawOp(ctx context.Context, network string, op byte, n int) (func
 	if op == opPush {
 		want = 32
 	}
+	rw := newRawIO(c)
 	return func() error {
-		if _, err := c.Write(b.seg[:n]); err != nil {
+		if _, err := rw.Write(b.seg[:n]); err != nil {
 			return err
 		}
-		_, err := io.ReadFull(c, b.buf[:want])
+		_, err := io.ReadFull(rw, b.buf[:want])
 		return err
 	}, nil
 }

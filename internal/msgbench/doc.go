@@ -9,6 +9,11 @@
 // and MoveFrom at the same sizes, in one process, over a Unix socket and
 // over TCP loopback, and the V paper's questions M1–M3 re-measured.
 //
+// The raw echo reads and writes with raw system calls on both ends
+// (rawio_unix.go), as pollen's wire does, so that the baseline is the
+// cheapest a Go program gets from the socket, not net.Conn's path, which
+// wakes the runtime's sysmon thread on a system call after idling.
+//
 // The serving side runs in a child process (a re-execution of the program
 // that calls [ServeMain] when [IsChild]), or in this process on request.
 // Baseline and candidate are measured one after the other for every size

@@ -172,15 +172,16 @@ func rawConn(c net.Conn) error {
 	}
 	buf := make([]byte, n)
 	ack := make([]byte, 32)
+	rw := newRawIO(c)
 	for {
-		if _, err := io.ReadFull(c, buf); err != nil {
+		if _, err := io.ReadFull(rw, buf); err != nil {
 			return err
 		}
 		out := buf
 		if setup[0] == opPush {
 			out = ack
 		}
-		if _, err := c.Write(out); err != nil {
+		if _, err := rw.Write(out); err != nil {
 			return err
 		}
 	}
