@@ -140,6 +140,13 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 	defer servers.Wait()
 	defer stop()
 
+	// Every receiver joins each file's task: tell the scheduler before
+	// the first does, so that it takes only its share of the origin.
+	expect := newExpectations(sched, seeds, len(cfg.Receivers), log)
+	if err := expect.start(ctx); err != nil {
+		return nil, st, err
+	}
+
 	bars := progress.New(ctx, progressOut(cfg.Progress))
 	reports := make([]Report, len(cfg.Receivers)*len(seeds))
 	var senders sync.WaitGroup
@@ -154,6 +161,9 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 			senders.Go(func() {
 				r := offerOne(ctx, node, rcv, h, herr, schedPort, origin.Port(), paths[fi], s, cfg.Token)
 				reports[ri*len(seeds)+fi] = r
+				if r.Err != nil {
+					expect.lost(ctx, s.Task)
+				}
 				done.Lock()
 				got += s.Layout.Size
 				bar.Set(got)
