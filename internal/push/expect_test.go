@@ -52,8 +52,24 @@ func TestExpectationsShareOrigin(t *testing.T) {
 		t.Fatalf("first receiver of 4 got %d source pieces, want 2", n)
 	}
 	e.lost(ctx, seed.Task)
-	e.lost(ctx, seed.Task) // 2 receivers left
+	e.lost(ctx, seed.Task)  // 2 receivers left
 	if n := ask(); n != 2 { // ceil(8 / 2) less the 2 it runs
 		t.Fatalf("with 2 receivers left: %d more source pieces, want 2", n)
+	}
+}
+
+// TestPushSchedulerConfig: a push's scheduler requires the push token and
+// lets OriginConcurrency (8) pieces come from the pusher at once unless
+// told otherwise, not the scheduler's 16, which at two receivers filled
+// every download slot of both with source fetches.
+func TestPushSchedulerConfig(t *testing.T) {
+	c := PusherConfig{Token: "tok", Scheduler: scheduler.Config{Token: "other", UploadSlots: 4}}
+	got := c.schedulerConfig()
+	if got.Token != "tok" || got.OriginConcurrency != 8 || got.UploadSlots != 4 {
+		t.Errorf("scheduler config %+v, want token tok, OriginConcurrency 8, UploadSlots 4", got)
+	}
+	c.Scheduler.OriginConcurrency = 16
+	if got := c.schedulerConfig(); got.OriginConcurrency != 16 {
+		t.Errorf("OriginConcurrency %d, want the 16 asked for", got.OriginConcurrency)
 	}
 }

@@ -440,6 +440,7 @@ func simCases() []simCase {
 	const f, ps = 64 << 20, 256 << 10
 	// Timeouts short enough to matter within a few seconds of virtual time.
 	fast := Config{AssignTimeout: 2 * time.Second, HeartbeatInterval: 250 * time.Millisecond, PeerTimeout: time.Second}
+	pushSched := Config{OriginConcurrency: 8} // as push.OriginConcurrency
 	return []simCase{
 		{simConfig{name: "homogeneous", fileSize: f, pieceSize: ps, origin: 20 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8}, 1.15, false},
 		{simConfig{name: "heterogeneous", fileSize: f, pieceSize: ps, origin: 25 * mb, up: spread(30, 4*mb, 50*mb), down: spread(30, 40*mb, 120*mb), slots: 8}, 1.15, false},
@@ -459,8 +460,13 @@ func simCases() []simCase {
 		// The same as a push runs: receivers join one after another as
 		// the offers arrive, each asking at once, and the pusher has told
 		// the scheduler how many will come.
-		{simConfig{name: "push-join-4", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(4, 6.25*mb), down: uniform(4, 6.25*mb), slots: 8, latency: 20 * time.Millisecond, joinGap: 2 * time.Millisecond, expect: true}, 1.15, false},
-		{simConfig{name: "push-join-16", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(16, 6.25*mb), down: uniform(16, 6.25*mb), slots: 8, latency: 20 * time.Millisecond, joinGap: 2 * time.Millisecond, expect: true}, 1.15, false},
+		// A push's scheduler lets 8 pieces come from the pusher at once
+		// (push.OriginConcurrency): with 16 over 2 receivers every one of
+		// a receiver's 8 download slots held a source fetch, and the two
+		// exchanged nothing until the pusher was done (1.56x).
+		{simConfig{name: "push-join-2", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(2, 6.25*mb), down: uniform(2, 6.25*mb), slots: 8, latency: 20 * time.Millisecond, joinGap: 2 * time.Millisecond, expect: true, sched: pushSched}, 1.15, false},
+		{simConfig{name: "push-join-4", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(4, 6.25*mb), down: uniform(4, 6.25*mb), slots: 8, latency: 20 * time.Millisecond, joinGap: 2 * time.Millisecond, expect: true, sched: pushSched}, 1.15, false},
+		{simConfig{name: "push-join-16", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(16, 6.25*mb), down: uniform(16, 6.25*mb), slots: 8, latency: 20 * time.Millisecond, joinGap: 2 * time.Millisecond, expect: true, sched: pushSched}, 1.15, false},
 		{simConfig{name: "large-swarm", fileSize: f, pieceSize: ps, origin: 20 * mb, up: spread(100, 10*mb, 30*mb), down: uniform(100, 100*mb), slots: 8}, 1.15, true},
 		// Peers fail mid-run: told (the connection died) or silent (only
 		// missing heartbeats and assignment timeouts reveal it).
