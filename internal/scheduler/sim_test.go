@@ -158,6 +158,13 @@ func simulate(t *testing.T, c simConfig) simResult {
 			t.Fatal(err)
 		}
 	}
+	joined := 0 // peers[:joined] are in the task
+	joinAt := func(i int) time.Duration { return time.Duration(i) * c.joinGap }
+	join := func(i int) {
+		if _, err := s.Join(ctx, &proto.Join{Peer: peers[i].id, Task: task, Layout: layout, URL: "sim://" + c.name}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range peers {
 		p := &simPeer{id: simPeerID(i), addr: fmt.Sprintf("peer%d:7601", i), have: make([]bool, n)}
 		peers[i] = p
@@ -165,9 +172,13 @@ func simulate(t *testing.T, c simConfig) simResult {
 		if _, err := s.Register(ctx, &proto.Register{Peer: p.id, Addr: p.addr, Upload: uint64(c.up[i]), Download: uint64(c.down[i])}); err != nil {
 			t.Fatal(err)
 		}
+		if c.joinGap == 0 {
+			join(i)
+		}
 	}
-	joined := 0 // peers[:joined] are in the task
-	joinAt := func(i int) time.Duration { return time.Duration(i) * c.joinGap }
+	if c.joinGap == 0 {
+		joined = np
+	}
 	// Links: 0 origin up, 1..np peer up, np+1..2np peer down.
 	caps := make([]float64, 1+2*np)
 	caps[0] = c.origin
@@ -227,9 +238,7 @@ func simulate(t *testing.T, c simConfig) simResult {
 			t.Fatalf("%s: not done after %v (bound %.2fs): %d of %d finished, stats %+v", c.name, elapsed(), bound, finished, survivors, s.Stats())
 		}
 		for ; joined < np && elapsed() >= joinAt(joined); joined++ {
-			if _, err := s.Join(ctx, &proto.Join{Peer: peers[joined].id, Task: task, Layout: layout, URL: "sim://" + c.name}); err != nil {
-				t.Fatal(err)
-			}
+			join(joined)
 		}
 		for len(drops) > 0 && elapsed().Seconds() >= drops[0].at*bound {
 			kill(drops[0].idx, drops[0].silent)
