@@ -77,7 +77,7 @@ status 1 if any receiver failed.`,
 	f.StringVar(&cfg.Listen, "listen", ":0", "TCP address of this push's scheduler, host:port (the origin takes a free port on the same host)")
 	f.Var(&originRate, "origin-rate", "cap on the bytes this host serves (0: unlimited)")
 	f.Var(&pieceSize, "piece-size", "piece size (0: chosen from the file size)")
-	f.IntVar(&cfg.Scheduler.OriginConcurrency, "origin-concurrency", 0, "most pieces of one file fetched from this host at once (0: the scheduler's default)")
+	f.IntVar(&cfg.Scheduler.OriginConcurrency, "origin-concurrency", 0, "most pieces of one file fetched from this host at once (0: 8)")
 	return cmd
 }
 

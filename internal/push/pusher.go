@@ -24,6 +24,17 @@ import (
 // [Offer] with [MaxPieceDigests] digests fits.
 const MaxMessage = 1 << 20
 
+// OriginConcurrency is how many pieces of one file a push lets its
+// receivers fetch from the pusher at once, unless
+// PusherConfig.Scheduler says otherwise: half the scheduler's default.
+// A receiver's daemon fetches 8 pieces at once, so one receiver never ran
+// more than 8 source fetches anyway; with 16 split over a few receivers
+// the source fetches, each at a sixteenth of the pusher's link, held most
+// of every receiver's download slots (at 2 receivers all 8), and the
+// receivers could not pass pieces to each other while the pusher was
+// still sending (docs/benchmarks.md, push, session 6).
+const OriginConcurrency = 8
+
 // PusherConfig configures [Push].
 type PusherConfig struct {
 	Files     []string // paths of the files to push
@@ -43,7 +54,8 @@ type PusherConfig struct {
 	PieceSize int64
 
 	// Scheduler configures the in-process scheduler; its Token is
-	// replaced by Token.
+	// replaced by Token, and a zero OriginConcurrency by
+	// OriginConcurrency.
 	Scheduler scheduler.Config
 
 	// Progress, if a terminal, gets a bar per receiver.
@@ -60,6 +72,16 @@ type PushStats struct {
 	Pieces int         // pieces in the files
 	Origin OriginStats // what the origin served
 	Sends  int         // offers sent (each two msg Sends: the offer and its Await)
+}
+
+// schedulerConfig is the in-process scheduler's configuration.
+func (c *PusherConfig) schedulerConfig() scheduler.Config {
+	s := c.Scheduler
+	s.Token = c.Token
+	if s.OriginConcurrency == 0 {
+		s.OriginConcurrency = OriginConcurrency
+	}
+	return s
 }
 
 // Push hashes the files, seeds them from an in-process scheduler and
@@ -95,9 +117,7 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 		st.Pieces += s.Layout.Pieces()
 	}
 
-	scfg := cfg.Scheduler
-	scfg.Token = cfg.Token
-	sched, err := scheduler.New(scfg, log.With("component", "scheduler"))
+	sched, err := scheduler.New(cfg.schedulerConfig(), log.With("component", "scheduler"))
 	if err != nil {
 		return nil, st, fmt.Errorf("push: %w", err)
 	}
@@ -140,6 +160,13 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 	defer servers.Wait()
 	defer stop()
 
+	// Every receiver joins each file's task: tell the scheduler before
+	// the first does, so that it takes only its share of the origin.
+	expect := newExpectations(sched, seeds, len(cfg.Receivers), log)
+	if err := expect.start(ctx); err != nil {
+		return nil, st, err
+	}
+
 	bars := progress.New(ctx, progressOut(cfg.Progress))
 	reports := make([]Report, len(cfg.Receivers)*len(seeds))
 	var senders sync.WaitGroup
@@ -154,6 +181,9 @@ func Push(ctx context.Context, cfg PusherConfig) ([]Report, PushStats, error) {
 			senders.Go(func() {
 				r := offerOne(ctx, node, rcv, h, herr, schedPort, origin.Port(), paths[fi], s, cfg.Token)
 				reports[ri*len(seeds)+fi] = r
+				if r.Err != nil {
+					expect.lost(ctx, s.Task)
+				}
 				done.Lock()
 				got += s.Layout.Size
 				bar.Set(got)

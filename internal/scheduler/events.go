@@ -114,6 +114,17 @@ func (e goneEvent) apply(s *state) {
 	e.res <- result[struct{}]{}
 }
 
+// expectEvent sets how many members a task expects.
+type expectEvent struct {
+	task core.TaskID
+	n    int
+	res  chan<- result[struct{}]
+}
+
+func (e expectEvent) apply(s *state) {
+	e.res <- result[struct{}]{struct{}{}, s.expect(e.task, e.n)}
+}
+
 // wake serves parked requests of tasks whose state changed since the last
 // event, oldest first. It skips a task where nothing can be assigned to
 // anyone: no free parent and no free source slot. While source slots are

@@ -21,7 +21,8 @@ import (
 //     fetching from the source, plus pieces every holder of which failed m.
 //     At most OriginConcurrency source fetches of t run at once, and one
 //     requester gets at most its share of them (OriginConcurrency divided
-//     by the members, rounded up), so the origin's bandwidth is spread
+//     by the members, or by the members expected if more, rounded up), so
+//     the origin's bandwidth is spread
 //     over children that then serve each other; the requester needs a free
 //     upload slot (see sourceShare). A piece is fetched from the source once
 //     unless that fetch failed.
@@ -176,7 +177,11 @@ func (s *state) pickFromPeers(m *member, room, lo, hi int, salt uint32, now time
 
 // sourceShare is how many more source fetches member m may start: its
 // share of the origin's slots (OriginConcurrency over the members, rounded
-// up) less the ones it runs. A piece fresh from the origin is the rarest
+// up) less the ones it runs. The members are those joined so far or, while
+// fewer have joined, the task's expected members (Scheduler.Expect): a
+// push knows its receivers, and without it the first to join would take
+// every source slot (one ask's worth each) and the others would start with
+// nothing to fetch but what those few received. A piece fresh from the origin is the rarest
 // there is and must be passed on, so m needs a free upload slot; a member
 // banned for corruption cannot pass anything on and gets source pieces only
 // when nobody else still downloads.
@@ -200,7 +205,7 @@ func (s *state) sourceShare(m *member) int {
 			own++
 		}
 	}
-	members := max(1, len(t.members))
+	members := max(1, len(t.members), t.expected)
 	return max(1, (s.cfg.OriginConcurrency+members-1)/members) - own
 }
 

@@ -4,6 +4,7 @@
 package scheduler
 
 import (
+	"errors"
 	"testing"
 	"testing/synctest"
 
@@ -108,4 +109,62 @@ func TestKeyOrder(t *testing.T) {
 	if !varied {
 		t.Error("the salt never changes the order inside a group")
 	}
+}
+
+// TestExpectedMembersShareSource: when the task expects more members than
+// have joined (a push knows its receivers), the first to join gets only
+// its share of the origin's slots over the expected members, not every
+// slot; lowering the expectation (a receiver refused) gives it more, and
+// the expectation may come before the task exists.
+func TestExpectedMembersShareSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{OriginConcurrency: 8})
+		if err := h.s.Expect(h.ctx, h.task, 4); err != nil {
+			t.Fatal(err)
+		}
+		a := h.peer(0)
+		if _, src := pieces(h.request(a, 8)); len(src) != 2 { // ceil(8 slots / 4 expected)
+			t.Fatalf("first of 4 expected members: source %v, want 2 pieces", src)
+		}
+		b := h.peer(1)
+		if _, src := pieces(h.request(b, 8)); len(src) != 2 {
+			t.Fatalf("second of 4 expected members: source %v, want 2 pieces", src)
+		}
+		if err := h.s.Expect(h.ctx, h.task, 2); err != nil { // the other two refused
+			t.Fatal(err)
+		}
+		if _, src := pieces(h.request(a, 8)); len(src) != 2 { // ceil(8 / 2) less the 2 it runs
+			t.Fatalf("after the expectation fell to 2: source %v, want 2 more pieces", src)
+		}
+		if err := h.s.Expect(h.ctx, h.task, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, src := pieces(h.request(b, 8)); len(src) != 2 {
+			t.Fatalf("expectation forgotten: source %v, want the 2 pieces left", src)
+		}
+	})
+}
+
+// TestExpectErrors: a malformed task id or a negative count is refused.
+func TestExpectErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{MaxTasks: 1})
+		for _, c := range []struct {
+			task core.TaskID
+			n    int
+			want error
+		}{
+			{"", 2, ErrBadRequest},
+			{"not-hex", 2, ErrBadRequest},
+			{h.task, -1, ErrBadRequest},
+			{h.task, 3, nil},
+			{core.TaskIDForURL("https://example.com/other", 1024), 3, ErrFull},
+			{h.task, 0, nil},
+			{core.TaskIDForURL("https://example.com/other", 1024), 3, nil},
+		} {
+			if err := h.s.Expect(h.ctx, c.task, c.n); !errors.Is(err, c.want) {
+				t.Errorf("Expect(%.12q, %d) = %v, want %v", c.task, c.n, err, c.want)
+			}
+		}
+	})
 }

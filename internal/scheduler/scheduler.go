@@ -204,6 +204,21 @@ func (s *Scheduler) Heartbeat(ctx context.Context, m *proto.Heartbeat) error {
 	return s.report(ctx, m)
 }
 
+// Expect tells the scheduler that n members in all will join task id, as
+// a pusher knows its receivers before any of them joins. Until that many
+// have joined, a member's share of the source's slots (see
+// [Config.OriginConcurrency]) is figured over n members instead of the
+// members joined so far, so the first to join do not take every source
+// slot while the others are still on their way. n = 0 forgets the
+// expectation; a caller lowers n when an expected member will not come
+// (its offer was refused). An expectation may come before or after the
+// task's first Join and outlives the task's members until forgotten; at
+// most MaxTasks tasks have one.
+func (s *Scheduler) Expect(ctx context.Context, id core.TaskID, n int) error {
+	_, err := call(ctx, s, func(res chan<- result[struct{}]) event { return expectEvent{id, n, res} })
+	return err
+}
+
 // PeerGone drops a peer at once, as if it had left every task: the server
 // calls it when the peer's connection dies. Unknown peers are ignored.
 func (s *Scheduler) PeerGone(ctx context.Context, id core.PeerID) error {

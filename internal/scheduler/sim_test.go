@@ -40,6 +40,13 @@ type simConfig struct {
 	latency time.Duration
 	drop    []simDrop // peers that fail mid-run
 	sched   Config
+	// joinGap > 0 has peer i join the task at i×joinGap and ask at once,
+	// as receivers of a push do when its offers arrive; 0 joins them all
+	// before anybody asks.
+	joinGap time.Duration
+	// expect tells the scheduler up front how many peers will join
+	// (Scheduler.Expect), as a pusher does.
+	expect bool
 }
 
 // simDrop makes peer idx disappear at fraction at of the lower bound. With
@@ -146,6 +153,18 @@ func simulate(t *testing.T, c simConfig) simResult {
 	np := len(c.up)
 	peers := make([]*simPeer, np)
 	byID := map[core.PeerID]int{}
+	if c.expect {
+		if err := s.Expect(ctx, task, np); err != nil {
+			t.Fatal(err)
+		}
+	}
+	joined := 0 // peers[:joined] are in the task
+	joinAt := func(i int) time.Duration { return time.Duration(i) * c.joinGap }
+	join := func(i int) {
+		if _, err := s.Join(ctx, &proto.Join{Peer: peers[i].id, Task: task, Layout: layout, URL: "sim://" + c.name}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range peers {
 		p := &simPeer{id: simPeerID(i), addr: fmt.Sprintf("peer%d:7601", i), have: make([]bool, n)}
 		peers[i] = p
@@ -153,9 +172,12 @@ func simulate(t *testing.T, c simConfig) simResult {
 		if _, err := s.Register(ctx, &proto.Register{Peer: p.id, Addr: p.addr, Upload: uint64(c.up[i]), Download: uint64(c.down[i])}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Join(ctx, &proto.Join{Peer: p.id, Task: task, Layout: layout, URL: "sim://" + c.name}); err != nil {
-			t.Fatal(err)
+		if c.joinGap == 0 {
+			join(i)
 		}
+	}
+	if c.joinGap == 0 {
+		joined = np
 	}
 	// Links: 0 origin up, 1..np peer up, np+1..2np peer down.
 	caps := make([]float64, 1+2*np)
@@ -215,6 +237,9 @@ func simulate(t *testing.T, c simConfig) simResult {
 		if elapsed() > time.Duration(20*bound*float64(time.Second)) {
 			t.Fatalf("%s: not done after %v (bound %.2fs): %d of %d finished, stats %+v", c.name, elapsed(), bound, finished, survivors, s.Stats())
 		}
+		for ; joined < np && elapsed() >= joinAt(joined); joined++ {
+			join(joined)
+		}
 		for len(drops) > 0 && elapsed().Seconds() >= drops[0].at*bound {
 			kill(drops[0].idx, drops[0].silent)
 			drops = drops[1:]
@@ -234,7 +259,7 @@ func simulate(t *testing.T, c simConfig) simResult {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, ci := range order {
 			p := peers[ci]
-			for !p.dead && p.nhave < n && p.active < c.slots {
+			for ci < joined && !p.dead && p.nhave < n && p.active < c.slots {
 				sc, err := s.RequestPieces(ctx, &proto.RequestPieces{Peer: p.id, Task: task, Max: uint16(c.slots - p.active)})
 				if err != nil {
 					t.Fatal(err)
@@ -264,8 +289,13 @@ func simulate(t *testing.T, c simConfig) simResult {
 			}
 		}
 		if len(flows) == 0 {
-			// Nothing runs: let the scheduler's timers (timeouts, expiry) act.
-			time.Sleep(100 * time.Millisecond)
+			// Nothing runs: let the scheduler's timers (timeouts, expiry)
+			// act, or the next peer join.
+			step := 100 * time.Millisecond
+			if joined < np {
+				step = min(step, joinAt(joined)-elapsed())
+			}
+			time.Sleep(step)
 			continue
 		}
 		allocate(flows, caps)
@@ -283,6 +313,11 @@ func simulate(t *testing.T, c simConfig) simResult {
 		if len(drops) > 0 {
 			if nd := drops[0].at*bound - elapsed().Seconds(); nd > 0 && nd < dt {
 				dt = nd
+			}
+		}
+		if joined < np {
+			if nj := (joinAt(joined) - elapsed()).Seconds(); nj > 0 && nj < dt {
+				dt = nj
 			}
 		}
 		step := time.Duration(math.Ceil(dt * float64(time.Second)))
@@ -414,6 +449,7 @@ func simCases() []simCase {
 	const f, ps = 64 << 20, 256 << 10
 	// Timeouts short enough to matter within a few seconds of virtual time.
 	fast := Config{AssignTimeout: 2 * time.Second, HeartbeatInterval: 250 * time.Millisecond, PeerTimeout: time.Second}
+	pushSched := Config{OriginConcurrency: 8} // as push.OriginConcurrency
 	return []simCase{
 		{simConfig{name: "homogeneous", fileSize: f, pieceSize: ps, origin: 20 * mb, up: uniform(30, 20*mb), down: uniform(30, 80*mb), slots: 8}, 1.15, false},
 		{simConfig{name: "heterogeneous", fileSize: f, pieceSize: ps, origin: 25 * mb, up: spread(30, 4*mb, 50*mb), down: spread(30, 40*mb, 120*mb), slots: 8}, 1.15, false},
@@ -430,6 +466,16 @@ func simCases() []simCase {
 		// full rate from the start and the origin serves one copy: the
 		// bound is F/u for any N, as for one peer.
 		{simConfig{name: "push-equal-links", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(16, 6.25*mb), down: uniform(16, 6.25*mb), slots: 8, latency: 20 * time.Millisecond}, 1.15, false},
+		// The same as a push runs: receivers join one after another as
+		// the offers arrive, each asking at once, and the pusher has told
+		// the scheduler how many will come.
+		// A push's scheduler lets 8 pieces come from the pusher at once
+		// (push.OriginConcurrency): with 16 over 2 receivers every one of
+		// a receiver's 8 download slots held a source fetch, and the two
+		// exchanged nothing until the pusher was done (1.56x).
+		{simConfig{name: "push-join-2", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(2, 6.25*mb), down: uniform(2, 6.25*mb), slots: 8, latency: 20 * time.Millisecond, joinGap: 2 * time.Millisecond, expect: true, sched: pushSched}, 1.15, false},
+		{simConfig{name: "push-join-4", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(4, 6.25*mb), down: uniform(4, 6.25*mb), slots: 8, latency: 20 * time.Millisecond, joinGap: 2 * time.Millisecond, expect: true, sched: pushSched}, 1.15, false},
+		{simConfig{name: "push-join-16", fileSize: f, pieceSize: ps, origin: 6.25 * mb, up: uniform(16, 6.25*mb), down: uniform(16, 6.25*mb), slots: 8, latency: 20 * time.Millisecond, joinGap: 2 * time.Millisecond, expect: true, sched: pushSched}, 1.15, false},
 		{simConfig{name: "large-swarm", fileSize: f, pieceSize: ps, origin: 20 * mb, up: spread(100, 10*mb, 30*mb), down: uniform(100, 100*mb), slots: 8}, 1.15, true},
 		// Peers fail mid-run: told (the connection died) or silent (only
 		// missing heartbeats and assignment timeouts reveal it).

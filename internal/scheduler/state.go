@@ -26,6 +26,10 @@ type state struct {
 	timer deadlines
 	dirty []*task // tasks whose waiters may now be served
 
+	// expected is the number of members each task expects in all
+	// (Scheduler.Expect), also for tasks nobody has joined yet.
+	expected map[core.TaskID]int
+
 	// Declared upload capacities, for automatic slot sizing.
 	upSum   float64
 	upCount int
@@ -74,6 +78,7 @@ type task struct {
 	free        []*member            // members that hold something and have a free upload slot
 	waiters     []*waiter
 	seeds       int
+	expected    int // members expected in all (Scheduler.Expect); 0: unknown
 	soleMembers int // members that are the only holder of some piece
 	idleMembers int // members with no upload running that hold no piece alone
 	isDirty     bool
@@ -130,6 +135,8 @@ func newState(cfg Config, log *slog.Logger, stats *counters) *state {
 		peers: map[core.PeerID]*peer{},
 		tasks: map[core.TaskID]*task{},
 		full:  map[*peer]struct{}{},
+
+		expected: map[core.TaskID]int{},
 	}
 }
 
@@ -269,7 +276,7 @@ func (s *state) join(j *proto.Join) (*proto.TaskInfo, error) {
 			id: j.Task, layout: j.Layout, url: j.URL, n: n,
 			members: map[core.PeerID]*member{}, count: make([]int32, n),
 			held: newBitset(n), srcBusy: newBitset(n), digests: make([]core.Digest, n),
-			banned: map[core.PeerID]bool{},
+			banned: map[core.PeerID]bool{}, expected: s.expected[j.Task],
 		}
 		s.tasks[t.id] = t
 		s.stats.tasks.Store(int64(len(s.tasks)))
@@ -645,6 +652,26 @@ func (s *state) leave(l *proto.Leave) error {
 		return fmt.Errorf("%w: %v in %s", ErrUnknownTask, l.Peer, l.Task.Short())
 	}
 	s.removeMember(m)
+	return nil
+}
+
+// expect records that n members in all will join task id (0: forget).
+func (s *state) expect(id core.TaskID, n int) error {
+	switch {
+	case !id.Valid() || n < 0:
+		return fmt.Errorf("%w: expect %d members of task %q", ErrBadRequest, n, id)
+	case n == 0:
+		delete(s.expected, id)
+	case s.expected[id] == 0 && len(s.expected) >= s.cfg.MaxTasks:
+		return fmt.Errorf("%w: %d tasks expect members", ErrFull, len(s.expected))
+	default:
+		s.expected[id] = n
+	}
+	if t := s.tasks[id]; t != nil {
+		t.expected = n
+		s.markDirty(t) // a smaller share may have grown
+	}
+	s.log.Debug("task expects members", "task", id.Short(), "members", n)
 	return nil
 }
 
