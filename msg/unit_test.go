@@ -410,3 +410,45 @@ func TestMessageLimitsDiffer(t *testing.T) {
 		t.Fatalf("echo after refusals: %q", got)
 	}
 }
+
+// TestCallRetransmitTimer checks the lazily armed retransmission timer: a
+// Send's retransmission is due one interval after it armed, even when the
+// timer was left pending by an earlier Send of the call (it must neither
+// fire at the earlier time nor stay silent), and a disarmed Send's timer
+// fires nothing. The call is made here, not taken from the pool: timers
+// of a synctest bubble must not leave it.
+func TestCallRetransmitTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCall()
+		c.arm(time.Second) // a Send answered at once
+		time.Sleep(10 * time.Millisecond)
+		c.disarm()
+		time.Sleep(880 * time.Millisecond) // at 0.89s
+		c.arm(time.Second)                 // the next Send: due at 1.89s
+		time.Sleep(500 * time.Millisecond) // at 1.39s, past the first arming
+		if c.fired.Load() {
+			t.Fatal("fired for a Send answered long ago")
+		}
+		start := time.Now()
+		<-c.wait.Done()
+		if got := time.Since(start); got != 500*time.Millisecond || !c.fired.Load() {
+			t.Fatalf("woke %v later (fired %v), want 500ms and fired", got, c.fired.Load())
+		}
+
+		c = newCall()
+		c.arm(time.Second)
+		time.Sleep(10 * time.Millisecond)
+		c.disarm()
+		time.Sleep(2 * time.Second)
+		if c.fired.Load() || c.wait.Err() != nil {
+			t.Fatal("a disarmed Send's timer fired")
+		}
+		c.arm(time.Second) // re-armed after the timer stopped
+		start = time.Now()
+		<-c.wait.Done()
+		if got := time.Since(start); got != time.Second {
+			t.Fatalf("woke %v after arming, want 1s", got)
+		}
+	})
+}
+
