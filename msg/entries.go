@@ -51,7 +51,7 @@ func (t *entryTable) set(seq uint64, e entry) {
 		r.e = e
 		return
 	case !r.used:
-		if t.over == nil || !t.inMap(seq) { // the ring takes no entry the map has
+		if _, ok := t.over[seq]; !ok { // the ring takes no entry the map has
 			*r = ringEntry{seq: seq, used: true, e: e}
 			t.n++
 			return
@@ -64,11 +64,6 @@ func (t *entryTable) set(seq uint64, e entry) {
 		t.n++
 	}
 	t.over[seq] = e
-}
-
-func (t *entryTable) inMap(seq uint64) bool {
-	_, ok := t.over[seq]
-	return ok
 }
 
 // remove forgets the entry of seq, if any.
