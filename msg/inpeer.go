@@ -42,7 +42,7 @@ type inPeer struct {
 
 	mu         sync.Mutex // guards the following
 	floor      uint64     // every request below is complete at the sender
-	entries    entryTable
+	entries    map[uint64]entry
 	fifo       seqQueue // sequence numbers of cached replies, oldest first
 	cacheBytes int
 	running    int // entries still being served
@@ -156,10 +156,11 @@ func (n *Node) session(h helloFrame) (*inPeer, error) {
 	}
 	in := &inPeer{
 		n: n, hello: h, mux: mux, sock: mux.NewSocket(),
-		floor: 1,
-		moves: map[uint64]*mover{},
-		wake:  make(chan struct{}, 1),
-		gone:  make(chan struct{}),
+		floor:   1,
+		entries: map[uint64]entry{},
+		moves:   map[uint64]*mover{},
+		wake:    make(chan struct{}, 1),
+		gone:    make(chan struct{}),
 	}
 	in.wake <- struct{}{} // the loop reads until a Receive takes over
 	n.in[h.Session] = in
@@ -369,7 +370,7 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, boo
 		n.stats.stale.Add(1)
 		return reqRef{}, false
 	}
-	if e, ok := in.entries.get(f.Seq); ok {
+	if e, ok := in.entries[f.Seq]; ok {
 		n.stats.duplicates.Add(1)
 		drop()
 		switch {
@@ -395,7 +396,7 @@ func (in *inPeer) onRequest(m *wire.Message, b []byte, shared bool) (reqRef, boo
 		in.answer(shared, pendingFrame{Seq: f.Seq}, nil) // retransmitted later
 		return reqRef{}, false
 	}
-	in.entries.set(f.Seq, entry{running: true})
+	in.entries[f.Seq] = entry{running: true}
 	in.running++
 	in.mu.Unlock()
 
@@ -462,8 +463,8 @@ func (in *inPeer) queue(ref reqRef) {
 	}
 	seq := ref.tx.seq
 	in.mu.Lock()
-	if e, ok := in.entries.get(seq); ok && e.running {
-		in.entries.remove(seq)
+	if e, ok := in.entries[seq]; ok && e.running {
+		delete(in.entries, seq)
 		in.running--
 	}
 	in.mu.Unlock()
@@ -477,14 +478,15 @@ func (in *inPeer) advanceLocked(ack uint64) {
 	if ack <= in.floor {
 		return
 	}
-	if ack-in.floor <= uint64(in.entries.len()) {
+	if ack-in.floor <= uint64(len(in.entries)) {
 		for s := in.floor; s < ack; s++ {
 			in.dropLocked(s)
 		}
 	} else {
-		var buf [16]uint64
-		for _, s := range in.entries.below(buf[:0], ack) {
-			in.dropLocked(s)
+		for s := range in.entries {
+			if s < ack {
+				in.dropLocked(s)
+			}
 		}
 	}
 	in.floor = ack
@@ -494,7 +496,7 @@ func (in *inPeer) advanceLocked(ack uint64) {
 }
 
 func (in *inPeer) dropLocked(s uint64) {
-	e, ok := in.entries.get(s)
+	e, ok := in.entries[s]
 	if !ok {
 		return
 	}
@@ -505,7 +507,7 @@ func (in *inPeer) dropLocked(s uint64) {
 		in.cacheBytes -= len(e.reply.b)
 		in.unrefLocked(e.reply)
 	}
-	in.entries.remove(s)
+	delete(in.entries, s)
 }
 
 func (in *inPeer) unrefLocked(cr *cached) {
@@ -521,14 +523,14 @@ func (in *inPeer) unrefLocked(cr *cached) {
 func (in *inPeer) evictLocked() {
 	for in.cacheBytes > in.n.cfg.ReplyCacheBytes && in.fifo.len() > 0 {
 		s := in.fifo.pop()
-		e, ok := in.entries.get(s)
+		e, ok := in.entries[s]
 		if !ok || e.reply == nil {
 			continue
 		}
 		in.cacheBytes -= len(e.reply.b)
 		in.unrefLocked(e.reply)
 		e.reply, e.lost = nil, true
-		in.entries.set(s, e)
+		in.entries[s] = e
 		in.n.stats.evicted.Add(1)
 	}
 }
@@ -557,10 +559,10 @@ func (in *inPeer) reply(tx *txn, m []byte, segOff int64, data []byte, withSeg bo
 	tx.recycle()
 
 	in.mu.Lock()
-	e, ok := in.entries.get(seq)
+	e, ok := in.entries[seq]
 	if ok && e.running {
 		e.running, e.reply = false, cr
-		in.entries.set(seq, e)
+		in.entries[seq] = e
 		in.running--
 		cr.refs = 2 // the cache and the send below
 		in.fifo.push(seq)

@@ -7,9 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -454,48 +452,3 @@ func TestCallRetransmitTimer(t *testing.T) {
 	})
 }
 
-// TestEntryTable checks the session's request table against a map, under
-// sequence numbers that share ring slots (both in the ring and beyond it),
-// updates, removals and the scan below a number.
-func TestEntryTable(t *testing.T) {
-	var tab entryTable
-	ref := map[uint64]entry{}
-	rnd := rand.New(rand.NewPCG(1, 2))
-	for i := range 200000 {
-		seq := uint64(rnd.IntN(3 * ringEntries))
-		if rnd.IntN(8) == 0 {
-			seq += 1 << 40 // far ahead, as a sender beyond the ring's reach
-		}
-		switch op := rnd.IntN(10); {
-		case op < 4:
-			e := entry{running: rnd.IntN(2) == 0, lost: rnd.IntN(2) == 0}
-			tab.set(seq, e)
-			ref[seq] = e
-		case op < 7:
-			tab.remove(seq)
-			delete(ref, seq)
-		case op < 9:
-			got, ok := tab.get(seq)
-			want, wok := ref[seq]
-			if ok != wok || got != want {
-				t.Fatalf("op %d: get(%d) = %+v %v, want %+v %v", i, seq, got, ok, want, wok)
-			}
-		default:
-			got := tab.below(nil, seq)
-			var want []uint64
-			for s := range ref {
-				if s < seq {
-					want = append(want, s)
-				}
-			}
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Fatalf("op %d: below(%d) = %v, want %v", i, seq, got, want)
-			}
-		}
-		if tab.len() != len(ref) {
-			t.Fatalf("op %d: len %d, want %d", i, tab.len(), len(ref))
-		}
-	}
-}
