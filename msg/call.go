@@ -32,19 +32,8 @@ type call struct {
 	tail   []byte                // the carry, sent after frame: the segment's first bytes in place, or carry
 	req    requestFrame          // the request, to encode its retransmission with a shorter carry
 	carry  []byte                // scratch for a file segment's first bytes
-	timer  *time.Timer           // runs onTimer: sets fired and wakes wait when due
+	timer  *time.Timer           // sets fired and wakes wait
 	head   [moveToHeaderLen]byte // the head of a streamed frame this Send read
-
-	// The retransmission timer is armed lazily (arm): a Send records when
-	// its retransmission is due, and the timer, left pending from an
-	// earlier Send of the call, re-arms itself for that time when it runs
-	// early. A Send that gets its reply in time neither resets nor stops
-	// it.
-	tmu   sync.Mutex    // guards the following
-	due   time.Duration // when the Send's retransmission is due, on monoClock
-	fire  time.Duration // when timer runs, if armed, on monoClock
-	dueOK bool          // a Send waits for due
-	armed bool          // timer is pending (or running)
 
 	// The watch of the end of a Send's context (watch): it outlives the
 	// Send, so that the next Send of the call with the same context
@@ -60,64 +49,20 @@ type call struct {
 	moves   map[uint64]*moveToState
 }
 
-var callPool = sync.Pool{New: func() any { return newCall() }}
-
-func newCall() *call {
+var callPool = sync.Pool{New: func() any {
 	c := &call{done: make(chan *wire.Message, 1)}
 	c.wait.done = make(chan struct{})
-	c.timer = time.AfterFunc(time.Hour, c.onTimer)
+	c.timer = time.AfterFunc(time.Hour, func() {
+		c.fired.Store(true)
+		c.wait.wake()
+	})
 	c.timer.Stop()
 	c.onEnd = func() {
 		c.watchEnd.Store(true)
 		c.wait.wake()
 	}
 	return c
-}
-
-// arm makes the Send's retransmission due d from now. The timer is reset
-// only if it is not pending or would run too late: per Send, a clock
-// reading replaces a timer update (and the runtime's possible wake-up of
-// another thread for it, wakeNetPoller), about once per interval instead.
-func (c *call) arm(d time.Duration) {
-	due := monoClock() + d
-	c.tmu.Lock()
-	c.due, c.dueOK = due, true
-	if !c.armed || due < c.fire {
-		c.fire, c.armed = due, true
-		c.timer.Reset(d)
-	}
-	c.tmu.Unlock()
-}
-
-// disarm cancels the Send's retransmission; a pending timer finds nothing
-// due when it runs, and stops.
-func (c *call) disarm() {
-	c.tmu.Lock()
-	c.dueOK = false
-	c.tmu.Unlock()
-}
-
-// onTimer is the timer's run: it sets fired and wakes the Send's wait if
-// its retransmission is due, or waits again for the due time of a Send
-// that armed after it was set, if any.
-func (c *call) onTimer() {
-	c.tmu.Lock()
-	if !c.dueOK {
-		c.armed = false
-		c.tmu.Unlock()
-		return
-	}
-	if left := c.due - monoClock(); left > 0 {
-		c.fire = c.due
-		c.timer.Reset(left)
-		c.tmu.Unlock()
-		return
-	}
-	c.dueOK, c.armed = false, false
-	c.tmu.Unlock()
-	c.fired.Store(true)
-	c.wait.wake()
-}
+}}
 
 // maxIdleCalls bounds the calls a session keeps for its next Sends
 // (outPeer.idle); more go back to callPool.
@@ -352,7 +297,7 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 	interval := op.n.cfg.RetransmitInterval
 	probing := op.transmit(ctx, c) != nil // a failed send counts as unanswered
 	c.fired.Store(false)
-	c.arm(interval)
+	c.timer.Reset(interval)
 	if d := ctx.Done(); d != nil {
 		c.watch(ctx, d)
 	}
@@ -439,13 +384,13 @@ func (op *outPeer) await(ctx context.Context, c *call, dst []byte, probing bool)
 		tctx, cancel := context.WithTimeout(ctx, interval)
 		_ = op.transmit(tctx, c)
 		cancel()
-		c.arm(interval)
+		c.timer.Reset(interval)
 	}
 }
 
 // complete ends a Send with its reply rm.
 func (op *outPeer) complete(c *call, dst []byte, rm *wire.Message) ([]byte, error) {
-	c.disarm()
+	c.timer.Stop()
 	reply, err := op.takeReply(c, dst, rm)
 	op.finish(c)
 	return reply, err
@@ -463,7 +408,7 @@ func (op *outPeer) transmit(ctx context.Context, c *call) error {
 // abandon ends a Send that will not wait for its reply. If the reply raced
 // in, it is taken after all.
 func (op *outPeer) abandon(c *call, dst []byte, cause error) ([]byte, error) {
-	c.disarm()
+	c.timer.Stop()
 	op.mu.Lock()
 	waiting := op.calls.remove(c.seq) != nil
 	idle := op.calls.n == 0
