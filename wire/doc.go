@@ -25,7 +25,8 @@
 // [Socket.SendBatch] sends several messages with one writev,
 // [Socket.SendVec] one message from several buffers (a header and a
 // payload in place) with one writev and no copy, and [Socket.SendFile] a
-// header and a file range with sendfile(2).
+// header and a file range with sendfile(2) (on Linux the header is sent
+// with MSG_MORE in the same write, so both leave in one TCP segment).
 //
 // Receiving. Complete messages go to a mux-wide bounded queue, and any
 // socket calling [Socket.Receive] (or [Socket.Recv]) takes the next one, in

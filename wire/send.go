@@ -408,17 +408,13 @@ func (m *Mux) sendFile(ctx context.Context, s *Socket, header []byte, f *os.File
 	}
 }
 
-// writeFileLocked writes the header, then the file range: with sendfile(2)
-// where the platform and connection allow, by copying otherwise. It tells
+// writeFileLocked writes the header, then the file range: on Linux both in
+// one RawConn.Write, the header held back (MSG_MORE) until the range's
+// sendfile(2) joins it; by writing and copying otherwise. It tells
 // connection errors (retry elsewhere) from file errors (give up).
 func (c *conn) writeFileLocked(header []byte, f *os.File, off, n int64) (connErr, fileErr error) {
 	c.stats.txWrites.Add(1)
-	if len(header) > 0 {
-		if _, err := c.write(header); err != nil {
-			return err, nil
-		}
-	}
-	written, handled, err := sendFileRange(c.nc, f, off, n)
+	hn, written, handled, err := sendFileRange(c.nc, header, f, off, n)
 	if handled {
 		c.stats.txFiles.Add(1)
 		switch {
@@ -426,10 +422,15 @@ func (c *conn) writeFileLocked(header []byte, f *os.File, off, n int64) (connErr
 			return nil, nil
 		case err == nil:
 			return nil, io.ErrUnexpectedEOF
-		case isConnErr(err):
+		case hn < len(header) || isConnErr(err):
 			return err, nil
 		default:
 			return nil, err
+		}
+	}
+	if hn < len(header) {
+		if _, err := c.write(header[hn:]); err != nil {
+			return err, nil
 		}
 	}
 	return copyFileRange(c.nc, f, off+written, n-written)

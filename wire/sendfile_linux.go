@@ -16,8 +16,13 @@ import (
 // socket's send buffer fills.
 const sendfileChunk = 4 << 20
 
-// sendFileRange writes f[off:off+n] to nc with sendfile(2) when nc is a
-// *net.TCPConn. It passes the offset to the system call, so f's own offset
+// sendFileRange writes head, then f[off:off+n], to nc when nc is a
+// *net.TCPConn: head with sendmsg(2) and MSG_MORE, the range with
+// sendfile(2), in one RawConn.Write. MSG_MORE keeps head in the socket
+// until the range's first bytes join it, so a message's header and data
+// leave in one segment: a header sent alone was a segment of its own (a
+// loopback receive run in the sender's context) and woke the receiver for
+// 40 bytes, once per message. sendfile gets the offset, so f's own offset
 // is neither used nor changed and concurrent senders of one file need
 // nothing else. It waits for room in the socket through the connection's
 // poller (RawConn.Write), as the standard library's ReadFrom does, and
@@ -27,26 +32,50 @@ const sendfileChunk = 4 << 20
 // using it meant reopening the file through /proc/self/fd for a private
 // offset, then a seek and a close: three system calls per range besides
 // the sendfile, the open a path walk through procfs (5 % of a seed's CPU
-// at 512 KiB pieces). handled is false when nothing was written and the
-// kernel refused sendfile for this pair; the caller copies instead.
-func sendFileRange(nc net.Conn, f *os.File, off, n int64) (written int64, handled bool, err error) {
+// at 512 KiB pieces).
+//
+// hn is the bytes of head written, written those of the range. handled is
+// false when none of the range was written: nc is not TCP (hn is then 0),
+// or the kernel refused sendfile for this pair (after head was written);
+// the caller writes what is left of head and copies the range. An error
+// with hn < len(head) is the connection's.
+func sendFileRange(nc net.Conn, head []byte, f *os.File, off, n int64) (hn int, written int64, handled bool, err error) {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
-		return 0, false, nil
+		return 0, 0, false, nil
 	}
 	dst, err := tc.SyscallConn()
 	if err != nil {
-		return 0, false, nil
+		return 0, 0, false, nil
 	}
 	src, err := f.SyscallConn()
 	if err != nil {
-		return 0, false, nil
+		return 0, 0, false, nil
 	}
-	var serr, werr error
+	more := unix.MSG_NOSIGNAL
+	if n > 0 {
+		more |= unix.MSG_MORE // with nothing behind it, head must not wait
+	}
+	var herr, serr, werr error
 	// Control keeps f's descriptor alive while it is read.
 	cerr := src.Control(func(sfd uintptr) {
 		pos := off
 		werr = dst.Write(func(dfd uintptr) bool {
+			for hn < len(head) {
+				k, e := unix.SendmsgN(int(dfd), head[hn:], nil, nil, more)
+				if k > 0 {
+					hn += k
+				}
+				switch {
+				case errors.Is(e, unix.EINTR):
+					continue
+				case errors.Is(e, unix.EAGAIN):
+					return false // the socket is full: wait until it is writable
+				case e != nil:
+					herr = e
+					return true
+				}
+			}
 			for written < n {
 				k, e := unix.Sendfile(int(dfd), int(sfd), &pos, int(min(n-written, sendfileChunk)))
 				if k > 0 {
@@ -56,7 +85,7 @@ func sendFileRange(nc net.Conn, f *os.File, off, n int64) (written int64, handle
 				case errors.Is(e, unix.EINTR):
 					continue
 				case errors.Is(e, unix.EAGAIN):
-					return false // the socket is full: wait until it is writable
+					return false
 				case e != nil:
 					serr = e
 					return true
@@ -69,13 +98,17 @@ func sendFileRange(nc net.Conn, f *os.File, off, n int64) (written int64, handle
 	})
 	switch {
 	case cerr != nil:
-		return 0, false, nil // f is closed: the copy reports it
+		return 0, 0, false, nil // f is closed (nothing was written): the copy reports it
+	case herr != nil:
+		return hn, 0, true, os.NewSyscallError("sendmsg", herr)
+	case werr != nil && hn < len(head):
+		return hn, 0, true, werr
 	case serr != nil && written == 0 && refused(serr):
-		return 0, false, nil
+		return hn, 0, false, nil
 	case serr != nil:
-		return written, true, os.NewSyscallError("sendfile", serr)
+		return hn, written, true, os.NewSyscallError("sendfile", serr)
 	}
-	return written, true, werr
+	return hn, written, true, werr
 }
 
 // refused reports whether err is sendfile(2) declining the pair of
