@@ -21,7 +21,6 @@ import (
 // microseconds per round trip that pollen's own transport avoids. One
 // goroutine at a time reads and one writes.
 type rawIO struct {
-	nc   net.Conn
 	rc   syscall.RawConn
 	p    []byte
 	n    int
@@ -43,7 +42,7 @@ func newRawIO(c net.Conn) io.ReadWriter {
 	if err != nil {
 		return c
 	}
-	r := &rawIO{nc: c, rc: rc}
+	r := &rawIO{rc: rc}
 	r.rfn, r.wfn = r.doRead, r.doWrite
 	return r
 }
