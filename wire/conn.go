@@ -33,7 +33,7 @@ type conn struct {
 
 	wmu       sync.Mutex  // held while writing to nc; guards the following fields
 	iov       [][]byte    // backing array of the vectored write
-	wv        net.Buffers // without sock
+	wv        net.Buffers // writev's, without sock
 	spare     []*sendReq  // the previous batch's slice, reused as the next pending queue
 	lastBatch int         // requests in the last vectored write
 
@@ -88,6 +88,20 @@ func (c *conn) write(p []byte) (int, error) {
 		return c.sock.write(p)
 	}
 	return c.nc.Write(p)
+}
+
+// writev writes all of bufs to nc, in one writev(2) where the socket takes
+// it; one buffer goes with write(2), a little cheaper. c.wmu must be held.
+func (c *conn) writev(bufs [][]byte) (int64, error) {
+	switch {
+	case c.sock != nil:
+		return c.sock.writev(bufs)
+	case len(bufs) == 1:
+		n, err := c.nc.Write(bufs[0])
+		return int64(n), err
+	}
+	c.wv = bufs
+	return c.wv.WriteTo(c.nc)
 }
 
 // shutdown detaches c from its mux: it stops the reader, waits for it unless

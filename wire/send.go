@@ -264,21 +264,7 @@ func (c *conn) writeLocked(batch []*sendReq) error {
 		c.iov = append(c.iov, r.msgs...)
 	}
 	c.stats.txWrites.Add(1)
-	var written int64
-	var err error
-	if len(c.iov) == 1 {
-		// One message: write(2) is a little cheaper than writev(2).
-		var n int
-		n, err = c.write(c.iov[0])
-		written = int64(n)
-	} else {
-		if c.sock != nil {
-			written, err = c.sock.writev(c.iov)
-		} else {
-			c.wv = c.iov
-			written, err = c.wv.WriteTo(c.nc)
-		}
-	}
+	written, err := c.writev(c.iov)
 	clear(c.iov)
 	if err == nil {
 		var msgs int
