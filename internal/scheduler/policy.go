@@ -22,10 +22,9 @@ import (
 //     At most OriginConcurrency source fetches of t run at once, and one
 //     requester gets at most its share of them (OriginConcurrency divided
 //     by the members, or by the members expected if more, rounded up), so
-//     the origin's bandwidth is spread
-//     over children that then serve each other; the requester needs a free
-//     upload slot (see sourceShare). A piece is fetched from the source once
-//     unless that fetch failed.
+//     the origin's bandwidth is spread over children that then serve each
+//     other; the requester needs a free upload slot (see sourceShare). A
+//     piece is fetched from the source once unless that fetch failed.
 //  3. The rest of the request is filled with the rarest wanted pieces that
 //     some parent with a free upload slot holds (ties broken by group of 64
 //     consecutive pieces, then a per-request random salt in file mode, so
@@ -181,10 +180,10 @@ func (s *state) pickFromPeers(m *member, room, lo, hi int, salt uint32, now time
 // fewer have joined, the task's expected members (Scheduler.Expect): a
 // push knows its receivers, and without it the first to join would take
 // every source slot (one ask's worth each) and the others would start with
-// nothing to fetch but what those few received. A piece fresh from the origin is the rarest
-// there is and must be passed on, so m needs a free upload slot; a member
-// banned for corruption cannot pass anything on and gets source pieces only
-// when nobody else still downloads.
+// nothing to fetch but what those few received. A piece fresh from the
+// origin is the rarest there is and must be passed on, so m needs a free
+// upload slot; a member banned for corruption cannot pass anything on and
+// gets source pieces only when nobody else still downloads.
 //
 // Which member is best placed (idle, holding nothing alone) is a
 // preference, not a condition: wake offers freed source slots to parked
