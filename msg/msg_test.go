@@ -11,6 +11,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -372,6 +373,15 @@ func TestSendContextWatch(t *testing.T) {
 
 // keptCalls returns the calls client's session to dest keeps for its next
 // Sends, and the session.
+// emptyCallPool empties callPool (a sync.Pool keeps its items through one
+// collection, not two), so the next Send's call is a fresh one. A call an
+// earlier test left there with large buffers (a long carry) is not kept by
+// its session (maxIdleCallBuf), which the kept-call tests do not test.
+func emptyCallPool() {
+	runtime.GC()
+	runtime.GC()
+}
+
 func keptCalls(t *testing.T, client *Node, dest string) ([]*call, *outPeer) {
 	t.Helper()
 	client.mu.Lock()
@@ -389,6 +399,7 @@ func keptCalls(t *testing.T, client *Node, dest string) ([]*call, *outPeer) {
 // already: the next Send with it must watch it again, or nothing ends
 // that Send (retransmissions an hour apart).
 func TestSendContextEndedIdle(t *testing.T) {
+	emptyCallPool()
 	cfg := Config{RetransmitInterval: time.Hour, SessionTTL: 7 * time.Hour}
 	client := newNode(t, cfg)
 	dest := startService(t, "tcp://127.0.0.1:0", Config{}, &service{dir: t.TempDir()}).Addr()
@@ -412,6 +423,7 @@ func TestSendContextEndedIdle(t *testing.T) {
 // A session's calls kept for its next Sends stop watching their contexts
 // when the node closes: the caller's context outlives the node.
 func TestSendContextWatchClosed(t *testing.T) {
+	emptyCallPool()
 	client := newNode(t, Config{})
 	dest := startService(t, "tcp://127.0.0.1:0", Config{}, &service{dir: t.TempDir()}).Addr()
 	ctx, cancel := context.WithCancel(context.Background())
