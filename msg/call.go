@@ -444,7 +444,7 @@ func (op *outPeer) abandon(c *call, dst []byte, cause error) ([]byte, error) {
 func (op *outPeer) takeReply(c *call, dst []byte, rm *wire.Message) ([]byte, error) {
 	defer rm.Release()
 	if rm.Bytes() == nil {
-		return op.takeLongReply(c, dst, rm)
+		return op.takeLongReply(c, dst)
 	}
 	f, _, err := parseReply(rm.Bytes())
 	if err != nil {
@@ -471,12 +471,9 @@ func (op *outPeer) takeReply(c *call, dst []byte, rm *wire.Message) ([]byte, err
 	return append(dst, f.Msg...), nil
 }
 
-// takeLongReply ends a Send with a long reply rm (c.long holds its head):
-// the segment data is read from the connection straight into the segment,
-// a file range with splice, if the grant allows it; otherwise it is
-// skipped and the Send fails. If the connection breaks in the middle the
-// Send fails with ErrReplyLost: the receiver does not keep such replies.
-func (op *outPeer) takeLongReply(c *call, dst []byte, rm *wire.Message) ([]byte, error) {
+// takeLongReply ends a Send with a long reply rm, which longReply read
+// (c.long holds the outcome).
+func (op *outPeer) takeLongReply(c *call, dst []byte) ([]byte, error) {
 	lr := &c.long
 	switch {
 	case lr.err != nil:
@@ -484,20 +481,28 @@ func (op *outPeer) takeLongReply(c *call, dst []byte, rm *wire.Message) ([]byte,
 	case lr.f.Status != statusOK:
 		return dst, fmt.Errorf("msg: send to %s: %w", op.dest, remoteErr(lr.f.Status, lr.f.Msg))
 	}
+	return append(dst, lr.f.Msg...), nil
+}
+
+// readLongData reads the segment data of c's long reply (c.long, status
+// ok) from rm straight into c's segment, a file range with splice, if the
+// grant allows it; otherwise it is left to rm's Release to skip. If the
+// connection breaks in the middle the error is ErrReplyLost: the receiver
+// does not keep such replies.
+func (op *outPeer) readLongData(c *call, rm *wire.Message) error {
+	lr := &c.long
 	c.segMu.Lock() // wait for moves being served to finish, then write alone
-	err := checkGrant(c.access, Write, c.segLen, lr.f.SegOff, lr.n)
-	if err != nil {
+	defer c.segMu.Unlock()
+	if err := checkGrant(c.access, Write, c.segLen, lr.f.SegOff, lr.n); err != nil {
 		op.n.stats.grantViolations.Add(1)
-		c.segMu.Unlock()
-		return dst, fmt.Errorf("msg: reply with segment from %s: %w", op.dest, err)
+		return fmt.Errorf("reply with segment data: %w", err)
 	}
 	got, err := readStream(rm, c.seg, lr.f.SegOff, lr.n, true)
-	c.segMu.Unlock()
 	op.n.stats.replyDataTaken.Add(uint64(got))
 	if err != nil {
-		return dst, fmt.Errorf("msg: reply with segment from %s: %w: %w", op.dest, ErrReplyLost, err)
+		return fmt.Errorf("reply with segment data: %w: %w", ErrReplyLost, err)
 	}
-	return append(dst, lr.f.Msg...), nil
+	return nil
 }
 
 // finish waits for moves still being served from c's segment, releases the

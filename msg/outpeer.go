@@ -379,9 +379,11 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 
 // longReply takes a reply frame m too long to be buffered, whose first 8
 // bytes (its header) were read into head: it reads the fixed fields and
-// the message into the call's longReply and leaves the segment data on the
-// connection, for the Send to read straight into its segment
-// (takeLongReply). The reply to self is returned, as dispatch does.
+// the message into the call's longReply, then the segment data straight
+// into the call's segment if the grant allows it (whoever reads the frame
+// does, as with move-to frames: the connection does not wait for the
+// Send's goroutine to wake). The reply, read, goes to the Send as
+// dispatch hands over any reply; the reply to self is returned.
 func (op *outPeer) longReply(m *wire.Message, head []byte, self *call) *wire.Message {
 	fixed := replyHeadLen(head)
 	if _, err := readFull(m, head[8:fixed]); err != nil {
@@ -414,6 +416,9 @@ func (op *outPeer) longReply(m *wire.Message, head []byte, self *call) *wire.Mes
 		}
 		f.Msg = lr.msg
 		lr.f, lr.n = f, dlen
+	}
+	if lr.err == nil && lr.f.Status == statusOK {
+		lr.err = op.readLongData(c, m)
 	}
 	if c == self {
 		return m
