@@ -34,6 +34,7 @@ type call struct {
 	carry  []byte                // scratch for a file segment's first bytes
 	timer  *time.Timer           // sets fired and wakes wait
 	head   [moveToHeaderLen]byte // the head of a streamed frame this Send read
+	long   longReply             // the reply, if it is long: its data is still on the connection
 
 	// The watch of the end of a Send's context (watch): it outlives the
 	// Send, so that the next Send of the call with the same context
@@ -47,6 +48,18 @@ type call struct {
 
 	movesMu sync.Mutex // guards moves
 	moves   map[uint64]*moveToState
+}
+
+// A longReply is a reply frame too long to be buffered (ReplyWithSegment
+// with more than MaxCarry bytes), as the goroutine that read its head left
+// it for the Send: its fixed fields and message (in msg, kept with the
+// call) and the length of the segment data still on the connection, or
+// what was wrong with it.
+type longReply struct {
+	f   replyFrame
+	n   int64
+	msg []byte
+	err error
 }
 
 var callPool = sync.Pool{New: func() any {
@@ -94,7 +107,7 @@ func (op *outPeer) getCall() *call {
 // putCall keeps c for the session's next Send, with its watch, or
 // returns it to callPool without one.
 func (op *outPeer) putCall(c *call) {
-	if cap(c.frame)+cap(c.carry) <= maxIdleCallBuf {
+	if cap(c.frame)+cap(c.carry)+cap(c.long.msg) <= maxIdleCallBuf {
 		op.mu.Lock()
 		if !op.idleClosed && len(op.idle) < maxIdleCalls {
 			op.idle = append(op.idle, c)
@@ -430,6 +443,9 @@ func (op *outPeer) abandon(c *call, dst []byte, cause error) ([]byte, error) {
 // grant: a receiver may write only where the Send allowed it.
 func (op *outPeer) takeReply(c *call, dst []byte, rm *wire.Message) ([]byte, error) {
 	defer rm.Release()
+	if rm.Bytes() == nil {
+		return op.takeLongReply(c, dst)
+	}
 	f, _, err := parseReply(rm.Bytes())
 	if err != nil {
 		op.n.stats.badFrames.Add(1)
@@ -455,6 +471,40 @@ func (op *outPeer) takeReply(c *call, dst []byte, rm *wire.Message) ([]byte, err
 	return append(dst, f.Msg...), nil
 }
 
+// takeLongReply ends a Send with a long reply rm, which longReply read
+// (c.long holds the outcome).
+func (op *outPeer) takeLongReply(c *call, dst []byte) ([]byte, error) {
+	lr := &c.long
+	switch {
+	case lr.err != nil:
+		return dst, fmt.Errorf("msg: reply from %s: %w", op.dest, lr.err)
+	case lr.f.Status != statusOK:
+		return dst, fmt.Errorf("msg: send to %s: %w", op.dest, remoteErr(lr.f.Status, lr.f.Msg))
+	}
+	return append(dst, lr.f.Msg...), nil
+}
+
+// readLongData reads the segment data of c's long reply (c.long, status
+// ok) from rm straight into c's segment, a file range with splice, if the
+// grant allows it; otherwise it is left to rm's Release to skip. If the
+// connection breaks in the middle the error is ErrReplyLost: the receiver
+// does not keep such replies.
+func (op *outPeer) readLongData(c *call, rm *wire.Message) error {
+	lr := &c.long
+	c.segMu.Lock() // wait for moves being served to finish, then write alone
+	defer c.segMu.Unlock()
+	if err := checkGrant(c.access, Write, c.segLen, lr.f.SegOff, lr.n); err != nil {
+		op.n.stats.grantViolations.Add(1)
+		return fmt.Errorf("reply with segment data: %w", err)
+	}
+	got, err := readStream(rm, c.seg, lr.f.SegOff, lr.n, true)
+	op.n.stats.replyDataTaken.Add(uint64(got))
+	if err != nil {
+		return fmt.Errorf("reply with segment data: %w: %w", ErrReplyLost, err)
+	}
+	return nil
+}
+
 // finish waits for moves still being served from c's segment, releases the
 // sequence number and recycles c. c is no longer in op.calls.
 func (op *outPeer) finish(c *call) {
@@ -468,6 +518,7 @@ func (op *outPeer) finish(c *call) {
 	c.carry = c.carry[:0]
 	c.tail = nil
 	c.req = requestFrame{}
+	c.long.f, c.long.err = replyFrame{}, nil
 	c.wait.reset()
 	op.putCall(c)
 }

@@ -17,8 +17,9 @@ type Config struct {
 	// MaxMessage bounds a message and a reply. 0 means 64 KiB.
 	MaxMessage int
 	// MaxCarry bounds the segment bytes that travel with a request
-	// (delivered by [Node.ReceiveWithSegment]) or with a reply
-	// ([Request.ReplyWithSegment]). 0 means 64 KiB.
+	// (delivered by [Node.ReceiveWithSegment]). A reply's segment data
+	// ([Request.ReplyWithSegment]) up to MaxCarry is kept in the reply
+	// cache with the reply; longer data is not (see there). 0 means 64 KiB.
 	MaxCarry int
 	// MaxStableCarry bounds the bytes of a memory segment ([Bytes]) granted
 	// with [Read] that travel with the request behind the message (a
@@ -147,9 +148,10 @@ func (c Config) Validate() error {
 const MaxFrameData = 4 << 20
 
 // wireMaxMessage is the wire message limit: the longest frame of the
-// protocol.
+// protocol, a reply with MaxFrameData bytes of data behind a message of
+// at most MaxFrameData. Frames that long are streamed, never buffered.
 func (c Config) wireMaxMessage() int {
-	return MaxFrameData + maxFrameOverhead
+	return 2*MaxFrameData + maxFrameOverhead
 }
 
 // stableCarry is the longest stable carry a Send of m bytes sends.

@@ -20,7 +20,7 @@ func Example() {
 	_ = server.Listen(ctx, "inproc://pages")
 	go func() {
 		_ = server.Serve(ctx, func(ctx context.Context, r *msg.Request) {
-			page := []byte("page 7 contents")
+			page := msg.Bytes("page 7 contents")
 			if err := r.ReplyWithSegment([]byte("ok"), 0, page); err != nil {
 				_ = r.Reply([]byte(err.Error()))
 			}

@@ -43,7 +43,13 @@ import (
 //	   leaves one too long to be buffered on its connection for MoveFrom
 //	   to read. A version 2 node answers such requests "message too
 //	   large".
-const ProtocolVersion = 3
+//	4 (2026-11): a reply's data (ReplyWithSegment) may be longer than the
+//	   sender's MaxCarry, up to MaxFrameData bytes behind a message of at
+//	   most MaxFrameData: the sender reads one too long to be buffered
+//	   straight from its connection into its segment. A receiver sends
+//	   such replies only to version 4 senders; to older ones it moves the
+//	   data with move-to frames first.
+const ProtocolVersion = 4
 
 // Frame types, carried in wire.FrameHeader.Type. Payload layouts are beside
 // each frame's type; all integers are big-endian.

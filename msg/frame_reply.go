@@ -6,10 +6,20 @@ package msg
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
+
+	"github.com/pollen-dev/pollen/wire"
 )
 
 // replyData is the reply frame flag saying segment data follows the message.
 const replyData uint16 = 1 << 0
+
+// Lengths of a reply frame before its message: without and with the data
+// flag (which adds segOff).
+const (
+	replyFixedLen     = 8 + 8 + 1 + 4
+	replyDataFixedLen = replyFixedLen + 8
+)
 
 // A replyFrame answers the request seq. A non-zero Status reports a failure;
 // Msg then holds the receiver's error text. With HasData, Data is to be
@@ -27,30 +37,47 @@ type replyFrame struct {
 
 func (replyFrame) frameType() uint8 { return frameReply }
 
-func (f replyFrame) payloadLen() int {
-	n := 8 + 1 + 4 + len(f.Msg) + len(f.Data)
+// payloadLen is the payload's length with n data bytes.
+func (f replyFrame) payloadLen(n int64) int64 {
+	l := int64(replyFixedLen-8) + int64(len(f.Msg)) + n
 	if f.HasData {
-		n += 8
+		l += 8
 	}
-	return n
+	return l
 }
 
 // Len returns the encoded length.
-func (f replyFrame) Len() int { return 8 + f.payloadLen() }
+func (f replyFrame) Len() int { return 8 + int(f.payloadLen(int64(len(f.Data)))) }
 
 // Append appends the encoded frame to b.
 func (f replyFrame) Append(b []byte) ([]byte, error) {
-	if (!f.HasData && (len(f.Data) != 0 || f.SegOff != 0)) || f.SegOff < 0 {
+	b, err := f.appendHead(b, int64(len(f.Data)))
+	if err != nil {
+		return b, err
+	}
+	return append(b, f.Data...), nil
+}
+
+// appendHead appends the header, the fixed fields and the message for n
+// data bytes sent after them (f.Data is not appended): a reply whose
+// segment data is sent from where it lies, with sendfile or a vectored
+// write.
+func (f replyFrame) appendHead(b []byte, n int64) ([]byte, error) {
+	if (!f.HasData && (n != 0 || f.SegOff != 0)) || f.SegOff < 0 || n < 0 {
 		return b, fmt.Errorf("reply data fields without data flag: %w", ErrMalformed)
 	}
 	if uint64(len(f.Msg)) > 1<<32-1 {
 		return b, fmt.Errorf("reply message of %d bytes: %w", len(f.Msg), ErrMessageTooLarge)
 	}
+	pl := f.payloadLen(n)
+	if pl > MaxFrameData+maxFrameOverhead+int64(len(f.Msg)) {
+		return b, fmt.Errorf("reply of %d bytes: %w", pl, ErrMessageTooLarge)
+	}
 	var flags uint16
 	if f.HasData {
 		flags = replyData
 	}
-	b, err := appendHeader(b, frameReply, flags, f.payloadLen())
+	b, err := appendHeader(b, frameReply, flags, int(pl))
 	if err != nil {
 		return b, err
 	}
@@ -60,8 +87,65 @@ func (f replyFrame) Append(b []byte) ([]byte, error) {
 	if f.HasData {
 		b = binary.BigEndian.AppendUint64(b, uint64(f.SegOff))
 	}
-	b = append(b, f.Msg...)
-	return append(b, f.Data...), nil
+	return append(b, f.Msg...), nil
+}
+
+// replyHeadLen returns how many bytes of a reply frame precede its message,
+// from the frame's first 8 bytes (its header).
+func replyHeadLen(b []byte) int {
+	if len(b) >= 8 && binary.BigEndian.Uint16(b[6:8])&replyData != 0 {
+		return replyDataFixedLen
+	}
+	return replyFixedLen
+}
+
+// parseReplyHead decodes the fixed fields of a reply frame from its first
+// replyHeadLen bytes, for a frame of total bytes read as a stream (a long
+// reply: its segment data follows the message). It returns the frame
+// without Msg and Data, the message's length and the data's.
+func parseReplyHead(b []byte, total int64) (replyFrame, int64, int64, error) {
+	h, n, err := wire.ParseFrameHeader(b)
+	if err != nil {
+		return replyFrame{}, 0, 0, err
+	}
+	if h.Version != wire.ProtocolVersion || h.Type != frameReply {
+		return replyFrame{}, 0, 0, fmt.Errorf("frame version %d type %d: %w", h.Version, h.Type, ErrMalformed)
+	}
+	if int64(n)+int64(h.Length) != total {
+		return replyFrame{}, 0, 0, fmt.Errorf("reply of %d bytes in a message of %d: %w", int64(n)+int64(h.Length), total, ErrMalformed)
+	}
+	if err := checkFlags(h, replyData); err != nil {
+		return replyFrame{}, 0, 0, err
+	}
+	fixed := replyHeadLen(b)
+	if total < int64(fixed) {
+		return replyFrame{}, 0, 0, fmt.Errorf("reply of %d bytes: %w", total, ErrMalformed)
+	}
+	if len(b) < fixed {
+		return replyFrame{}, 0, 0, io.ErrUnexpectedEOF
+	}
+	f := replyFrame{HasData: h.Flags&replyData != 0}
+	d := fields{p: b[n:fixed]}
+	f.Seq = d.u64()
+	f.Status = d.u8()
+	mlen := int64(d.u32())
+	if f.HasData {
+		f.SegOff = d.i64()
+	}
+	if d.err != nil {
+		return replyFrame{}, 0, 0, d.err
+	}
+	if mlen > total-int64(fixed) {
+		return replyFrame{}, 0, 0, fmt.Errorf("reply message of %d bytes in a frame of %d: %w", mlen, total, ErrMalformed)
+	}
+	dlen := total - int64(fixed) - mlen
+	switch {
+	case !f.HasData && dlen > 0:
+		return replyFrame{}, 0, 0, fmt.Errorf("reply with %d trailing bytes: %w", dlen, ErrMalformed)
+	case dlen > MaxFrameData || mlen > MaxFrameData:
+		return replyFrame{}, 0, 0, fmt.Errorf("reply of %d message and %d data bytes: %w", mlen, dlen, ErrMalformed)
+	}
+	return f, mlen, dlen, nil
 }
 
 // parseReply decodes a reply frame at the start of b.

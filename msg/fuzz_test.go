@@ -101,6 +101,46 @@ func FuzzRequestHead(f *testing.F) {
 	})
 }
 
+// FuzzReplyHead feeds parseReplyHead, the decoder of a long reply's fixed
+// part (its data left on the connection), against parseReply, as
+// FuzzRequestHead does for requests: given the whole frame's length it
+// accepts exactly the frames parseReply accepts, with the same fields and
+// lengths, and a head cut short of its fixed part is io.ErrUnexpectedEOF.
+func FuzzReplyHead(f *testing.F) {
+	for _, fr := range seedFrames {
+		if fr.frameType() == frameReply {
+			b, _ := fr.Append(nil)
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, mlen, dlen, err := parseReplyHead(b, int64(len(b)))
+		want, n, werr := parseReply(b)
+		if werr == nil && n != len(b) {
+			werr = ErrMalformed // a trailing byte: the head decoder sees the message's length
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("head: %v, whole frame: %v", err, werr)
+		}
+		if err != nil {
+			return
+		}
+		fixed := replyHeadLen(b)
+		if int64(fixed)+mlen+dlen != int64(len(b)) || mlen != int64(len(want.Msg)) || dlen != int64(len(want.Data)) {
+			t.Fatalf("fixed %d msg %d data %d, want msg %d data %d of %d", fixed, mlen, dlen, len(want.Msg), len(want.Data), len(b))
+		}
+		want.Msg, want.Data = nil, nil
+		if !reflect.DeepEqual(h, want) {
+			t.Fatalf("head %+v, want %+v", h, want)
+		}
+		for i := range fixed {
+			if _, _, _, err := parseReplyHead(b[:i], int64(len(b))); !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("head cut at %d/%d: %v", i, fixed, err)
+			}
+		}
+	})
+}
+
 // FuzzFrame feeds parseFrame, the dispatcher the session loops use.
 func FuzzFrame(f *testing.F) {
 	for _, fr := range seedFrames {
@@ -146,9 +186,13 @@ func writeCorpus(t *testing.T) {
 		bad := bytes.Clone(b)
 		bad[3]-- // one payload byte fewer than the fields need (or a trailing one dropped)
 		write(fuzzTargets[fr.frameType()], name+"-short-length", bad)
-		if fr.frameType() == frameRequest {
+		switch fr.frameType() {
+		case frameRequest:
 			write("FuzzRequestHead", name, b)
 			write("FuzzRequestHead", name+"-short-length", bad)
+		case frameReply:
+			write("FuzzReplyHead", name, b)
+			write("FuzzReplyHead", name+"-short-length", bad)
 		}
 	}
 	write("FuzzFrame", "empty", nil)

@@ -535,19 +535,50 @@ func (in *inPeer) evictLocked() {
 	}
 }
 
-// reply answers the remote request tx, which is locked and waiting; it
-// unlocks tx. The encoded reply goes into the reply cache first, then to
-// the sender.
-func (in *inPeer) reply(tx *txn, m []byte, segOff int64, data []byte, withSeg bool) error {
+// replyLead returns how many of the n bytes of a reply's segment data go
+// ahead of the reply with a move-to: what one reply frame cannot hold, or
+// all of it beyond MaxCarry for a sender of a protocol version before 4,
+// which could not read a reply longer than it buffers.
+func (in *inPeer) replyLead(n int64) int64 {
+	switch {
+	case n <= int64(in.n.cfg.MaxCarry):
+		return 0
+	case in.hello.Version < 4:
+		return n
+	}
+	return max(n-MaxFrameData, 0)
+}
+
+// reply answers the remote request tx, which is locked and waiting, with m
+// and src (nil for a plain reply), to be written into the sender's segment
+// at segOff; it unlocks tx. The encoded reply goes into the reply cache
+// first, then to the sender. src beyond MaxCarry bytes is sent from where
+// it lies and not cached (replyLong).
+func (in *inPeer) reply(tx *txn, m []byte, segOff int64, src Segment) error {
 	n := in.n
-	if len(m) > n.cfg.MaxMessage || len(data) > n.cfg.MaxCarry {
-		tx.mu.Unlock()
-		return fmt.Errorf("msg: reply of %d bytes with %d segment bytes: %w", len(m), len(data), ErrMessageTooLarge)
+	k := segLen(src)
+	var data []byte
+	switch s := src.(type) {
+	case nil:
+	case Bytes:
+		if k > int64(n.cfg.MaxCarry) {
+			return in.replyLong(tx, m, segOff, src)
+		}
+		data = s
+	default:
+		if k > int64(n.cfg.MaxCarry) {
+			return in.replyLong(tx, m, segOff, src)
+		}
+		data = make([]byte, k)
+		if err := readSeg(src, 0, data); err != nil {
+			tx.mu.Unlock()
+			return fmt.Errorf("msg: reply with segment: %w", err)
+		}
 	}
 	seq := tx.seq
 	cr := cachedPool.Get().(*cached)
 	var err error
-	f := replyFrame{Seq: seq, Msg: m, HasData: withSeg, SegOff: segOff, Data: data}
+	f := replyFrame{Seq: seq, Msg: m, HasData: src != nil, SegOff: segOff, Data: data}
 	cr.b, err = f.Append(cr.b[:0])
 	if err != nil {
 		tx.mu.Unlock()
@@ -583,6 +614,59 @@ func (in *inPeer) reply(tx *txn, m []byte, segOff int64, data []byte, withSeg bo
 	in.mu.Lock()
 	in.unrefLocked(cr)
 	in.mu.Unlock()
+	return nil
+}
+
+// replyLong answers tx (locked and waiting; unlocked here) with m and the
+// k > MaxCarry bytes of src in one frame, sent from where they lie: a file
+// range with sendfile behind the frame's head, memory with one vectored
+// write. They are not copied into the reply cache. While the reply goes
+// out the request's entry stays running, so a retransmission hears
+// "pending"; then it is marked lost: a retransmission of a request whose
+// reply did not arrive gets ErrReplyLost and never runs it again.
+func (in *inPeer) replyLong(tx *txn, m []byte, segOff int64, src Segment) error {
+	n := in.n
+	seq := tx.seq
+	var hb [replyDataFixedLen + 256]byte
+	head, err := replyFrame{Seq: seq, Msg: m, HasData: true, SegOff: segOff}.appendHead(hb[:0], src.Len())
+	if err != nil {
+		tx.mu.Unlock()
+		return fmt.Errorf("msg: reply: %w", err)
+	}
+	tx.state = txnDone
+	tx.mu.Unlock()
+	tx.recycle() // m may point into its frame: head holds a copy
+
+	in.mu.Lock()
+	e, ok := in.entries[seq]
+	ok = ok && e.running
+	in.mu.Unlock()
+	if !ok {
+		return nil // the sender gave up on it
+	}
+	ctx := newTimeout(n.cfg.ReplyTimeout)
+	switch s := src.(type) {
+	case FileRange:
+		err = in.sock.SendFile(ctx, head, s.File, s.Offset, s.Length)
+	case Bytes:
+		err = in.sock.SendVec(ctx, head, s)
+	}
+	ctx.release()
+	if err != nil {
+		n.stats.undelivered.Add(1)
+	} else {
+		n.stats.repliedData.Add(uint64(src.Len()))
+	}
+	in.mu.Lock()
+	if e, ok := in.entries[seq]; ok && e.running {
+		e.running, e.lost = false, true
+		in.entries[seq] = e
+		in.running--
+	}
+	in.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("msg: reply with segment: %w", err)
+	}
 	return nil
 }
 

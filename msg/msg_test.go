@@ -223,7 +223,7 @@ func TestNotAwaitingReply(t *testing.T) {
 		}
 		for name, err := range map[string]error{
 			"reply":      r.Reply(nil),
-			"reply seg":  r.ReplyWithSegment(nil, 0, []byte("x")),
+			"reply seg":  r.ReplyWithSegment(nil, 0, Bytes("x")),
 			"move from":  r.MoveFrom(context.Background(), 0, Bytes(make([]byte, 1))),
 			"move to":    r.MoveTo(context.Background(), 0, Bytes([]byte("x"))),
 			"msg is nil": errIf(r.Message() != nil),

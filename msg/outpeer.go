@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,12 +290,25 @@ func (op *outPeer) wakeLoop() {
 func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 	b := m.Bytes()
 	if b == nil {
-		// Only move-to data is long enough to be streamed.
+		// Only move-to data and a long reply's data are long enough to
+		// be streamed.
 		head := op.loopHead[:]
 		if self != nil {
 			head = self.head[:]
 		}
-		if _, err := readFull(m, head); err != nil {
+		if _, err := readFull(m, head[:8]); err != nil {
+			op.protocolError(m, err)
+			return nil
+		}
+		typ, err := frameTypeOf(head)
+		switch {
+		case err != nil:
+			op.protocolError(m, err)
+			return nil
+		case typ == frameReply:
+			return op.longReply(m, head, self)
+		}
+		if _, err := readFull(m, head[8:]); err != nil {
 			op.protocolError(m, err)
 			return nil
 		}
@@ -360,6 +374,57 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 	default:
 		op.protocolError(m, fmt.Errorf("frame type %d from a receiver: %w", typ, ErrProtocol))
 	}
+	return nil
+}
+
+// longReply takes a reply frame m too long to be buffered, whose first 8
+// bytes (its header) were read into head: it reads the fixed fields and
+// the message into the call's longReply, then the segment data straight
+// into the call's segment if the grant allows it (whoever reads the frame
+// does, as with move-to frames: the connection does not wait for the
+// Send's goroutine to wake). The reply, read, goes to the Send as
+// dispatch hands over any reply; the reply to self is returned.
+func (op *outPeer) longReply(m *wire.Message, head []byte, self *call) *wire.Message {
+	fixed := replyHeadLen(head)
+	if _, err := readFull(m, head[8:fixed]); err != nil {
+		op.protocolError(m, err)
+		return nil
+	}
+	seq := binary.BigEndian.Uint64(head[8:])
+	op.mu.Lock()
+	c := op.calls.remove(seq)
+	op.mu.Unlock()
+	if c == nil {
+		m.Release() // a late duplicate: its data is skipped
+		return nil
+	}
+	// From here c is this goroutine's until it is handed over: its Send
+	// fails with whatever is wrong with the frame.
+	lr := &c.long
+	lr.f, lr.n, lr.err = replyFrame{}, 0, nil
+	f, mlen, dlen, err := parseReplyHead(head[:fixed], m.Len())
+	switch {
+	case err != nil:
+		op.n.stats.badFrames.Add(1)
+		lr.err = err
+	case mlen > int64(op.n.cfg.MaxMessage):
+		lr.err = fmt.Errorf("reply of %d bytes: %w", mlen, ErrMessageTooLarge)
+	default:
+		lr.msg = slices.Grow(lr.msg[:0], int(mlen))[:mlen]
+		if _, err := readFull(m, lr.msg); err != nil {
+			lr.err = err
+		}
+		f.Msg = lr.msg
+		lr.f, lr.n = f, dlen
+	}
+	if lr.err == nil && lr.f.Status == statusOK {
+		lr.err = op.readLongData(c, m)
+	}
+	if c == self {
+		return m
+	}
+	c.done <- m // cap 1, and each call gets one reply
+	c.wait.wake()
 	return nil
 }
 

@@ -59,19 +59,37 @@ func (r *Request) Grant() (Access, int64) {
 // wait for the sender: a reply to a remote sender whose connection is lost
 // stays in the reply cache for its retransmission.
 func (r *Request) Reply(m []byte) error {
-	return r.reply(m, 0, nil, false)
+	return r.reply(m, 0, nil)
 }
 
-// ReplyWithSegment answers the request with m and writes data into the
-// sender's segment at segOff, in the same message: a read of the
-// receiver's data in one round trip. It needs the [Write] right over
-// [segOff, segOff+len(data)); data is at most [Config.MaxCarry] bytes. On
-// error nothing is written and the request is still unanswered.
-func (r *Request) ReplyWithSegment(m []byte, segOff int64, data []byte) error {
-	return r.reply(m, segOff, data, true)
+// ReplyWithSegment answers the request with m and writes src (memory, or a
+// file range sent with sendfile to a remote sender) into the sender's
+// segment at segOff, in the same message: a read of the receiver's data in
+// one round trip, with no acknowledgement of the data to wait for. It
+// needs the [Write] right over [segOff, segOff+src.Len()); on such an
+// error, or a file range beyond its file, nothing is written and the
+// request is still unanswered.
+//
+// Data up to [Config.MaxCarry] bytes is kept in the reply cache with the
+// reply. Longer data is sent from where it lies and not kept: the request
+// counts as answered once the reply is sent, and if it does not reach the
+// sender (its connection fails meanwhile) the sender's Send fails with
+// [ErrReplyLost]; the request never runs twice. Data beyond
+// [MaxFrameData] bytes, or any data beyond MaxCarry to a sender of a
+// protocol version before 4, is moved first as [Request.MoveTo] does.
+func (r *Request) ReplyWithSegment(m []byte, segOff int64, src Segment) error {
+	if src == nil {
+		src = Bytes(nil)
+	}
+	if err := checkSegment(src); err != nil {
+		return fmt.Errorf("msg: reply with segment: %w", err)
+	}
+	return r.reply(m, segOff, src)
 }
 
-func (r *Request) reply(m []byte, segOff int64, data []byte, withSeg bool) error {
+// reply answers the request with m and, if src is not nil, writes src into
+// the sender's segment at segOff.
+func (r *Request) reply(m []byte, segOff int64, src Segment) error {
 	if r.tx == nil {
 		return ErrNotAwaitingReply
 	}
@@ -79,22 +97,39 @@ func (r *Request) reply(m []byte, segOff int64, data []byte, withSeg bool) error
 	if err := tx.lockWaiting(r.gen); err != nil {
 		return err
 	}
-	if withSeg {
-		if err := checkGrant(tx.access, Write, tx.segLen, segOff, int64(len(data))); err != nil {
+	n := segLen(src)
+	if src != nil {
+		if err := checkGrant(tx.access, Write, tx.segLen, segOff, n); err != nil {
 			tx.mu.Unlock()
 			return fmt.Errorf("msg: reply with segment: %w", err)
 		}
 	}
-	if tx.in != nil {
-		return tx.in.reply(tx, m, segOff, data, withSeg) // unlocks tx
+	if in := tx.in; in != nil {
+		if len(m) > in.n.cfg.MaxMessage {
+			tx.mu.Unlock()
+			return fmt.Errorf("msg: reply of %d bytes: %w", len(m), ErrMessageTooLarge)
+		}
+		if lead := in.replyLead(n); lead > 0 {
+			// Too long for one reply frame, or a sender that cannot
+			// take it in one: move the first bytes, then reply.
+			tx.mu.Unlock()
+			if err := r.MoveTo(in.n.ctx, segOff, sliceSegment(src, 0, lead)); err != nil {
+				return fmt.Errorf("msg: reply with segment: %w", err)
+			}
+			if err := tx.lockWaiting(r.gen); err != nil {
+				return err
+			}
+			segOff, src = segOff+lead, subSegment(src, lead)
+		}
+		return in.reply(tx, m, segOff, src) // unlocks tx
 	}
 	cfg := &tx.sender.cfg
-	if len(m) > cfg.MaxMessage || len(data) > cfg.MaxCarry {
+	if len(m) > cfg.MaxMessage {
 		tx.mu.Unlock()
-		return fmt.Errorf("msg: reply of %d bytes with %d segment bytes: %w", len(m), len(data), ErrMessageTooLarge)
+		return fmt.Errorf("msg: reply of %d bytes: %w", len(m), ErrMessageTooLarge)
 	}
-	if withSeg {
-		if err := writeSeg(tx.seg, segOff, data); err != nil {
+	if n > 0 {
+		if err := copySeg(tx.seg, segOff, src, 0, n); err != nil {
 			tx.mu.Unlock()
 			return fmt.Errorf("msg: reply with segment: %w", err)
 		}

@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 )
 
@@ -27,6 +26,7 @@ const (
 	opGrant     = 'g' // reply = access u8, segLen u64
 	opNoReply   = 'n' // never answered (the sender's context must end the Send)
 	opMoveSteps = 'S' // off u64, n u64, step u64, toFile u8: MoveFrom in steps, reply = sha256
+	opReplyLong = 'L' // off u64, n u64, seed u8, fromFile u8: count++, ReplyWithSegment("ok", off, pattern(seed, n))
 	errorPrefix = "ERR:"
 )
 
@@ -154,31 +154,65 @@ func (s *service) handle(ctx context.Context, r *Request, carry []byte) {
 		_ = r.Reply(sum[:])
 	case opMoveTo:
 		off, n, seed, fromFile := u64(0), u64(1), args[16], args[17] == 1
-		data := pattern(seed, int(n))
-		var src Segment = Bytes(data)
-		if fromFile {
-			f, err := os.Create(filepath.Join(s.dir, "moveto-src"))
-			if err != nil {
-				errReply(r, err)
-				return
-			}
-			defer func() { _ = f.Close() }()
-			_, _ = f.WriteAt(data, 3)
-			src = FileRange{File: f, Offset: 3, Length: n}
+		src, done, err := s.source(n, seed, fromFile)
+		if err != nil {
+			errReply(r, err)
+			return
 		}
+		defer done()
 		if err := r.MoveTo(ctx, off, src); err != nil {
 			errReply(r, err)
 			return
 		}
 		_ = r.Reply([]byte("ok"))
+	case opReplyLong:
+		off, n, seed, fromFile := u64(0), u64(1), args[16], args[17] == 1
+		s.count.Add(1)
+		src, done, err := s.source(n, seed, fromFile)
+		if err != nil {
+			errReply(r, err)
+			return
+		}
+		defer done()
+		if s.work != nil {
+			s.work(r)
+		}
+		if err := r.ReplyWithSegment([]byte("ok"), off, src); err != nil {
+			errReply(r, err)
+		}
+		if s.after != nil {
+			s.after()
+		}
 	case opReplySeg:
-		if err := r.ReplyWithSegment([]byte("ok"), u64(0), args[8:]); err != nil {
+		if err := r.ReplyWithSegment([]byte("ok"), u64(0), Bytes(args[8:])); err != nil {
 			errReply(r, err)
 		}
 	case opNoReply:
 	default:
 		_ = r.Reply([]byte(errorPrefix + "unknown op"))
 	}
+}
+
+// source returns pattern(seed, n) as a segment: memory, or a range of a
+// file in the service's directory, which done closes and removes.
+func (s *service) source(n int64, seed byte, fromFile bool) (Segment, func(), error) {
+	data := pattern(seed, int(n))
+	if !fromFile {
+		return Bytes(data), func() {}, nil
+	}
+	f, err := os.CreateTemp(s.dir, "src")
+	if err != nil {
+		return nil, nil, err
+	}
+	done := func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}
+	if _, err := f.WriteAt(data, 3); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return FileRange{File: f, Offset: 3, Length: n}, done, nil
 }
 
 // pattern returns n bytes seed, seed+1, ...
@@ -205,6 +239,12 @@ func moveStepsMsg(off, n, step int64, toFile bool) []byte {
 
 func moveToMsg(off, n int64, seed byte, fromFile bool) []byte {
 	b := binary.BigEndian.AppendUint64([]byte{opMoveTo}, uint64(off))
+	b = binary.BigEndian.AppendUint64(b, uint64(n))
+	return append(b, seed, boolByte(fromFile))
+}
+
+func replyLongMsg(off, n int64, seed byte, fromFile bool) []byte {
+	b := binary.BigEndian.AppendUint64([]byte{opReplyLong}, uint64(off))
 	b = binary.BigEndian.AppendUint64(b, uint64(n))
 	return append(b, seed, boolByte(fromFile))
 }

@@ -26,13 +26,15 @@ type Stats struct {
 	AnswersDropped  uint64 // answers to duplicates dropped: too many queued for the session, or the node closing
 	CarriedTaken    uint64 // bytes MoveFrom took from streamed carries, straight from the connection
 	CarriesExpired  uint64 // streamed carries released unread after their hold (see [Config.MaxStableCarry])
+	RepliedData     uint64 // bytes sent with long replies (ReplyWithSegment beyond MaxCarry), not cached
+	ReplyDataTaken  uint64 // bytes of long replies read into this node's segments, straight from the connection
 }
 
 type counters struct {
 	retransmits, connects, sessions, duplicates, pendingSent, cachedReplies,
 	undelivered, evicted, stale, queueFull, grantViolations, badFrames,
 	aborts, movedFrom, movedTo, moveRetries, answersDropped,
-	carriedTaken, carriesExpired atomic.Uint64
+	carriedTaken, carriesExpired, repliedData, replyDataTaken atomic.Uint64
 }
 
 // Stats returns a snapshot of the node's counters. It is safe to call
@@ -59,5 +61,7 @@ func (n *Node) Stats() Stats {
 		AnswersDropped:  c.answersDropped.Load(),
 		CarriedTaken:    c.carriedTaken.Load(),
 		CarriesExpired:  c.carriesExpired.Load(),
+		RepliedData:     c.repliedData.Load(),
+		ReplyDataTaken:  c.replyDataTaken.Load(),
 	}
 }

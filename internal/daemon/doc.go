@@ -23,9 +23,10 @@
 // The daemon talks to the scheduler only through internal/proto messages
 // sent with msg; it never imports the scheduler. A piece moves between
 // daemons as one msg Send: the requester sends GetPiece granting write
-// access to a buffer of the piece's length, the parent moves the piece
-// into it from its task file (one sendfile) and replies with a Piece
-// header, and the requester hashes and writes the bytes, keeping them only
+// access to a buffer of the piece's length, the parent replies with a
+// Piece header and the piece, which goes into that buffer (one sendfile
+// from its task file behind the header), and the requester hashes and
+// writes the bytes, keeping them only
 // if they match the digest the scheduler vouches for.
 //
 // Goroutines (all counted in the daemon's WaitGroup; [Daemon.Close]

@@ -140,8 +140,8 @@ func (t *task) fetchPeer(j job, r core.Range, p proto.Parent, buf *[]byte, tl *t
 
 // getPiece asks the daemon at addr for piece i of task id. The request
 // grants the parent write access to seg, which is the piece's length; the
-// parent moves the piece into it (sendfile from its task file, or a copy
-// from its stream window) and replies with a Piece header. The bytes are
+// parent replies with a Piece header and the piece, written into seg
+// (sendfile from its task file, or its stream window's bytes). The bytes are
 // not verified here. A Miss is errMiss, a reply that does not fit the
 // request errCorrupt.
 func (d *Daemon) getPiece(ctx context.Context, id core.TaskID, i core.PieceIndex, addr string, seg []byte) error {

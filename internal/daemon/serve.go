@@ -58,9 +58,9 @@ type uploadReq struct {
 	gp *proto.GetPiece
 }
 
-// upload answers one GetPiece: it waits for the upload rate limit, moves
-// the verified piece into the requester's segment in one sendfile, and
-// replies with the Piece header.
+// upload answers one GetPiece: it waits for the upload rate limit, then
+// replies with the Piece header and the verified piece, which goes into
+// the requester's segment with one sendfile behind the header.
 func (d *Daemon) upload(r *msg.Request, gp *proto.GetPiece) {
 	if c := d.streamCache(gp.Task); c != nil {
 		d.uploadFromWindow(r, gp, c)
@@ -104,16 +104,26 @@ func (d *Daemon) upload(r *msg.Request, gp *proto.GetPiece) {
 		}
 		seg = msg.Bytes(b)
 	}
-	if err := r.MoveTo(d.ctx, 0, seg); err != nil {
+	d.replyPiece(r, gp, seg)
+}
+
+// replyPiece answers a GetPiece with the Piece header and the piece's
+// bytes in one reply, written into the requester's segment: no
+// acknowledgement of the data to wait for.
+func (d *Daemon) replyPiece(r *msg.Request, gp *proto.GetPiece, seg msg.Segment) {
+	var buf [128]byte
+	n := seg.Len()
+	b, err := (&proto.Piece{Task: gp.Task, Index: gp.Index, Length: uint32(n)}).Append(buf[:0])
+	if err == nil {
+		err = r.ReplyWithSegment(b, 0, seg)
+	}
+	if err != nil {
 		d.log.Debug("daemon: upload failed", "task", gp.Task.Short(), "piece", gp.Index, "err", err)
 		d.miss(r, gp, proto.MissBusy) // if the requester still waits, it tries another parent
 		return
 	}
-	reply := &proto.Piece{Task: gp.Task, Index: gp.Index, Length: uint32(sec.Len())}
-	if err := d.replyMsg(r, reply); err == nil {
-		d.stats.uploaded.Add(uint64(sec.Len()))
-		d.stats.served.Add(1)
-	}
+	d.stats.uploaded.Add(uint64(n))
+	d.stats.served.Add(1)
 }
 
 // uploadFromWindow answers a GetPiece for a task this daemon streams: the
@@ -144,15 +154,7 @@ func (d *Daemon) uploadFromWindow(r *msg.Request, gp *proto.GetPiece, c *stream.
 	}
 	d.stats.uploads.Add(1)
 	defer d.stats.uploads.Add(-1)
-	if err := r.MoveTo(d.ctx, 0, msg.Bytes(b)); err != nil {
-		d.log.Debug("daemon: upload from the stream window failed", "task", gp.Task.Short(), "piece", gp.Index, "err", err)
-		d.miss(r, gp, proto.MissBusy)
-		return
-	}
-	if err := d.replyMsg(r, &proto.Piece{Task: gp.Task, Index: gp.Index, Length: uint32(len(b))}); err == nil {
-		d.stats.uploaded.Add(uint64(len(b)))
-		d.stats.served.Add(1)
-	}
+	d.replyPiece(r, gp, msg.Bytes(b))
 }
 
 // miss answers a GetPiece with Miss.

@@ -23,8 +23,9 @@ import (
 // and 64 B to 1 MiB by fours.
 var Sizes = []int{32, 64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20}
 
-// PageSizes are the page reads of M3.
-var PageSizes = []int{512, 1 << 10, 4 << 10}
+// PageSizes are the page reads of M3: small pages, whose data is cached
+// with the reply, and long ones, sent with the reply from where they lie.
+var PageSizes = []int{512, 1 << 10, 4 << 10, 256 << 10, 1 << 20}
 
 // Options configure [Run].
 type Options struct {

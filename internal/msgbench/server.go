@@ -222,7 +222,7 @@ func (h *handler) serve(ctx context.Context, r *msg.Request) {
 			k = min(int(binary.BigEndian.Uint32(m[1:])), MaxSize)
 		}
 		if m[0] == msgPageRWS {
-			err = r.ReplyWithSegment(h.ack, 0, h.page[:k])
+			err = r.ReplyWithSegment(h.ack, 0, msg.Bytes(h.page[:k]))
 		} else if err = r.MoveTo(ctx, 0, msg.Bytes(h.page[:k])); err == nil {
 			err = r.Reply(h.ack)
 		}
