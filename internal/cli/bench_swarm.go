@@ -38,6 +38,7 @@ func newBenchSwarmCmd() *cobra.Command {
 		noSwarm     bool
 		schedArgs   []string
 		daemonArgs  []string
+		pollenLogs  string
 	)
 	cmd := &cobra.Command{
 		Use:   "swarm",
@@ -75,7 +76,7 @@ nginx-light and curl (--install-packages installs them).`,
 				case "pollen":
 					systems = append(systems, swarmbench.Pollen{
 						Binary: pollenBin, PieceSize: int64(pieceSize), WholeDigest: wholeDigest, Logger: log,
-						SchedulerArgs: schedArgs, DaemonArgs: daemonArgs,
+						SchedulerArgs: schedArgs, DaemonArgs: daemonArgs, LogDir: pollenLogs,
 					})
 				case "bittorrent":
 					systems = append(systems, swarmbench.BitTorrent{})
@@ -128,6 +129,7 @@ nginx-light and curl (--install-packages installs them).`,
 	f.StringVar(&dir, "dir", "", "where the run's files go: the file, every copy and every piece store (default: $TMPDIR or /tmp; /dev/shm keeps a shared disk out of the measurement)")
 	f.StringArrayVar(&schedArgs, "pollen-scheduler-arg", nil, "extra argument for `pollen scheduler` (repeatable; tuning experiments)")
 	f.StringArrayVar(&daemonArgs, "pollen-daemon-arg", nil, "extra argument for every `pollen daemon` (repeatable; tuning experiments)")
+	f.StringVar(&pollenLogs, "pollen-logs", "", "keep pollen's scheduler and daemon logs in this directory (with --pollen-daemon-arg=--log-level=debug: every piece's timeline)")
 	f.BoolVar(&wholeDigest, "pollen-digest", false,
 		"pollen's daemons also check the whole file's SHA-256 (a second hash pass), besides the per-piece manifest")
 	f.BoolVar(&loopback, "loopback", false, "also measure one transfer on loopback: iperf3, nginx to curl, pollen daemon to daemon")

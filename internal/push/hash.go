@@ -26,9 +26,18 @@ type Seed struct {
 	Task   core.TaskID
 }
 
+// MinPieceSize is the smallest piece a push chooses by itself: 256 KiB,
+// what push was measured with (docs/benchmarks.md, "## push"). Swarms
+// fetched with `pollen get` use [core.PieceSizeFor]'s smaller minimum,
+// measured for swarms only; a push's receivers are fed by the pusher at
+// their full link rate from the first piece, and its per-piece round trips
+// weigh more with smaller pieces.
+const MinPieceSize = 256 << 10
+
 // HashFile reads the file at p once, sequentially, and returns its seed:
 // the whole-file digest and the digest of every piece of pieceSize bytes
-// (0: [core.PieceSizeFor] the size) in the same pass.
+// (0: [core.PieceSizeFor] the size, at least [MinPieceSize]) in the same
+// pass.
 func HashFile(p string, pieceSize int64) (*Seed, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -43,7 +52,7 @@ func HashFile(p string, pieceSize int64) (*Seed, error) {
 		return nil, fmt.Errorf("push: %s: not a regular file", p)
 	}
 	if pieceSize == 0 {
-		pieceSize = core.PieceSizeFor(fi.Size())
+		pieceSize = max(core.PieceSizeFor(fi.Size()), MinPieceSize)
 	}
 	s := &Seed{Path: p, Name: filepath.Base(p), Layout: core.Layout{Size: fi.Size(), PieceSize: pieceSize}}
 	if err := s.Layout.Validate(); err != nil {

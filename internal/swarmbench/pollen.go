@@ -55,6 +55,11 @@ type Pollen struct {
 	// `pollen scheduler` and `pollen daemon` (tuning experiments, such as
 	// --origin-concurrency or --concurrency).
 	SchedulerArgs, DaemonArgs []string
+	// LogDir, if not empty, receives a copy of the scheduler's and every
+	// daemon's log after the run (scheduler.log, daemon-hN.log), which the
+	// lab otherwise deletes with the run's directory. With
+	// DaemonArgs --log-level=debug they hold every piece's timeline.
+	LogDir string
 	// Logger receives per-run details; nil discards.
 	Logger *slog.Logger
 }
@@ -76,7 +81,13 @@ func (p Pollen) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Outcom
 		return out, err
 	}
 	procs := []*netlab.Proc{nginx}
-	defer func() { netlab.StopAll(procs...) }()
+	var logs []string // copied to p.LogDir once every process has stopped
+	defer func() {
+		netlab.StopAll(procs...)
+		if cerr := p.keepLogs(logs); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 
 	schedAddr := net.JoinHostPort(origin.Addr.String(), strconv.Itoa(schedulerPort))
 	schedLog := filepath.Join(task.Dir, "scheduler.log")
@@ -86,6 +97,7 @@ func (p Pollen) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Outcom
 		return out, err
 	}
 	procs = append(procs, sched)
+	logs = append(logs, schedLog)
 	if err := waitReady(ctx, origin, sched, schedAddr, schedLog); err != nil {
 		return out, fmt.Errorf("scheduler: %w", err)
 	}
@@ -120,6 +132,7 @@ func (p Pollen) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Outcom
 			return out, err
 		}
 		procs = append(procs, d)
+		logs = append(logs, filepath.Join(dirs[i], "daemon.log"))
 	}
 	daemons := procs[2:]
 	for i := range peers {
@@ -185,6 +198,25 @@ func (p Pollen) Run(ctx context.Context, lab *netlab.Lab, task Task) (out Outcom
 	}
 	out.CPU, err = cpuOf(procs)
 	return out, err
+}
+
+// keepLogs copies the logs at paths into p.LogDir, if set: scheduler.log
+// as it is, a daemon's log (dir/hN/daemon.log) as daemon-hN.log.
+func (p Pollen) keepLogs(paths []string) error {
+	if p.LogDir == "" || len(paths) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, src := range paths {
+		name := filepath.Base(src)
+		if name == "daemon.log" {
+			name = "daemon-" + filepath.Base(filepath.Dir(src)) + ".log"
+		}
+		if err := copyFile(filepath.Join(p.LogDir, name), src); err != nil {
+			errs = append(errs, fmt.Errorf("pollen logs: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // waitRegistered waits until the daemon answers on its socket and is
