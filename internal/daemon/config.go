@@ -123,7 +123,7 @@ type Config struct {
 	// (about 3 intervals). 0 means 3s.
 	//
 	// Not msg's 1s: a parent answers a retransmitted GetPiece ("pending")
-	// on the connection that carries the pieces it moves to the child, so
+	// on the connection that carries the pieces it sends to the child, so
 	// on a busy link the answer queues behind up to a few pieces' bytes. A
 	// second unanswered interval makes msg replace the connection, which
 	// aborts every piece moving on it; with 1s that happened to 4-11 of the
