@@ -26,6 +26,7 @@ type call struct {
 	segLen int64
 	done   chan *wire.Message    // the reply, when another goroutine read it; cap 1
 	heard  atomic.Bool           // a pending frame arrived since the last retransmission
+	rx     uint64                // the session's bytes received (wire.Mux.Received) when the timer last fired
 	fired  atomic.Bool           // the retransmission timer fired
 	wait   waitCtx               // ends the Send's own read of the session (wakeCtx)
 	frame  []byte                // the encoded request without its carry
@@ -255,9 +256,7 @@ func (w *waitCtx) Err() error {
 func (w *waitCtx) Value(any) any { return nil }
 
 // send runs one remote Send: transmit, then wait for the reply while
-// retransmitting every RetransmitInterval. A retransmission that got no
-// answer (neither reply nor pending) by the next interval makes the keeper
-// replace the connection; MaxRetransmits of them in a row fail the Send.
+// retransmitting every RetransmitInterval (await).
 func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights Access) ([]byte, error) {
 	seq, ack, err := op.win.acquire(ctx)
 	if err != nil {
@@ -308,6 +307,7 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 	op.used.Store(true)
 
 	interval := op.n.cfg.RetransmitInterval
+	c.rx = op.mux.Received()
 	probing := op.transmit(ctx, c) != nil // a failed send counts as unanswered
 	c.fired.Store(false)
 	c.timer.Reset(interval)
@@ -319,8 +319,10 @@ func (op *outPeer) send(ctx context.Context, dst, m []byte, seg Segment, rights 
 
 // await waits for the reply to c while retransmitting every
 // RetransmitInterval. A retransmission that got no answer (neither reply
-// nor pending) by the next interval makes the keeper replace the
-// connection; MaxRetransmits of them in a row fail the Send.
+// nor pending) by the next interval, while no byte at all arrived on the
+// session, makes the keeper replace the connection; MaxRetransmits of them
+// in a row fail the Send. Bytes still arriving (another Send's long reply
+// or move) mean the path works and the answer waits behind them.
 //
 // The waiting Send reads the session itself, so its reply reaches it
 // without a hand-off between goroutines; frames for other calls it
@@ -368,7 +370,13 @@ func (op *outPeer) await(ctx context.Context, c *call, dst []byte, probing bool)
 		if !c.fired.Swap(false) {
 			continue
 		}
-		if probing && !c.heard.Load() {
+		// Bytes arriving on the session mean the path works: the answer
+		// to the retransmission may be queued behind a long reply or a
+		// move's data for another Send.
+		rx := op.mux.Received()
+		busy := rx != c.rx
+		c.rx = rx
+		if probing && !c.heard.Load() && !busy {
 			misses++
 			if misses > op.n.cfg.MaxRetransmits {
 				return op.abandon(c, dst, fmt.Errorf("msg: send to %s: %w", op.dest, ErrUnreachable))

@@ -276,3 +276,72 @@ func TestAtMostOnceLongReply(t *testing.T) {
 		})
 	}
 }
+
+// A session busy with a long reply is not taken for dead: another Send's
+// retransmissions go unanswered while the reply's bytes trickle in for
+// many retransmit intervals, and the connection is kept (one dial), so
+// neither the long reply nor the other Send fails.
+func TestBusySessionKept(t *testing.T) {
+	checkLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	var cut msgtest.Cutter
+	cfg := fastCfg
+	cfg.Dial = cut.Dial
+	client := newNode(t, cfg)
+	dest := "tcp://" + ln.Addr().String()
+	seg := make([]byte, 200<<10)
+	errs := make(chan error, 2)
+	go func() {
+		_, err := client.SendWithSegment(context.Background(), dest, []byte("a"), Bytes(seg), Write)
+		errs <- err
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readHello(c); err != nil {
+		t.Fatal(err)
+	}
+	p := newRawPeer(t, c)
+	a, ok := p.recv().(requestFrame)
+	if !ok || string(a.Msg) != "a" {
+		t.Fatalf("first request %+v", a)
+	}
+	go func() {
+		_, err := client.Send(context.Background(), dest, []byte("b"))
+		errs <- err
+	}()
+	b, ok := p.recv().(requestFrame)
+	if !ok || string(b.Msg) != "b" {
+		t.Fatalf("second request %+v", b)
+	}
+	// A's reply, 200 KiB, written straight to the connection over about
+	// ten retransmit intervals; B's retransmissions are left unanswered.
+	data := pattern(6, len(seg))
+	reply := encode(t, replyFrame{Seq: a.Seq, Msg: []byte("ok"), HasData: true, Data: data})
+	const chunks = 50
+	step := len(reply)/chunks + 1
+	for o := 0; o < len(reply); o += step {
+		if _, err := c.Write(reply[o:min(o+step, len(reply))]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(fastCfg.RetransmitInterval / 5)
+	}
+	if err := <-errs; err != nil || !bytes.Equal(seg, data) {
+		t.Fatalf("long reply over a busy session: %v", err)
+	}
+	p.send(replyFrame{Seq: b.Seq, Msg: []byte("ok")})
+	if err := <-errs; err != nil {
+		t.Fatalf("send waiting behind the long reply: %v", err)
+	}
+	if d := cut.Dials(); d != 1 {
+		t.Fatalf("%d dials: the busy connection was replaced", d)
+	}
+	if st := client.Stats(); st.Retransmits == 0 {
+		t.Fatalf("no retransmission while the session was busy: %+v", st)
+	}
+}

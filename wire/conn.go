@@ -76,10 +76,17 @@ func newConn(m *Mux, nc net.Conn, id int) *conn {
 
 // read reads nc into p, with a raw system call where it can.
 func (c *conn) read(p []byte) (int, error) {
+	var n int
+	var err error
 	if c.sock != nil {
-		return c.sock.read(p)
+		n, err = c.sock.read(p)
+	} else {
+		n, err = c.nc.Read(p)
 	}
-	return c.nc.Read(p)
+	if n > 0 {
+		c.m.received.Add(uint64(n))
+	}
+	return n, err
 }
 
 // write writes all of p to nc, with raw system calls where it can.

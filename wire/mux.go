@@ -128,6 +128,9 @@ type Mux struct {
 	single  atomic.Pointer[conn]
 	waiting atomic.Int64 // receivers waiting on ready
 	queued  atomic.Int64 // messages put on ready and not yet taken
+	// received counts the bytes read from the connections, parts of
+	// messages still arriving included (Received).
+	received atomic.Uint64
 	// idleAfter is how long receivers may leave a connection unread
 	// before its reader goroutine reads ahead (tests lengthen it).
 	idleAfter time.Duration

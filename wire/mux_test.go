@@ -619,3 +619,37 @@ func TestSendVecAllocs(t *testing.T) {
 		t.Fatalf("%.2f allocations per SendVec", allocs)
 	}
 }
+
+// Received counts the bytes of a streamed message as they arrive, before
+// the message is whole, and every byte once.
+func TestReceivedCountsStreamedBytes(t *testing.T) {
+	testConnTypes(t, func(t *testing.T, pair pairFunc) {
+		p := newMuxes(t, Config{StreamThreshold: 1000})
+		x, y := pair(t)
+		if err := p.b.Attach(y); err != nil {
+			t.Fatal(err)
+		}
+		s := p.b.NewSocket()
+		f := frame(1, 5000)
+		go func() { _, _ = x.Write(f[:3000]) }()
+		m, err := s.Receive(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Release()
+		buf := make([]byte, len(f))
+		if _, err := io.ReadFull(m, buf[:2500]); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.b.Received(); got < 2500 || got > 3000 {
+			t.Fatalf("Received = %d with 2500 of %d bytes read, at most 3000 sent", got, len(f))
+		}
+		go func() { _, _ = x.Write(f[3000:]) }()
+		if _, err := io.ReadFull(m, buf[2500:]); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.b.Received(); got != uint64(len(f)) || !bytes.Equal(buf, f) {
+			t.Fatalf("Received = %d after the whole %d-byte message (intact: %v)", got, len(f), bytes.Equal(buf, f))
+		}
+	})
+}

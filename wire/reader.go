@@ -266,6 +266,9 @@ func (r *reader) fillLarge() error {
 		// The read buffer is empty: the rest of the message and the
 		// head of the next come in one readv.
 		k, err = c.sock.readv(r.large.buf[r.got:], r.buf)
+		if k > 0 {
+			c.m.received.Add(uint64(k))
+		}
 		if rest := len(r.large.buf) - r.got; k > rest {
 			r.end = k - rest
 			k = rest

@@ -143,6 +143,12 @@ type sockCounters struct {
 	rxMsgs, rxBytes, txMsgs, txBytes, txRetries atomic.Uint64
 }
 
+// Received returns how many bytes the mux has read from its connections so
+// far, the parts of messages still arriving included. It grows while a long
+// message streams in, which the message counters of [Mux.Stats] count only
+// once it is whole: a caller can tell a busy connection from a dead one.
+func (m *Mux) Received() uint64 { return m.received.Load() }
+
 // Stats returns a snapshot of the mux's counters. It is safe to call
 // concurrently with everything else; the fields are read one by one, so a
 // snapshot taken under load is not an instant.
