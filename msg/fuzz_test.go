@@ -21,13 +21,18 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/fuzz seed corpora")
 // to the same bytes (decoding is canonical), every prefix of it is
 // io.ErrUnexpectedEOF, and nothing panics or allocates beyond the input.
 
-func fuzzDecoder[F frame](f *testing.F, typ uint8, parse func([]byte) (F, int, error)) {
+// addSeeds adds the seed frames of type typ to f's corpus.
+func addSeeds(f *testing.F, typ uint8) {
 	for _, fr := range seedFrames {
 		if fr.frameType() == typ {
 			b, _ := fr.Append(nil)
 			f.Add(b)
 		}
 	}
+}
+
+func fuzzDecoder[F frame](f *testing.F, typ uint8, parse func([]byte) (F, int, error)) {
+	addSeeds(f, typ)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, n, err := parse(b)
 		if err != nil {
@@ -68,12 +73,7 @@ func FuzzMoveDone(f *testing.F) { fuzzDecoder(f, frameMoveDone, parseMoveDone) }
 // and lengths, and a head cut short of its fixed part is
 // io.ErrUnexpectedEOF.
 func FuzzRequestHead(f *testing.F) {
-	for _, fr := range seedFrames {
-		if fr.frameType() == frameRequest {
-			b, _ := fr.Append(nil)
-			f.Add(b)
-		}
-	}
+	addSeeds(f, frameRequest)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, fixed, mlen, clen, err := parseRequestHead(b, int64(len(b)))
 		want, n, werr := parseRequest(b)
@@ -107,12 +107,7 @@ func FuzzRequestHead(f *testing.F) {
 // accepts exactly the frames parseReply accepts, with the same fields and
 // lengths, and a head cut short of its fixed part is io.ErrUnexpectedEOF.
 func FuzzReplyHead(f *testing.F) {
-	for _, fr := range seedFrames {
-		if fr.frameType() == frameReply {
-			b, _ := fr.Append(nil)
-			f.Add(b)
-		}
-	}
+	addSeeds(f, frameReply)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, mlen, dlen, err := parseReplyHead(b, int64(len(b)))
 		want, n, werr := parseReply(b)

@@ -325,11 +325,7 @@ func (op *outPeer) dispatch(m *wire.Message, self *call) *wire.Message {
 			op.protocolError(m, ErrMalformed)
 			return nil
 		}
-		seq := binary.BigEndian.Uint64(b[8:])
-		op.mu.Lock()
-		c := op.calls.remove(seq)
-		op.mu.Unlock()
-		switch c {
+		switch c := op.removeCall(binary.BigEndian.Uint64(b[8:])); c {
 		case nil:
 			m.Release() // a late duplicate
 		case self:
@@ -390,10 +386,7 @@ func (op *outPeer) longReply(m *wire.Message, head []byte, self *call) *wire.Mes
 		op.protocolError(m, err)
 		return nil
 	}
-	seq := binary.BigEndian.Uint64(head[8:])
-	op.mu.Lock()
-	c := op.calls.remove(seq)
-	op.mu.Unlock()
+	c := op.removeCall(binary.BigEndian.Uint64(head[8:]))
 	if c == nil {
 		m.Release() // a late duplicate: its data is skipped
 		return nil
@@ -426,6 +419,14 @@ func (op *outPeer) longReply(m *wire.Message, head []byte, self *call) *wire.Mes
 	c.done <- m // cap 1, and each call gets one reply
 	c.wait.wake()
 	return nil
+}
+
+// removeCall takes the call awaiting the reply to seq out of the table,
+// for the goroutine that read its reply; nil if no call awaits it.
+func (op *outPeer) removeCall(seq uint64) *call {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.calls.remove(seq)
 }
 
 // holdCall returns the call awaiting the reply to seq with its segment

@@ -37,6 +37,32 @@ func newRawPeer(t *testing.T, c net.Conn) *rawPeer {
 	return &rawPeer{t: t, mux: mux, sock: mux.NewSocket()}
 }
 
+// listenRaw listens on a loopback TCP port where a rawPeer will play the
+// receiver, and returns the listener's msg address.
+func listenRaw(t *testing.T) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln, "tcp://" + ln.Addr().String()
+}
+
+// acceptRaw accepts a node's connection on ln, reads its hello and returns
+// a rawPeer on it, with the connection.
+func acceptRaw(t *testing.T, ln net.Listener) (*rawPeer, net.Conn) {
+	t.Helper()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readHello(c); err != nil {
+		t.Fatal(err)
+	}
+	return newRawPeer(t, c), c
+}
+
 func (p *rawPeer) send(f frame) {
 	p.t.Helper()
 	b, err := f.Append(nil)
@@ -82,30 +108,19 @@ func (p *rawPeer) wantMoveDone(move uint64, want error) {
 // the segment's owner, and nothing outside the grant is read or written.
 func TestRemoteReceiverViolatesGrant(t *testing.T) {
 	checkLeaks(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
+	ln, dest := listenRaw(t)
 	client := newNode(t, Config{})
 	seg := pattern(5, 100)
 	orig := bytes.Clone(seg)
 	res := make(chan error, 1)
 	sendWith := func(rights Access) {
 		go func() {
-			_, err := client.SendWithSegment(context.Background(), "tcp://"+ln.Addr().String(), []byte("x"), Bytes(seg), rights)
+			_, err := client.SendWithSegment(context.Background(), dest, []byte("x"), Bytes(seg), rights)
 			res <- err
 		}()
 	}
 	sendWith(Read)
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := readHello(c); err != nil {
-		t.Fatal(err)
-	}
-	p := newRawPeer(t, c)
+	p, _ := acceptRaw(t, ln)
 	req, ok := p.recv().(requestFrame)
 	if !ok || !req.HasSeg || req.Access != Read || req.SegLen != 100 || !bytes.Equal(req.Carry, seg) {
 		t.Fatalf("request %+v", req)

@@ -101,30 +101,19 @@ func TestLongReplyGrant(t *testing.T) {
 // session goes on.
 func TestRemoteLongReplyMisbehaves(t *testing.T) {
 	checkLeaks(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
+	ln, dest := listenRaw(t)
 	client := newNode(t, Config{})
 	const size = 300 << 10
 	seg := make([]byte, size)
 	res := make(chan error, 1)
 	sendWith := func(rights Access) {
 		go func() {
-			_, err := client.SendWithSegment(context.Background(), "tcp://"+ln.Addr().String(), []byte("x"), Bytes(seg), rights)
+			_, err := client.SendWithSegment(context.Background(), dest, []byte("x"), Bytes(seg), rights)
 			res <- err
 		}()
 	}
 	sendWith(Write)
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := readHello(c); err != nil {
-		t.Fatal(err)
-	}
-	p := newRawPeer(t, c)
+	p, _ := acceptRaw(t, ln)
 	long := bytes.Repeat([]byte("E"), 200<<10) // beyond the client's stream threshold
 	for _, tc := range []struct {
 		name   string
@@ -283,30 +272,18 @@ func TestAtMostOnceLongReply(t *testing.T) {
 // neither the long reply nor the other Send fails.
 func TestBusySessionKept(t *testing.T) {
 	checkLeaks(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
+	ln, dest := listenRaw(t)
 	var cut msgtest.Cutter
 	cfg := fastCfg
 	cfg.Dial = cut.Dial
 	client := newNode(t, cfg)
-	dest := "tcp://" + ln.Addr().String()
 	seg := make([]byte, 200<<10)
 	errs := make(chan error, 2)
 	go func() {
 		_, err := client.SendWithSegment(context.Background(), dest, []byte("a"), Bytes(seg), Write)
 		errs <- err
 	}()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := readHello(c); err != nil {
-		t.Fatal(err)
-	}
-	p := newRawPeer(t, c)
+	p, c := acceptRaw(t, ln)
 	a, ok := p.recv().(requestFrame)
 	if !ok || string(a.Msg) != "a" {
 		t.Fatalf("first request %+v", a)
