@@ -63,7 +63,7 @@ are reported, plain get as the baseline.`,
 	f.IntVar(&peers, "peers", 4, "number of daemons fetching the object at once")
 	f.Var(&size, "size", "size of the object")
 	f.Var(&pieceSize, "piece-size", "piece size (0: chosen from the size)")
-	f.IntVar(&window, "window", 0, "stream window in pieces (0: the daemon's default, 16)")
+	f.IntVar(&window, "window", 0, "stream window in pieces (0: the daemon's default, 16 pieces and at least 4 MiB)")
 	f.Var(&originRate, "origin-rate", "cap on the origin's upload (0: unlimited)")
 	f.IntVar(&runs, "runs", 3, "repetitions of each mode; medians are reported")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "bound on one mode's run")

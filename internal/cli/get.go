@@ -120,7 +120,7 @@ one-line error after writing what it had, and removes an -o FILE.`,
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "", "output file, - for stdout (default: the URL's base name)")
 	f.BoolVar(&streamMode, "stream", false, "write bytes in order as they arrive, from a memory window, never to disk")
-	f.IntVar(&window, "window", 0, "with --stream: pieces held in memory (0: the daemon's default, 16)")
+	f.IntVar(&window, "window", 0, "with --stream: pieces held in memory (0: the daemon's default, 16 pieces and at least 4 MiB)")
 	f.StringVar(&digest, "digest", "", "expected SHA-256 of the whole file, sha256:HEX")
 	f.StringVar(&socket, "socket", defaultSocket(), "the local daemon's Unix socket")
 	f.StringVar(&dataDir, "data", "", "piece store of the in-process daemon (default: a temporary directory)")

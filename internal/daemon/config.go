@@ -87,7 +87,8 @@ type Config struct {
 	// StreamWindow is the memory window of a stream-mode download in
 	// pieces ([Daemon.Stream]; Request.Window overrides it): at most this
 	// many pieces are held, so a stream's memory is about StreamWindow ×
-	// piece size. 0 means stream.DefaultWindow (16).
+	// piece size. 0 means stream.WindowFor the task's piece size: 16
+	// pieces, and more of pieces under 256 KiB, to hold at least 4 MiB.
 	StreamWindow int
 
 	// StreamLinger is how long a finished stream keeps its window and
@@ -187,7 +188,6 @@ func (c Config) withDefaults() Config {
 	defDur(&c.StallTimeout, defaultStall)
 	defDur(&c.GCInterval, defaultGCInterval)
 	defDur(&c.StreamLinger, defaultStreamLinger)
-	defInt(&c.StreamWindow, stream.DefaultWindow)
 	if c.FS == nil {
 		c.FS = piece.OS
 	}

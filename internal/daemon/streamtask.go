@@ -76,7 +76,7 @@ type streamResult struct {
 
 // newStreamTask returns the task for a stream of id; the caller starts run.
 func (d *Daemon) newStreamTask(id core.TaskID, req Request, layout core.Layout, src source.Source) (*streamTask, error) {
-	wnd := cmp.Or(req.Window, d.cfg.StreamWindow)
+	wnd := cmp.Or(req.Window, d.cfg.StreamWindow, stream.WindowFor(layout.PieceSize))
 	if wnd < 0 || wnd > stream.MaxWindow {
 		return nil, fmt.Errorf("%w: window %d outside [1, %d]", ErrBadRequest, wnd, stream.MaxWindow)
 	}

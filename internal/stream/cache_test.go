@@ -368,3 +368,23 @@ func TestOnEvictMayReenter(t *testing.T) {
 		t.Fatalf("evicted %v", seen)
 	}
 }
+
+// The default window holds 16 pieces and at least 4 MiB.
+func TestWindowFor(t *testing.T) {
+	for _, c := range []struct {
+		pieceSize int64
+		want      int
+	}{
+		{4 << 20, DefaultWindow},
+		{256 << 10, DefaultWindow},
+		{256<<10 - 1, DefaultWindow + 1},
+		{128 << 10, 32},
+		{64 << 10, 64},
+		{1, MaxWindow},
+		{0, DefaultWindow},
+	} {
+		if got := WindowFor(c.pieceSize); got != c.want {
+			t.Errorf("WindowFor(%d) = %d, want %d", c.pieceSize, got, c.want)
+		}
+	}
+}

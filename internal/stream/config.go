@@ -13,6 +13,24 @@ import (
 // pieces of 4 MiB hold 64 MiB.
 const DefaultWindow = 16
 
+// MinDefaultBytes is the least a default window holds: with small pieces
+// it has more than DefaultWindow of them (WindowFor).
+const MinDefaultBytes = 4 << 20
+
+// WindowFor returns the default window in pieces for pieces of pieceSize
+// bytes: DefaultWindow, or more to hold at least MinDefaultBytes (at most
+// MaxWindow). Peers streaming one task serve each other from their
+// windows; a window of too few bytes covers less of their drift, and a
+// piece then leaves every window before a slower peer asks for it and is
+// fetched from the source again.
+func WindowFor(pieceSize int64) int {
+	if pieceSize <= 0 {
+		return DefaultWindow
+	}
+	n := (MinDefaultBytes + pieceSize - 1) / pieceSize
+	return int(min(max(n, DefaultWindow), MaxWindow))
+}
+
 // MaxWindow is the largest window, the same as proto.MaxWindow (the
 // window travels in proto.Join).
 const MaxWindow = 4096
