@@ -74,19 +74,30 @@ func newConn(m *Mux, nc net.Conn, id int) *conn {
 	return c
 }
 
-// read reads nc into p, with a raw system call where it can.
+// read reads nc into p, with a raw system call where it can. Every read
+// of the connection goes through read or readv, which count its bytes in
+// the mux's Received.
 func (c *conn) read(p []byte) (int, error) {
-	var n int
-	var err error
 	if c.sock != nil {
-		n, err = c.sock.read(p)
-	} else {
-		n, err = c.nc.Read(p)
+		return c.readv(p, nil)
 	}
+	n, err := c.nc.Read(p)
+	c.received(n)
+	return n, err
+}
+
+// readv reads into a, then b, in one readv(2); c.sock must be set.
+func (c *conn) readv(a, b []byte) (int, error) {
+	n, err := c.sock.readv(a, b)
+	c.received(n)
+	return n, err
+}
+
+// received counts n bytes read from the connection.
+func (c *conn) received(n int) {
 	if n > 0 {
 		c.m.received.Add(uint64(n))
 	}
-	return n, err
 }
 
 // write writes all of p to nc, with raw system calls where it can.

@@ -261,7 +261,7 @@ func (m *Message) WriteToFile(f *os.File, off int64) (int64, error) {
 	if !handled {
 		n, connErr, fileErr = copyToFile(st.c.nc, f, off, st.left)
 	}
-	st.c.m.received.Add(uint64(n))
+	st.c.received(int(n))
 	st.left -= n
 	m.off += n
 	total += n

@@ -100,14 +100,9 @@ func (r *rawRead) do(fd uintptr) bool {
 	}
 }
 
-// read reads into p (not empty); like a net.Conn's Read, it blocks until
-// some bytes arrive and honours the read deadline.
-func (s *rawSock) read(p []byte) (int, error) {
-	return s.readv(p, nil)
-}
-
-// readv reads into a, then b (a must not be empty), in one readv(2), and
-// returns the bytes read.
+// readv reads into a, then b (a must not be empty; b may be nil), in one
+// readv(2), and returns the bytes read; like a net.Conn's Read, it blocks
+// until some bytes arrive and honours the read deadline.
 func (s *rawSock) readv(a, b []byte) (int, error) {
 	r := &s.r
 	r.iov[0] = syscall.Iovec{Base: &a[0]}

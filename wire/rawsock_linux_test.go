@@ -103,12 +103,12 @@ func TestRawSockErrors(t *testing.T) {
 	x, y := tcpPair(t)
 	s := newRawSock(x)
 	x.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	if _, err := s.read(make([]byte, 10)); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if _, err := s.readv(make([]byte, 10), nil); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("past the deadline: %v", err)
 	}
 	x.SetReadDeadline(time.Time{})
 	y.Close()
-	if n, err := s.read(make([]byte, 10)); n != 0 || !errors.Is(err, io.EOF) {
+	if n, err := s.readv(make([]byte, 10), nil); n != 0 || !errors.Is(err, io.EOF) {
 		t.Fatalf("after the peer's close: %d, %v", n, err)
 	}
 

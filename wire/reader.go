@@ -265,10 +265,7 @@ func (r *reader) fillLarge() error {
 	if c.sock != nil && r.end == 0 {
 		// The read buffer is empty: the rest of the message and the
 		// head of the next come in one readv.
-		k, err = c.sock.readv(r.large.buf[r.got:], r.buf)
-		if k > 0 {
-			c.m.received.Add(uint64(k))
-		}
+		k, err = c.readv(r.large.buf[r.got:], r.buf)
 		if rest := len(r.large.buf) - r.got; k > rest {
 			r.end = k - rest
 			k = rest
