@@ -35,7 +35,7 @@ type call struct {
 	carry  []byte                // scratch for a file segment's first bytes
 	timer  *time.Timer           // sets fired and wakes wait
 	head   [moveToHeaderLen]byte // the head of a streamed frame this Send read
-	long   longReply             // the reply, if it is long: its data is still on the connection
+	long   longReply             // the head of a long reply, read by the goroutine that read the frame
 
 	// The watch of the end of a Send's context (watch): it outlives the
 	// Send, so that the next Send of the call with the same context
@@ -52,13 +52,11 @@ type call struct {
 }
 
 // A longReply is a reply frame too long to be buffered (ReplyWithSegment
-// with more than MaxCarry bytes), as the goroutine that read its head left
-// it for the Send: its fixed fields and message (in msg, kept with the
-// call) and the length of the segment data still on the connection, or
-// what was wrong with it.
+// with more than MaxCarry bytes) as the goroutine that read it, data and
+// all, left it for the Send: its fixed fields and message (in msg, kept
+// with the call), or what was wrong with the frame or its data.
 type longReply struct {
 	f   replyFrame
-	n   int64
 	msg []byte
 	err error
 }
@@ -492,20 +490,19 @@ func (op *outPeer) takeLongReply(c *call, dst []byte) ([]byte, error) {
 	return append(dst, lr.f.Msg...), nil
 }
 
-// readLongData reads the segment data of c's long reply (c.long, status
-// ok) from rm straight into c's segment, a file range with splice, if the
-// grant allows it; otherwise it is left to rm's Release to skip. If the
-// connection breaks in the middle the error is ErrReplyLost: the receiver
-// does not keep such replies.
-func (op *outPeer) readLongData(c *call, rm *wire.Message) error {
-	lr := &c.long
+// readLongData reads the n bytes of segment data left in rm, c's long
+// reply, straight into c's segment at segOff, a file range with splice, if
+// the grant allows it; otherwise they are left to rm's Release to skip. If
+// the connection breaks in the middle the error is ErrReplyLost: the
+// receiver does not keep such replies.
+func (op *outPeer) readLongData(c *call, rm *wire.Message, segOff, n int64) error {
 	c.segMu.Lock() // wait for moves being served to finish, then write alone
 	defer c.segMu.Unlock()
-	if err := checkGrant(c.access, Write, c.segLen, lr.f.SegOff, lr.n); err != nil {
+	if err := checkGrant(c.access, Write, c.segLen, segOff, n); err != nil {
 		op.n.stats.grantViolations.Add(1)
 		return fmt.Errorf("reply with segment data: %w", err)
 	}
-	got, err := readStream(rm, c.seg, lr.f.SegOff, lr.n, true)
+	got, err := readStream(rm, c.seg, segOff, n, true)
 	op.n.stats.replyDataTaken.Add(uint64(got))
 	if err != nil {
 		return fmt.Errorf("reply with segment data: %w: %w", ErrReplyLost, err)

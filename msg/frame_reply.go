@@ -69,10 +69,10 @@ func (f replyFrame) appendHead(b []byte, n int64) ([]byte, error) {
 	if uint64(len(f.Msg)) > 1<<32-1 {
 		return b, fmt.Errorf("reply message of %d bytes: %w", len(f.Msg), ErrMessageTooLarge)
 	}
-	pl := f.payloadLen(n)
-	if pl > MaxFrameData+maxFrameOverhead+int64(len(f.Msg)) {
-		return b, fmt.Errorf("reply of %d bytes: %w", pl, ErrMessageTooLarge)
+	if n > MaxFrameData {
+		return b, fmt.Errorf("reply of %d data bytes: %w", n, ErrMessageTooLarge)
 	}
+	pl := f.payloadLen(n)
 	var flags uint16
 	if f.HasData {
 		flags = replyData

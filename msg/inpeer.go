@@ -557,18 +557,15 @@ func (in *inPeer) replyLead(n int64) int64 {
 func (in *inPeer) reply(tx *txn, m []byte, segOff int64, src Segment) error {
 	n := in.n
 	k := segLen(src)
+	if k > int64(n.cfg.MaxCarry) {
+		return in.replyLong(tx, m, segOff, src)
+	}
 	var data []byte
 	switch s := src.(type) {
 	case nil:
 	case Bytes:
-		if k > int64(n.cfg.MaxCarry) {
-			return in.replyLong(tx, m, segOff, src)
-		}
 		data = s
-	default:
-		if k > int64(n.cfg.MaxCarry) {
-			return in.replyLong(tx, m, segOff, src)
-		}
+	default: // a short file range: read into the cached frame
 		data = make([]byte, k)
 		if err := readSeg(src, 0, data); err != nil {
 			tx.mu.Unlock()

@@ -394,7 +394,6 @@ func (op *outPeer) longReply(m *wire.Message, head []byte, self *call) *wire.Mes
 	// From here c is this goroutine's until it is handed over: its Send
 	// fails with whatever is wrong with the frame.
 	lr := &c.long
-	lr.f, lr.n, lr.err = replyFrame{}, 0, nil
 	f, mlen, dlen, err := parseReplyHead(head[:fixed], m.Len())
 	switch {
 	case err != nil:
@@ -404,14 +403,11 @@ func (op *outPeer) longReply(m *wire.Message, head []byte, self *call) *wire.Mes
 		lr.err = fmt.Errorf("reply of %d bytes: %w", mlen, ErrMessageTooLarge)
 	default:
 		lr.msg = slices.Grow(lr.msg[:0], int(mlen))[:mlen]
-		if _, err := readFull(m, lr.msg); err != nil {
-			lr.err = err
+		if _, lr.err = readFull(m, lr.msg); lr.err == nil && f.Status == statusOK {
+			lr.err = op.readLongData(c, m, f.SegOff, dlen)
 		}
 		f.Msg = lr.msg
-		lr.f, lr.n = f, dlen
-	}
-	if lr.err == nil && lr.f.Status == statusOK {
-		lr.err = op.readLongData(c, m)
+		lr.f = f
 	}
 	if c == self {
 		return m

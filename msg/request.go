@@ -113,7 +113,7 @@ func (r *Request) reply(m []byte, segOff int64, src Segment) error {
 			// Too long for one reply frame, or a sender that cannot
 			// take it in one: move the first bytes, then reply.
 			tx.mu.Unlock()
-			if err := r.MoveTo(in.n.ctx, segOff, sliceSegment(src, 0, lead)); err != nil {
+			if err := r.move(in.n.ctx, Write, segOff, sliceSegment(src, 0, lead)); err != nil {
 				return fmt.Errorf("msg: reply with segment: %w", err)
 			}
 			if err := tx.lockWaiting(r.gen); err != nil {
