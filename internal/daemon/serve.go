@@ -111,13 +111,8 @@ func (d *Daemon) upload(r *msg.Request, gp *proto.GetPiece) {
 // bytes in one reply, written into the requester's segment: no
 // acknowledgement of the data to wait for.
 func (d *Daemon) replyPiece(r *msg.Request, gp *proto.GetPiece, seg msg.Segment) {
-	var buf [128]byte
 	n := seg.Len()
-	b, err := (&proto.Piece{Task: gp.Task, Index: gp.Index, Length: uint32(n)}).Append(buf[:0])
-	if err == nil {
-		err = r.ReplyWithSegment(b, 0, seg)
-	}
-	if err != nil {
+	if err := d.replyMsg(r, &proto.Piece{Task: gp.Task, Index: gp.Index, Length: uint32(n)}, seg); err != nil {
 		d.log.Debug("daemon: upload failed", "task", gp.Task.Short(), "piece", gp.Index, "err", err)
 		d.miss(r, gp, proto.MissBusy) // if the requester still waits, it tries another parent
 		return
@@ -160,21 +155,25 @@ func (d *Daemon) uploadFromWindow(r *msg.Request, gp *proto.GetPiece, c *stream.
 // miss answers a GetPiece with Miss.
 func (d *Daemon) miss(r *msg.Request, gp *proto.GetPiece, reason proto.MissReason) {
 	d.stats.miss.Add(1)
-	_ = d.replyMsg(r, &proto.Miss{Task: gp.Task, Index: gp.Index, Reason: reason})
+	_ = d.replyMsg(r, &proto.Miss{Task: gp.Task, Index: gp.Index, Reason: reason}, nil)
 }
 
 // replyError answers a request with a proto Error.
 func (d *Daemon) replyError(r *msg.Request, code proto.ErrorCode, text string) {
-	_ = d.replyMsg(r, &proto.Error{Code: code, Text: text})
+	_ = d.replyMsg(r, &proto.Error{Code: code, Text: text}, nil)
 }
 
-// replyMsg encodes m and replies with it. A failed reply means the
+// replyMsg encodes m and replies with it and, if seg is not nil, with
+// seg's bytes for the requester's segment. A failed reply means the
 // requester went away; it is not the server's problem.
-func (d *Daemon) replyMsg(r *msg.Request, m proto.Message) error {
+func (d *Daemon) replyMsg(r *msg.Request, m proto.Message, seg msg.Segment) error {
 	var buf [128]byte
 	b, err := m.Append(buf[:0])
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
+	case seg != nil:
+		return r.ReplyWithSegment(b, 0, seg)
 	}
 	return r.Reply(b)
 }
