@@ -204,7 +204,7 @@ func (s *state) sourceShare(m *member) int {
 			own++
 		}
 	}
-	members := max(1, len(t.members), t.expected)
+	members := max(1, len(t.members), s.expected[t.id])
 	return max(1, (s.cfg.OriginConcurrency+members-1)/members) - own
 }
 

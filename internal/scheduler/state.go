@@ -78,7 +78,6 @@ type task struct {
 	free        []*member            // members that hold something and have a free upload slot
 	waiters     []*waiter
 	seeds       int
-	expected    int // members expected in all (Scheduler.Expect); 0: unknown
 	soleMembers int // members that are the only holder of some piece
 	idleMembers int // members with no upload running that hold no piece alone
 	isDirty     bool
@@ -276,7 +275,7 @@ func (s *state) join(j *proto.Join) (*proto.TaskInfo, error) {
 			id: j.Task, layout: j.Layout, url: j.URL, n: n,
 			members: map[core.PeerID]*member{}, count: make([]int32, n),
 			held: newBitset(n), srcBusy: newBitset(n), digests: make([]core.Digest, n),
-			banned: map[core.PeerID]bool{}, expected: s.expected[j.Task],
+			banned: map[core.PeerID]bool{},
 		}
 		s.tasks[t.id] = t
 		s.stats.tasks.Store(int64(len(s.tasks)))
@@ -668,7 +667,6 @@ func (s *state) expect(id core.TaskID, n int) error {
 		s.expected[id] = n
 	}
 	if t := s.tasks[id]; t != nil {
-		t.expected = n
 		s.markDirty(t) // a smaller share may have grown
 	}
 	s.log.Debug("task expects members", "task", id.Short(), "members", n)
