@@ -35,6 +35,44 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// A cutRig is the test service on network, whose opWork and opReplyLong
+// wait for proceed after their work, and a client whose connections cut
+// closes: the at-most-once tests cut the connection between the work and
+// the reply.
+type cutRig struct {
+	server, client *Node
+	cut            msgtest.Cutter
+	worked         chan struct{} // the work is done; the reply is not sent yet
+	proceed        chan struct{} // closed to let the reply go
+	replied        chan struct{} // the reply was sent, or failed
+}
+
+func newCutRig(t *testing.T, network string) *cutRig {
+	t.Helper()
+	r := &cutRig{worked: make(chan struct{}, 2), proceed: make(chan struct{}), replied: make(chan struct{}, 2)}
+	svc := &service{
+		dir:   t.TempDir(),
+		work:  func(*Request) { r.worked <- struct{}{}; <-r.proceed },
+		after: func() { r.replied <- struct{}{} },
+	}
+	r.server = startService(t, listenAddr(t, network), fastCfg, svc)
+	cfg := fastCfg
+	cfg.Dial = r.cut.Dial
+	r.client = newNode(t, cfg)
+	return r
+}
+
+// cutAfterWork waits for the work to be done, then holds dialing and cuts
+// the client's one connection.
+func (r *cutRig) cutAfterWork(t *testing.T) {
+	t.Helper()
+	<-r.worked
+	r.cut.Hold()
+	if k := r.cut.Cut(); k != 1 {
+		t.Fatalf("cut %d connections, want 1", k)
+	}
+}
+
 // V6, issue item 2: the connection is cut after the request ran and before
 // its reply reached the sender. The Send retransmits over a new connection
 // and gets the reply; the request ran exactly once.
@@ -49,19 +87,8 @@ func TestAtMostOnceCutConnection(t *testing.T) {
 		for _, path := range []string{"cached-reply", "reply-pending"} {
 			t.Run(network+"/"+path, func(t *testing.T) {
 				checkLeaks(t)
-				worked := make(chan struct{}, 2)
-				proceed := make(chan struct{})
-				replied := make(chan struct{}, 2)
-				svc := &service{
-					dir:   t.TempDir(),
-					work:  func(*Request) { worked <- struct{}{}; <-proceed },
-					after: func() { replied <- struct{}{} },
-				}
-				server := startService(t, listenAddr(t, network), fastCfg, svc)
-				var cut msgtest.Cutter
-				cfg := fastCfg
-				cfg.Dial = cut.Dial
-				client := newNode(t, cfg)
+				rig := newCutRig(t, network)
+				server, client, cut := rig.server, rig.client, &rig.cut
 
 				type result struct {
 					reply []byte
@@ -74,20 +101,16 @@ func TestAtMostOnceCutConnection(t *testing.T) {
 					reply, err := client.Send(ctx, server.Addr(), []byte{opWork})
 					res <- result{reply, err}
 				}()
-				<-worked // the work is done; the reply is not sent yet
-				cut.Hold()
-				if k := cut.Cut(); k != 1 {
-					t.Fatalf("cut %d connections, want 1", k)
-				}
+				rig.cutAfterWork(t)
 				switch path {
 				case "cached-reply":
-					close(proceed)
-					<-replied // the reply went nowhere
+					close(rig.proceed)
+					<-rig.replied // the reply went nowhere
 					cut.Release()
 				case "reply-pending":
 					cut.Release()
 					waitFor(t, "a pending answer", func() bool { return server.Stats().PendingSent > 0 })
-					close(proceed)
+					close(rig.proceed)
 				}
 				r := <-res
 				if r.err != nil || string(r.reply) != "done" {

@@ -65,18 +65,22 @@ func FuzzData(f *testing.F)     { fuzzDecoder(f, frameData, parseData) }
 func FuzzMoveTo(f *testing.F)   { fuzzDecoder(f, frameMoveTo, parseMoveTo) }
 func FuzzMoveDone(f *testing.F) { fuzzDecoder(f, frameMoveDone, parseMoveDone) }
 
-// FuzzRequestHead feeds parseRequestHead, the decoder of a request's fixed
-// part, as a streamed request uses it (the total length from the
-// connection, the bytes possibly cut short) against parseRequest, which
-// takes the length from the frame header: given the whole frame's length
-// it accepts exactly the frames parseRequest accepts, with the same fields
-// and lengths, and a head cut short of its fixed part is
-// io.ErrUnexpectedEOF.
-func FuzzRequestHead(f *testing.F) {
-	addSeeds(f, frameRequest)
+// A headDecoder decodes the fixed part of a frame read as a stream (the
+// total length from the connection, the bytes possibly cut short): the
+// frame without its variable parts, the fixed part's length and the two
+// variable parts' lengths.
+type headDecoder[F any] func(b []byte, total int64) (h F, fixed int, l1, l2 int64, err error)
+
+// fuzzHead checks a head decoder against the whole-frame decoder of the
+// same type (whole: the frame without its variable parts, the bytes
+// decoded and the variable parts' lengths): given the whole frame's length
+// it accepts exactly the frames whole accepts, with the same fields and
+// lengths, and a head cut short of its fixed part is io.ErrUnexpectedEOF.
+func fuzzHead[F any](f *testing.F, typ uint8, head headDecoder[F], whole func(b []byte) (F, int, int64, int64, error)) {
+	addSeeds(f, typ)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, fixed, mlen, clen, err := parseRequestHead(b, int64(len(b)))
-		want, n, werr := parseRequest(b)
+		h, fixed, l1, l2, err := head(b, int64(len(b)))
+		want, n, w1, w2, werr := whole(b)
 		if werr == nil && n != len(b) {
 			werr = ErrMalformed // a trailing byte: the head decoder sees the message's length
 		}
@@ -86,53 +90,43 @@ func FuzzRequestHead(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if int64(fixed)+mlen+clen != int64(len(b)) || mlen != int64(len(want.Msg)) || clen != int64(len(want.Carry)) {
-			t.Fatalf("fixed %d msg %d carry %d, want msg %d carry %d of %d", fixed, mlen, clen, len(want.Msg), len(want.Carry), len(b))
+		if int64(fixed)+l1+l2 != int64(len(b)) || l1 != w1 || l2 != w2 {
+			t.Fatalf("fixed %d, variable parts %d and %d; want %d and %d of %d", fixed, l1, l2, w1, w2, len(b))
 		}
-		want.Msg, want.Carry = nil, nil
 		if !reflect.DeepEqual(h, want) {
 			t.Fatalf("head %+v, want %+v", h, want)
 		}
 		for i := range fixed {
-			if _, _, _, _, err := parseRequestHead(b[:i], int64(len(b))); !errors.Is(err, io.ErrUnexpectedEOF) {
+			if _, _, _, _, err := head(b[:i], int64(len(b))); !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("head cut at %d/%d: %v", i, fixed, err)
 			}
 		}
 	})
 }
 
+// FuzzRequestHead feeds parseRequestHead, the decoder of a streamed
+// request's fixed part, against parseRequest (fuzzHead).
+func FuzzRequestHead(f *testing.F) {
+	fuzzHead(f, frameRequest, parseRequestHead, func(b []byte) (requestFrame, int, int64, int64, error) {
+		w, n, err := parseRequest(b)
+		lm, lc := int64(len(w.Msg)), int64(len(w.Carry))
+		w.Msg, w.Carry = nil, nil
+		return w, n, lm, lc, err
+	})
+}
+
 // FuzzReplyHead feeds parseReplyHead, the decoder of a long reply's fixed
-// part (its data left on the connection), against parseReply, as
-// FuzzRequestHead does for requests: given the whole frame's length it
-// accepts exactly the frames parseReply accepts, with the same fields and
-// lengths, and a head cut short of its fixed part is io.ErrUnexpectedEOF.
+// part (its data left on the connection), against parseReply (fuzzHead).
 func FuzzReplyHead(f *testing.F) {
-	addSeeds(f, frameReply)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		h, mlen, dlen, err := parseReplyHead(b, int64(len(b)))
-		want, n, werr := parseReply(b)
-		if werr == nil && n != len(b) {
-			werr = ErrMalformed // a trailing byte: the head decoder sees the message's length
-		}
-		if (err == nil) != (werr == nil) {
-			t.Fatalf("head: %v, whole frame: %v", err, werr)
-		}
-		if err != nil {
-			return
-		}
-		fixed := replyHeadLen(b)
-		if int64(fixed)+mlen+dlen != int64(len(b)) || mlen != int64(len(want.Msg)) || dlen != int64(len(want.Data)) {
-			t.Fatalf("fixed %d msg %d data %d, want msg %d data %d of %d", fixed, mlen, dlen, len(want.Msg), len(want.Data), len(b))
-		}
-		want.Msg, want.Data = nil, nil
-		if !reflect.DeepEqual(h, want) {
-			t.Fatalf("head %+v, want %+v", h, want)
-		}
-		for i := range fixed {
-			if _, _, _, err := parseReplyHead(b[:i], int64(len(b))); !errors.Is(err, io.ErrUnexpectedEOF) {
-				t.Fatalf("head cut at %d/%d: %v", i, fixed, err)
-			}
-		}
+	head := func(b []byte, total int64) (replyFrame, int, int64, int64, error) {
+		h, lm, ld, err := parseReplyHead(b, total)
+		return h, replyHeadLen(b), lm, ld, err
+	}
+	fuzzHead(f, frameReply, head, func(b []byte) (replyFrame, int, int64, int64, error) {
+		w, n, err := parseReply(b)
+		lm, ld := int64(len(w.Msg)), int64(len(w.Data))
+		w.Msg, w.Data = nil, nil
+		return w, n, lm, ld, err
 	})
 }
 

@@ -63,6 +63,15 @@ func acceptRaw(t *testing.T, ln net.Listener) (*rawPeer, net.Conn) {
 	return newRawPeer(t, c), c
 }
 
+// sendAsync sends "x" from client to dest in a goroutine, granting rights
+// to seg, and puts the Send's error on res.
+func sendAsync(client *Node, dest string, seg []byte, rights Access, res chan<- error) {
+	go func() {
+		_, err := client.SendWithSegment(context.Background(), dest, []byte("x"), Bytes(seg), rights)
+		res <- err
+	}()
+}
+
 func (p *rawPeer) send(f frame) {
 	p.t.Helper()
 	b, err := f.Append(nil)
@@ -113,12 +122,7 @@ func TestRemoteReceiverViolatesGrant(t *testing.T) {
 	seg := pattern(5, 100)
 	orig := bytes.Clone(seg)
 	res := make(chan error, 1)
-	sendWith := func(rights Access) {
-		go func() {
-			_, err := client.SendWithSegment(context.Background(), dest, []byte("x"), Bytes(seg), rights)
-			res <- err
-		}()
-	}
+	sendWith := func(rights Access) { sendAsync(client, dest, seg, rights, res) }
 	sendWith(Read)
 	p, _ := acceptRaw(t, ln)
 	req, ok := p.recv().(requestFrame)

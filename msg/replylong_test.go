@@ -106,12 +106,7 @@ func TestRemoteLongReplyMisbehaves(t *testing.T) {
 	const size = 300 << 10
 	seg := make([]byte, size)
 	res := make(chan error, 1)
-	sendWith := func(rights Access) {
-		go func() {
-			_, err := client.SendWithSegment(context.Background(), dest, []byte("x"), Bytes(seg), rights)
-			res <- err
-		}()
-	}
+	sendWith := func(rights Access) { sendAsync(client, dest, seg, rights, res) }
 	sendWith(Write)
 	p, _ := acceptRaw(t, ln)
 	long := bytes.Repeat([]byte("E"), 200<<10) // beyond the client's stream threshold
@@ -222,19 +217,8 @@ func TestAtMostOnceLongReply(t *testing.T) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
 			checkLeaks(t)
-			worked := make(chan struct{}, 2)
-			proceed := make(chan struct{})
-			replied := make(chan struct{}, 2)
-			svc := &service{
-				dir:   t.TempDir(),
-				work:  func(*Request) { worked <- struct{}{}; <-proceed },
-				after: func() { replied <- struct{}{} },
-			}
-			server := startService(t, listenAddr(t, network), fastCfg, svc)
-			var cut msgtest.Cutter
-			cfg := fastCfg
-			cfg.Dial = cut.Dial
-			client := newNode(t, cfg)
+			rig := newCutRig(t, network)
+			server, client := rig.server, rig.client
 			const n = 1 << 20
 			seg := make([]byte, n)
 			res := make(chan error, 1)
@@ -244,14 +228,10 @@ func TestAtMostOnceLongReply(t *testing.T) {
 				_, err := client.SendWithSegment(ctx, server.Addr(), replyLongMsg(0, n, 4, true), Bytes(seg), Write)
 				res <- err
 			}()
-			<-worked
-			cut.Hold()
-			if k := cut.Cut(); k != 1 {
-				t.Fatalf("cut %d connections, want 1", k)
-			}
-			close(proceed)
-			<-replied // the reply went nowhere
-			cut.Release()
+			rig.cutAfterWork(t)
+			close(rig.proceed)
+			<-rig.replied // the reply went nowhere
+			rig.cut.Release()
 			if err := <-res; !errors.Is(err, ErrReplyLost) {
 				t.Fatalf("send across the cut: %v, want ErrReplyLost", err)
 			}
