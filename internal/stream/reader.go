@@ -92,10 +92,14 @@ func (c *Cache) next() (*buffer, []byte, error) {
 			return nil, nil, err
 		}
 		if s := &c.slots[c.read%c.wnd]; s.state == slotPresent && s.index == c.read {
-			s.buf.refs++
-			data := s.buf.b[c.off:c.pieceLen(c.read)]
+			// The slot is read under c.mu only: once it is let go, a
+			// Close may empty the slot (its buf nil) while the pin keeps
+			// the buffer itself.
+			b := s.buf
+			b.refs++
+			data := b.b[c.off:c.pieceLen(c.read)]
 			c.mu.Unlock()
-			return s.buf, data, nil
+			return b, data, nil
 		}
 		ch := c.changedLocked()
 		c.mu.Unlock()

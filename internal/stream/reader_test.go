@@ -187,3 +187,70 @@ func TestWriteToShortWrite(t *testing.T) {
 		t.Fatalf("WriteTo into a failing writer = %v", err)
 	}
 }
+
+// gateWriter holds every Write until gate is closed, then keeps the bytes.
+type gateWriter struct {
+	gate chan struct{}
+	buf  bytes.Buffer
+}
+
+func (w *gateWriter) Write(p []byte) (int, error) {
+	<-w.gate
+	return w.buf.Write(p)
+}
+
+// pins returns how many holders the buffer of piece i has (the slot's own
+// reference included), 0 if the cache does not hold the piece. It looks
+// under c.mu only.
+func pins(c *Cache, i int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.heldLocked(i) {
+		return 0
+	}
+	return c.slots[i%c.wnd].buf.refs
+}
+
+// A Close while WriteTo is writing a piece out: the consumer keeps its
+// pinned bytes, ends with the Close error and lets go of the buffer. The
+// test sees the pin under c.mu only, so nothing orders what the consumer
+// does after it let go of the lock with the Close: under the race
+// detector a read of the slot outside the lock (which Close empties) is
+// reported here, not only when a daemon's client leaves at that moment.
+func TestCloseWhileWriting(t *testing.T) {
+	checkLeaks(t)
+	l := core.Layout{Size: 10, PieceSize: 4}
+	data := payload(l.Size, 8)
+	c, _ := newCache(t, Config{Layout: l})
+	for i := range core.PieceIndex(3) {
+		mustOK(t, c.Put(i, pieceOf(l, data, i)))
+	}
+	w := &gateWriter{gate: make(chan struct{})}
+	type result struct {
+		n   int64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.WriteTo(w)
+		done <- result{n, err}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for pins(c, 0) < 2 {
+		if time.Now().After(deadline) {
+			close(w.gate)
+			t.Fatal("the consumer never pinned piece 0")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	errGone := errors.New("consumer gone")
+	mustOK(t, c.CloseWithError(errGone))
+	close(w.gate)
+	r := <-done
+	if r.n != 4 || !errors.Is(r.err, errGone) || !bytes.Equal(w.buf.Bytes(), pieceOf(l, data, 0)) {
+		t.Fatalf("WriteTo = %d, %v, wrote %x; want piece 0 (%x) and the Close error", r.n, r.err, w.buf.Bytes(), pieceOf(l, data, 0))
+	}
+	if st := c.Stats(); st.Buffers != 0 {
+		t.Fatalf("%d buffers alive after the consumer let go of a closed cache", st.Buffers)
+	}
+}
