@@ -29,6 +29,9 @@ const (
 // carried segment bytes point into (no copy), until it is recycled.
 type txn struct {
 	done chan struct{} // local: signalled once by Reply; cap 1
+	// serve is set, for good, only in a Serve loop's wake-up, which is
+	// never a request (serve.go); nil in every pooled txn.
+	serve *serveLoop
 
 	mu     sync.Mutex // guards the following
 	gen    uint64
