@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -181,4 +182,55 @@ func TestServeEnds(t *testing.T) {
 			t.Fatalf("queued request after Close: %v, want its reply or ErrClosed", err)
 		}
 	})
+}
+
+// TestLocalSendQueuedAtClose checks that a local Send waiting for room in
+// a full receive queue when its destination closes fails with ErrClosed
+// and leaves no signal on its recycled txn: a later Send must wait for its
+// own reply.
+func TestLocalSendQueuedAtClose(t *testing.T) {
+	client, err := NewNode(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = client.Close() }()
+	a, addrA := serveNode(t, Config{ReceiveQueue: 1}) // nobody receives
+	errs := make(chan error, 2)
+	for _, m := range []string{"queued", "waiting for room"} {
+		go func() {
+			_, err := client.Send(context.Background(), addrA, []byte(m))
+			errs <- err
+		}()
+	}
+	for waiting := 0; waiting < 2; { // both registered with a's waits
+		time.Sleep(time.Millisecond)
+		a.local.mu.Lock()
+		waiting = 0
+		for tx := a.local.head; tx != nil; tx = tx.next {
+			waiting++
+		}
+		a.local.mu.Unlock()
+	}
+	_ = a.Close()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, ErrClosed) {
+			t.Fatalf("Send to a closed destination: %v, want ErrClosed", err)
+		}
+	}
+	b, addrB := serveNode(t, Config{})
+	startServe(context.Background(), b)
+	var wg sync.WaitGroup
+	for g := range 8 { // pooled txns are per P: send from several goroutines
+		wg.Go(func() {
+			for i := range 50 {
+				m := strconv.Itoa(g) + "/" + strconv.Itoa(i)
+				r, err := client.Send(context.Background(), addrB, []byte(m))
+				if err != nil || string(r) != m {
+					t.Errorf("Send %q after the close: %q, %v", m, r, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
