@@ -49,6 +49,8 @@ type Node struct {
 	local  localWaits  // local Sends waiting for this node's reply (inproc.go)
 	// lastInproc is the last in-process destination of a Send (inproc.go).
 	lastInproc atomic.Pointer[inprocDest]
+	// watch watches the context of the latest local Sends (localwatch.go).
+	watch atomic.Pointer[localWatch]
 
 	mu        sync.Mutex // guards the following
 	closing   bool
@@ -57,6 +59,7 @@ type Node struct {
 	inproc    []string
 	out       map[string]*outPeer // by destination address
 	in        map[uint64]*inPeer  // by session
+	lastDone  <-chan struct{}     // of the last local Send without a watch
 }
 
 // NewNode returns a node that can send at once and receives once it
@@ -193,6 +196,7 @@ func (n *Node) Close() error {
 	}
 	n.closing = true
 	close(n.closed)
+	n.dropWatchLocked()
 	n.local.close()
 	n.cancel()
 	lns := n.listeners
