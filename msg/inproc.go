@@ -90,19 +90,34 @@ func (n *Node) sendLocal(ctx context.Context, target *Node, dst, m []byte, seg S
 	tx.mu.Unlock()
 
 	// The target's Close answers tx with an error (localWaits), so the
-	// wait below selects on one channel fewer.
+	// wait below selects on one channel fewer; and the end of ctx, if a
+	// watch is kept for it (localwatch.go), wakes it too: no select.
+	var w *localWatch
+	done := ctx.Done()
+	if done != nil {
+		if w = n.watchFor(ctx, done); w != nil && !w.enter(tx) {
+			w = nil
+		}
+	}
 	if !target.local.add(tx) {
-		tx.recycle()
+		abandonLocal(nil, tx, w)
 		return dst, errDestClosed
 	}
 	if err := queueLocal(ctx, target, reqRef{tx: tx, gen: gen}); err != nil {
-		target.local.remove(tx)
-		tx.recycle()
+		abandonLocal(target, tx, w)
 		return dst, err
 	}
 	var err error
-	if done := ctx.Done(); done == nil {
+	if done == nil || w != nil {
 		<-tx.done
+		if w != nil {
+			w.leave(tx)
+		}
+		if tx.cancelled { // withdrawn by the watch: the receiver's handle is stale
+			target.local.remove(tx)
+			tx.recycle()
+			return dst, ctx.Err()
+		}
 	} else {
 		select {
 		case <-tx.done:
@@ -129,6 +144,26 @@ func (n *Node) sendLocal(ctx context.Context, target *Node, dst, m []byte, seg S
 		return dst, errDestClosed
 	}
 	return reply, nil
+}
+
+// abandonLocal recycles tx, not queued, after it leaves target's waits (if
+// target is not nil) and w (if not nil), taking the signal the target's
+// Close or the watch may have left on its done channel meanwhile: both
+// signal under the mutex of their list.
+func abandonLocal(target *Node, tx *txn, w *localWatch) {
+	if target != nil {
+		target.local.remove(tx)
+	}
+	if w != nil {
+		w.leave(tx)
+	}
+	tx.mu.Lock()
+	signalled := tx.state != txnWaiting
+	tx.mu.Unlock()
+	if signalled {
+		<-tx.done
+	}
+	tx.recycle()
 }
 
 // errDestClosed fails a local Send whose destination closed.

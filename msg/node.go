@@ -49,6 +49,8 @@ type Node struct {
 	local  localWaits  // local Sends waiting for this node's reply (inproc.go)
 	// lastInproc is the last in-process destination of a Send (inproc.go).
 	lastInproc atomic.Pointer[inprocDest]
+	// watch watches the context of the latest local Sends (localwatch.go).
+	watch atomic.Pointer[localWatch]
 
 	mu        sync.Mutex // guards the following
 	closing   bool
@@ -57,6 +59,7 @@ type Node struct {
 	inproc    []string
 	out       map[string]*outPeer // by destination address
 	in        map[uint64]*inPeer  // by session
+	lastDone  <-chan struct{}     // of the last local Send without a watch
 }
 
 // NewNode returns a node that can send at once and receives once it
@@ -193,6 +196,7 @@ func (n *Node) Close() error {
 	}
 	n.closing = true
 	close(n.closed)
+	n.dropWatchLocked()
 	n.local.close()
 	n.cancel()
 	lns := n.listeners
@@ -229,12 +233,20 @@ func (n *Node) Close() error {
 
 // drainRequests abandons requests still queued for Receive after Close.
 func (n *Node) drainRequests() {
+	var wakes []reqRef
 	for {
 		select {
-		case <-n.reqs:
+		case ref := <-n.reqs:
 			// A local sender sees n.closed; a remote one retransmits
-			// until it gives up.
+			// until it gives up. A Serve loop's wake-up is queued
+			// again once the queue is empty (serve.go).
+			if ref.tx.serve != nil {
+				wakes = append(wakes, ref)
+			}
 		default:
+			for _, ref := range wakes {
+				ref.tx.serve.passOn(n, ref)
+			}
 			return
 		}
 	}
@@ -314,16 +326,10 @@ func (n *Node) ReceiveInto(ctx context.Context, r *Request) error {
 }
 
 // receiveInto is ReceiveInto; rc, if not nil, is the caller's receiver for
-// direct reads, already woken by the end of ctx, and quit, if not nil, a
-// channel closed when ctx ends or the node closes (Serve): waiting on the
-// queue then selects on two channels instead of three.
-func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver, quit <-chan struct{}) error {
-	// With quit, the end of ctx and the node's closing are not watched
-	// apart: a select skips nil channels.
-	done, closed := ctx.Done(), (<-chan struct{})(n.closed)
-	if quit != nil {
-		done, closed = nil, nil
-	}
+// direct reads, already woken by the end of ctx, and sl, if not nil, the
+// wait of a Serve loop, woken through the queue when ctx ends or the node
+// closes (serve.go): waiting on the queue is then a plain receive.
+func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver, sl *serveLoop) error {
 	direct := true
 	for {
 		if in := n.direct.hot.Load(); in != nil && direct {
@@ -334,6 +340,8 @@ func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver, quit <
 				direct = false // wait on the queue until something arrives
 			case err != nil:
 				return err
+			case sl != nil && ref.tx == sl.wake:
+				return quitErr(ctx)
 			case ref.tx != nil && n.take(ref):
 				*r = Request(ref)
 				return nil
@@ -341,23 +349,37 @@ func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver, quit <
 			continue
 		}
 		direct = true
+		if sl != nil {
+			ref, ok := sl.receive(n)
+			if !ok {
+				return quitErr(ctx)
+			}
+			if n.take(ref) {
+				*r = Request(ref)
+				return nil
+			}
+			continue
+		}
 		select {
 		case ref := <-n.reqs:
 			if n.take(ref) {
 				*r = Request(ref)
 				return nil
 			}
-		case <-quit:
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			return ErrClosed
-		case <-done:
+		case <-ctx.Done():
 			return ctx.Err()
-		case <-closed:
+		case <-n.closed:
 			return ErrClosed
 		}
 	}
+}
+
+// quitErr is why a Serve loop ends: its context's error, or ErrClosed.
+func quitErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
 }
 
 // take reports whether ref is live, and notes its session (nil for a local
@@ -365,6 +387,10 @@ func (n *Node) receiveInto(ctx context.Context, r *Request, rc *receiver, quit <
 // (direct.go).
 func (n *Node) take(ref reqRef) bool {
 	tx := ref.tx
+	if sl := tx.serve; sl != nil { // another Serve loop's wake-up
+		sl.passOn(n, ref)
+		return false
+	}
 	tx.mu.Lock()
 	ok := tx.gen == ref.gen && tx.state == txnWaiting
 	in := tx.in
@@ -373,31 +399,6 @@ func (n *Node) take(ref reqRef) bool {
 		n.noteRequest(in)
 	}
 	return ok
-}
-
-// Serve receives requests and calls h for each, one at a time in the
-// calling goroutine, until ctx ends (returning its error) or the node
-// closes ([ErrClosed]). The *Request passed to h is reused for the next
-// request once h returns; a handler that answers later keeps a copy
-// (req := *r), which stays valid.
-func (n *Node) Serve(ctx context.Context, h func(ctx context.Context, r *Request)) error {
-	var r Request
-	// One receiver for the whole loop: the end of ctx is watched once,
-	// not once per request; so is the node's closing, merged with it into
-	// one channel for the waits on the receive queue.
-	rc := newReceiver(ctx)
-	defer rc.release()
-	qctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(n.ctx, cancel)
-	defer stop()
-	quit := qctx.Done()
-	for {
-		if err := n.receiveInto(ctx, &r, rc, quit); err != nil {
-			return err
-		}
-		h(ctx, &r)
-	}
 }
 
 // ReceiveWithSegment is [Node.Receive] that also copies the first bytes of

@@ -29,6 +29,9 @@ const (
 // carried segment bytes point into (no copy), until it is recycled.
 type txn struct {
 	done chan struct{} // local: signalled once by Reply; cap 1
+	// serve is set, for good, only in a Serve loop's wake-up, which is
+	// never a request (serve.go); nil in every pooled txn.
+	serve *serveLoop
 
 	mu     sync.Mutex // guards the following
 	gen    uint64
@@ -42,9 +45,14 @@ type txn struct {
 	dst    []byte // sender's reply buffer
 	reply  []byte // dst with the reply appended
 	closed bool   // the destination closed instead of replying
+	// cancelled: the Send's context ended before the reply (localWatch).
+	cancelled bool
 	// prev and next link the target's waiting local Sends (localWaits);
 	// guarded by its mutex.
 	prev, next *txn
+	// wprev and wnext link the local Sends waiting under one context
+	// (localWatch); guarded by its mutex.
+	wprev, wnext *txn
 	// remote origin
 	in    *inPeer
 	seq   uint64
@@ -87,7 +95,7 @@ func (tx *txn) recycle() {
 	tx.state = txnIdle
 	tx.msg, tx.seg, tx.dst, tx.reply, tx.carry = nil, nil, nil, nil, nil
 	tx.sender, tx.in = nil, nil
-	tx.access, tx.segLen, tx.seq, tx.stable, tx.closed = 0, 0, 0, false, false
+	tx.access, tx.segLen, tx.seq, tx.stable, tx.closed, tx.cancelled = 0, 0, 0, false, false, false
 	if tx.frame != nil {
 		tx.frame.Release()
 		tx.frame = nil
