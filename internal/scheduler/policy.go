@@ -159,7 +159,7 @@ func (s *state) pickFromPeers(m *member, room, lo, hi int, salt uint32, now time
 	made := 0
 	for _, k := range s.top.sorted() {
 		i := int(k & keyIndexMask)
-		parents := s.rankParents(m, i, start, salt)
+		parents := s.rankParents(m, i, start, salt, now)
 		if len(parents) == 0 {
 			continue
 		}
@@ -238,7 +238,7 @@ func (s *state) allHoldersFailed(m *member, i core.PieceIndex) bool {
 // per wanted parent (the power of a few random choices), so a decision
 // costs the same for ten peers or ten thousand. The result aliases scratch
 // space.
-func (s *state) rankParents(m *member, i, start int, salt uint32) []*member {
+func (s *state) rankParents(m *member, i, start int, salt uint32, now time.Time) []*member {
 	free := m.task.free
 	if len(free) == 0 {
 		return nil
@@ -248,6 +248,7 @@ func (s *state) rankParents(m *member, i, start int, salt uint32) []*member {
 	want := s.cfg.ParentsPerPiece
 	sample := want * parentSample
 	top := s.parents[:0]
+	s.scores = s.scores[:0]
 	off := int(mix32(uint32(i)^salt) % uint32(window))
 	seen := 0
 	for k := range window {
@@ -263,17 +264,23 @@ func (s *state) rankParents(m *member, i, start int, salt uint32) []*member {
 			continue
 		}
 		// Insert f into top (best first), keeping at most want.
+		score := f.peer.score
+		if m.shuns(f.peer.id, now) {
+			score = -1 // after every holder m can reach
+		}
 		j := len(top)
 		if j < want {
 			top = append(top, f)
-		} else if f.peer.score > top[j-1].peer.score {
+			s.scores = append(s.scores[:j], score)
+		} else if score > s.scores[j-1] {
 			j--
-			top[j] = f
+			top[j], s.scores[j] = f, score
 		} else {
 			j = -1
 		}
-		for ; j > 0 && top[j].peer.score > top[j-1].peer.score; j-- {
+		for ; j > 0 && s.scores[j] > s.scores[j-1]; j-- {
 			top[j], top[j-1] = top[j-1], top[j]
+			s.scores[j], s.scores[j-1] = s.scores[j-1], s.scores[j]
 		}
 		if seen++; seen >= sample {
 			break
