@@ -35,8 +35,10 @@ import (
 //  4. Each piece gets up to ParentsPerPiece parents among the free holders
 //     that have not failed m for it, ranked by free upload capacity
 //     (declared upload × free slots / slots) among a random sample of
-//     holders; the first is charged a slot. When earlier picks used up a
-//     piece's free holders, another pass looks among the parents left.
+//     holders; the first is charged a slot. A holder that failed m as
+//     unreachable in the last shunFor ranks after all others. When earlier
+//     picks used up a piece's free holders, another pass looks among the
+//     parents left.
 
 // Key layout for ranking candidate pieces: holders, tie-break, index.
 const (
