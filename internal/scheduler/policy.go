@@ -35,8 +35,10 @@ import (
 //  4. Each piece gets up to ParentsPerPiece parents among the free holders
 //     that have not failed m for it, ranked by free upload capacity
 //     (declared upload × free slots / slots) among a random sample of
-//     holders; the first is charged a slot. When earlier picks used up a
-//     piece's free holders, another pass looks among the parents left.
+//     holders; the first is charged a slot. A holder that failed m as
+//     unreachable in the last shunFor ranks after all others. When earlier
+//     picks used up a piece's free holders, another pass looks among the
+//     parents left.
 
 // Key layout for ranking candidate pieces: holders, tie-break, index.
 const (
@@ -159,7 +161,7 @@ func (s *state) pickFromPeers(m *member, room, lo, hi int, salt uint32, now time
 	made := 0
 	for _, k := range s.top.sorted() {
 		i := int(k & keyIndexMask)
-		parents := s.rankParents(m, i, start, salt)
+		parents := s.rankParents(m, i, start, salt, now)
 		if len(parents) == 0 {
 			continue
 		}
@@ -238,7 +240,7 @@ func (s *state) allHoldersFailed(m *member, i core.PieceIndex) bool {
 // per wanted parent (the power of a few random choices), so a decision
 // costs the same for ten peers or ten thousand. The result aliases scratch
 // space.
-func (s *state) rankParents(m *member, i, start int, salt uint32) []*member {
+func (s *state) rankParents(m *member, i, start int, salt uint32, now time.Time) []*member {
 	free := m.task.free
 	if len(free) == 0 {
 		return nil
@@ -248,6 +250,7 @@ func (s *state) rankParents(m *member, i, start int, salt uint32) []*member {
 	want := s.cfg.ParentsPerPiece
 	sample := want * parentSample
 	top := s.parents[:0]
+	s.scores = s.scores[:0]
 	off := int(mix32(uint32(i)^salt) % uint32(window))
 	seen := 0
 	for k := range window {
@@ -263,17 +266,23 @@ func (s *state) rankParents(m *member, i, start int, salt uint32) []*member {
 			continue
 		}
 		// Insert f into top (best first), keeping at most want.
+		score := f.peer.score
+		if m.shuns(f.peer.id, now) {
+			score = -1 // after every holder m can reach
+		}
 		j := len(top)
 		if j < want {
 			top = append(top, f)
-		} else if f.peer.score > top[j-1].peer.score {
+			s.scores = append(s.scores[:j], score)
+		} else if score > s.scores[j-1] {
 			j--
-			top[j] = f
+			top[j], s.scores[j] = f, score
 		} else {
 			j = -1
 		}
-		for ; j > 0 && top[j].peer.score > top[j-1].peer.score; j-- {
+		for ; j > 0 && s.scores[j] > s.scores[j-1]; j-- {
 			top[j], top[j-1] = top[j-1], top[j]
+			s.scores[j], s.scores[j-1] = s.scores[j-1], s.scores[j]
 		}
 		if seen++; seen >= sample {
 			break

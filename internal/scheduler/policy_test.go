@@ -7,6 +7,7 @@ import (
 	"errors"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/proto"
@@ -164,6 +165,74 @@ func TestExpectErrors(t *testing.T) {
 		} {
 			if err := h.s.Expect(h.ctx, c.task, c.n); !errors.Is(err, c.want) {
 				t.Errorf("Expect(%.12q, %d) = %v, want %v", c.task, c.n, err, c.want)
+			}
+		}
+	})
+}
+
+// TestUnreachableParentShunned: a parent that failed a child as unreachable
+// ranks after the child's other holders for shunFor, even when it has more
+// free capacity, and is still offered where it is the only holder.
+func TestUnreachableParentShunned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{ParentsPerPiece: 2, HeartbeatInterval: time.Hour})
+		bad := simPeerID(0) // holds everything, with twice the capacity
+		if _, err := h.s.Register(h.ctx, &proto.Register{Peer: bad, Addr: "bad", Upload: 2000}); err != nil {
+			t.Fatal(err)
+		}
+		all := make([]byte, 1)
+		for i := range 8 {
+			proto.BitmapSet(all, core.PieceIndex(i))
+		}
+		if _, err := h.s.Join(h.ctx, &proto.Join{Peer: bad, Task: h.task, Layout: h.layout, Have: all}); err != nil {
+			t.Fatal(err)
+		}
+		good := h.peer(1, 0, 1, 2, 3)
+		r := h.peer(2)
+
+		sc := h.request(r, 1) // a rarest piece, 4-7, which only bad holds
+		if len(sc.Assignments) != 1 || sc.Assignments[0].Source || sc.Assignments[0].Parents[0].Peer != bad {
+			t.Fatalf("first request: %+v, want a piece from the only holder", sc.Assignments)
+		}
+		lost := int(sc.Assignments[0].Index)
+		h.failed(r, lost, bad, proto.ReasonUnreachable)
+
+		sc = h.request(r, 8)
+		var again []int
+		for _, a := range sc.Assignments {
+			i := int(a.Index)
+			switch {
+			case i == lost:
+				if !a.Source {
+					t.Errorf("piece %d from %v, want the source: its only holder failed", i, a.Parents[0].Peer)
+				}
+			case a.Source:
+				t.Errorf("piece %d from the source, want a holder", i)
+			case i >= 4:
+				if a.Parents[0].Peer != bad {
+					t.Errorf("piece %d from %v, want its only holder, shunned or not", i, a.Parents[0].Peer)
+				}
+				h.done(r, i)
+			default:
+				if a.Parents[0].Peer != good || len(a.Parents) != 2 || a.Parents[1].Peer != bad {
+					t.Errorf("piece %d from %+v, want the reachable holder first and the shunned one after it", i, a.Parents)
+				}
+				h.failed(r, i, core.PeerID{}, proto.ReasonLocal)
+				again = append(again, i)
+			}
+		}
+		if len(sc.Assignments) != 8 || len(again) != 4 {
+			t.Fatalf("second request: %d assignments, %d of pieces 0-3, want 8 and 4", len(sc.Assignments), len(again))
+		}
+
+		time.Sleep(shunFor)
+		sc = h.request(r, 4)
+		if len(sc.Assignments) != 4 {
+			t.Fatalf("after shunFor: %d assignments, want 4", len(sc.Assignments))
+		}
+		for _, a := range sc.Assignments {
+			if a.Parents[0].Peer != bad {
+				t.Errorf("after shunFor: piece %d from %v first, want the holder with more free capacity again", a.Index, a.Parents[0].Peer)
 			}
 		}
 	})

@@ -44,6 +44,7 @@ type state struct {
 	cands, srcCands bitset
 	top             topK
 	parents         []*member
+	scores          []float64 // parents' ranking scores
 }
 
 // peer is a registered daemon.
@@ -96,6 +97,10 @@ type member struct {
 	assigns map[core.PieceIndex]*assignment // the assignments behind pending
 	serving map[*assignment]struct{}        // assignments it is counted parent for
 	failed  map[core.PieceIndex][]core.PeerID
+	// shunned holds the parents that failed it as unreachable, until when
+	// they rank after every other holder (see rankParents); nil until the
+	// first such failure.
+	shunned map[core.PeerID]time.Time
 	freePos int // index in task.free, or -1
 	window  int // stream mode window in pieces; 0 in file mode
 	una     int // first piece not acknowledged
@@ -512,6 +517,36 @@ func (m *member) noteFailure(i core.PieceIndex, parent core.PeerID) {
 	m.failed[i] = append(m.failed[i], parent)
 }
 
+// shunFor is how long a parent that failed a child as unreachable ranks
+// after the child's other holders. A pair that cannot connect (a firewall,
+// a lost route; in the lab, an overflowing neighbour table) fails every
+// fetch after the daemon's dial timeout, so its next fetches had better
+// go elsewhere; a shunned parent is still used when no other holder is
+// free, so a small swarm does not stall, and after shunFor it is tried
+// again as usual.
+const shunFor = 30 * time.Second
+
+// shun makes parent rank last for m until until.
+func (m *member) shun(parent core.PeerID, until time.Time) {
+	if m.shunned == nil {
+		m.shunned = map[core.PeerID]time.Time{}
+	}
+	m.shunned[parent] = until
+}
+
+// shuns reports whether m ranks parent last at now.
+func (m *member) shuns(parent core.PeerID, now time.Time) bool {
+	if len(m.shunned) == 0 {
+		return false
+	}
+	until, ok := m.shunned[parent]
+	if ok && !now.Before(until) {
+		delete(m.shunned, parent)
+		return false
+	}
+	return ok
+}
+
 func (m *member) hasFailed(i core.PieceIndex, parent core.PeerID) bool {
 	if len(m.failed) == 0 {
 		return false
@@ -600,6 +635,10 @@ func (s *state) pieceFailed(f *proto.PieceFailed) error {
 	}
 	parent := t.members[f.Parent]
 	switch f.Reason {
+	case proto.ReasonUnreachable:
+		if !f.Parent.IsZero() {
+			m.shun(f.Parent, time.Now().Add(shunFor))
+		}
 	case proto.ReasonCorrupt:
 		if !f.Parent.IsZero() && !t.banned[f.Parent] {
 			s.stats.corrupt.Add(1)

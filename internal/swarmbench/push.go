@@ -203,6 +203,9 @@ func RunPush(ctx context.Context, cfg PushConfig, w *report.Writer) error {
 		return err
 	}
 	defer func() { _ = lab.Close() }()
+	if err := pinNeighbors(ctx, lab); err != nil {
+		return err
+	}
 	f, err := makeOriginFile(dir, int64(cfg.Size))
 	if err != nil {
 		return err

@@ -271,6 +271,9 @@ func runSwarm(ctx context.Context, cfg Config, dir string, w *report.Writer) err
 		return err
 	}
 	defer func() { _ = lab.Close() }()
+	if err := pinNeighbors(ctx, lab); err != nil {
+		return err
+	}
 
 	f, err := makeOriginFile(dir, int64(cfg.Size))
 	if err != nil {

@@ -259,3 +259,21 @@ func TestPieceDigests(t *testing.T) {
 		t.Error("manifest of a file shorter than its layout: nil error")
 	}
 }
+
+func TestBriefLinkAddr(t *testing.T) {
+	for _, c := range []struct {
+		out, want string
+		ok        bool
+	}{
+		{"eth0@if12        UP             2a:5e:01:9c:40:07 <BROADCAST,MULTICAST,UP,LOWER_UP> \n", "2a:5e:01:9c:40:07", true},
+		{"lo               UNKNOWN        00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP> \n", "00:00:00:00:00:00", true},
+		{"eth0@if12 UP\n", "", false},
+		{"eth0@if12 UP <BROADCAST,UP>\n", "", false},
+		{"", "", false},
+	} {
+		got, err := briefLinkAddr(c.out)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("briefLinkAddr(%q) = %q, %v; want %q, ok %v", c.out, got, err, c.want, c.ok)
+		}
+	}
+}
