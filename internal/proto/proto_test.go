@@ -53,6 +53,8 @@ func samples() map[string]Message {
 		"join-empty":          &Join{Peer: peerB, Task: taskT, Layout: core.Layout{PieceSize: core.MaxPieceSize}},
 		"request":             &RequestPieces{Peer: peerA, Task: taskT, Max: 8, WaitMillis: 2000},
 		"request-max":         &RequestPieces{Peer: peerA, Task: taskT, Max: MaxBatch, WaitMillis: MaxRetryMilli},
+		"request-done":        &RequestPieces{Peer: peerA, Task: taskT, Max: 1, WaitMillis: 2000, Done: []DonePiece{{Index: 7, Digest: dig}}},
+		"request-done-batch":  &RequestPieces{Peer: peerA, Task: taskT, Max: 1, Done: many},
 		"schedule-wait":       &Schedule{Task: taskT, State: StateWait, RetryMillis: 500},
 		"schedule-done":       &Schedule{Task: taskT, State: StateDone},
 		"schedule":            &Schedule{Task: taskT, Assignments: []Assignment{{Index: 3, Source: true}, {Index: 9, Digest: dig, Parents: []Parent{{Peer: peerB, Addr: "h:1"}, {Peer: peerA}}}}},
@@ -157,7 +159,8 @@ func TestRejects(t *testing.T) {
 		in   []byte
 		want error
 	}{
-		{"version", []byte{2, byte(TypeAck)}, ErrVersion},
+		{"version", []byte{Version + 1, byte(TypeAck)}, ErrVersion},
+		{"version 1", []byte{1, byte(TypeAck)}, ErrVersion},
 		{"type", []byte{Version, 0x7f}, ErrUnknownType},
 		{"register zero peer", cat(hdr(TypeRegister), z(16+16+2)), ErrMalformed},
 		{"join piece size 0", cat(hdr(TypeJoin), peerA[:], taskB, u64(1), u32(0), u16(0), u16(0), u32(0)), ErrLimit},
@@ -170,7 +173,10 @@ func TestRejects(t *testing.T) {
 		{"join bitmap over limit", cat(hdr(TypeJoin), peerA[:], taskB, u64(1), u32(1024), u16(0), u16(0), u32(core.MaxPieces/8+1)), ErrLimit},
 		{"join bitmap length", cat(hdr(TypeJoin), peerA[:], taskB, u64(9*1024), u32(1024), u16(0), u16(0), u32(1), []byte{0xff}), ErrMalformed},
 		{"join bitmap spare bits", cat(hdr(TypeJoin), peerA[:], taskB, u64(9*1024), u32(1024), u16(0), u16(0), u32(2), []byte{0xff, 0xc0}), ErrMalformed},
-		{"request max 0", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(0), u32(0)), ErrLimit},
+		{"request max 0", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(0), u32(0), u16(0)), ErrLimit},
+		{"request version 1", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(1), u32(0)), io.ErrUnexpectedEOF},
+		{"request done count", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(1), u32(0), u16(MaxBatch+1)), ErrLimit},
+		{"request done short", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(1), u32(0), u16(2), u32(0), z(32)), io.ErrUnexpectedEOF},
 		{"schedule state", cat(hdr(TypeSchedule), taskB, []byte{3}, u32(0), u16(0)), ErrMalformed},
 		{"schedule count", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(MaxBatch+1)), ErrLimit},
 		{"schedule flags", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{4, 0}), ErrMalformed},
@@ -220,6 +226,7 @@ func TestAppendRejects(t *testing.T) {
 		&Join{Peer: peerA, Task: taskT, Layout: core.Layout{Size: 10, PieceSize: 1024}, Have: []byte{1, 2}},
 		&Join{Peer: peerA, Task: "not hex", Layout: core.Layout{Size: 10, PieceSize: 1024}},
 		&RequestPieces{Peer: peerA},
+		&RequestPieces{Peer: peerA, Max: 1, Done: make([]DonePiece, MaxBatch+1)},
 		&Schedule{Assignments: []Assignment{{Index: 1}}},
 		&Schedule{Assignments: []Assignment{{Index: 1, Parents: make([]Parent, MaxParents+1)}}},
 		&PieceDone{},
@@ -263,8 +270,8 @@ func TestWriteCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, m := range samples() {
-		if name == "piecedone-batch" {
-			continue // 36 KiB; the fuzzer finds long batches from the short one
+		if strings.HasSuffix(name, "-batch") {
+			continue // 36 KiB; the fuzzer finds long batches from the short ones
 		}
 		b := encode(t, m)
 		data := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
