@@ -55,6 +55,9 @@ func schedulerCollector(s *scheduler.Scheduler) prometheus.Collector {
 		{"pollen_scheduler_corrupt_parents_total", "Parents excluded for serving a corrupt piece.", counter, func(s S) float64 { return float64(s.Corrupt) }},
 		{"pollen_scheduler_assign_timeouts_total", "Assignments taken back after their timeout.", counter, func(s S) float64 { return float64(s.Timeouts) }},
 		{"pollen_scheduler_peers_expired_total", "Peers dropped for missing heartbeats.", counter, func(s S) float64 { return float64(s.PeersExpired) }},
+		{"pollen_scheduler_piece_requests_total", "RequestPieces received.", counter, func(s S) float64 { return float64(s.PieceRequests) }},
+		{"pollen_scheduler_done_reports_total", "PieceDone messages received.", counter, func(s S) float64 { return float64(s.DoneReports) }},
+		{"pollen_scheduler_done_in_requests_total", "Pieces reported done inside a RequestPieces.", counter, func(s S) float64 { return float64(s.DoneInRequests) }},
 		{"pollen_scheduler_evicted_pieces_total", "Pieces peers reported evicted from their stream windows (or collected).", counter, func(s S) float64 { return float64(s.Evicted) }},
 	}, s.Stats)
 }

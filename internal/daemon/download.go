@@ -151,7 +151,7 @@ func (d *Daemon) startTask(id core.TaskID, url string, layout core.Layout, diges
 		done:     make(chan struct{}),
 		// Every worker has at most one result outstanding.
 		results: make(chan result, d.cfg.Concurrency),
-		asks:    make(chan askResult, 1),
+		asks:    make(chan askResult, d.cfg.Concurrency+1), // one per slot, or a probe
 		refs:    1,
 	}
 	present := st.Present()

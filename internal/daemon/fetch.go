@@ -81,8 +81,7 @@ func (t *task) fetch(j job, buf *[]byte, tl *timeline) result {
 			t.d.stats.fromPeers.Add(uint64(r.Len))
 			t.d.stats.verified.Add(1)
 			t.prog.add(p.Addr, false, r.Len)
-			t.reportDone(j.index, j.digest)
-			return result{job: j, from: p.Addr}
+			return result{job: j, from: p.Addr, done: true, digest: j.digest}
 		}
 		if t.ctx.Err() != nil {
 			return result{job: j, err: t.ctx.Err(), fatal: true}
@@ -216,8 +215,7 @@ func (t *task) fetchSource(j job, r core.Range, tl *timeline) result {
 	t.d.stats.fromSource.Add(uint64(r.Len))
 	t.d.stats.verified.Add(1)
 	t.prog.add("source", true, r.Len)
-	t.reportDone(j.index, dg)
-	return result{job: j, from: "source"}
+	return result{job: j, from: "source", done: true, digest: dg}
 }
 
 // writePiece stores a piece held in memory with one write (hashing it on

@@ -459,7 +459,7 @@ func (t *streamTask) digest(i core.PieceIndex, sched core.Digest) core.Digest {
 // changed since joined, then asks the scheduler for up to k pieces. It
 // runs on its own goroutine.
 func (t *streamTask) ask(joined uint64, k int) askResult {
-	return t.d.askPieces(t.ctx, t.id, joined, k, t.join)
+	return t.d.askPieces(t.ctx, t.id, joined, k, nil, t.join)
 }
 
 // join joins the task in stream mode under registration gen. After a

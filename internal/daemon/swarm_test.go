@@ -62,6 +62,18 @@ func TestSwarm(t *testing.T) {
 	if served > int64(len(data))*11/10 {
 		t.Fatalf("origin served %d bytes, more than 1.1x the %d-byte file", served, len(data))
 	}
+	// Every piece is reported to the scheduler, almost all of them inside
+	// the RequestPieces that asks for the slot the piece freed (the last
+	// report may still be on its way when the downloads end).
+	pieces := uint64(peers * (len(data) / (256 << 10)))
+	st := ss.s.Stats()
+	for deadline := time.Now().Add(5 * time.Second); st.PiecesDone < pieces && time.Now().Before(deadline); st = ss.s.Stats() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.PiecesDone != pieces || st.DoneInRequests < pieces/2 {
+		t.Errorf("scheduler counted %d pieces done (%d of them reported inside requests, %d PieceDone messages), want %d, most inside requests",
+			st.PiecesDone, st.DoneInRequests, st.DoneReports, pieces)
+	}
 	var up uint64
 	for _, d := range ds {
 		up += d.Stats().BytesUploaded

@@ -41,7 +41,7 @@ type task struct {
 	err    error
 
 	results chan result    // workers → loop
-	asks    chan askResult // asker → loop; capacity 1
+	asks    chan askResult // asker → loop; a slot for every request that may be out
 
 	prog progress
 
@@ -70,6 +70,10 @@ type result struct {
 	from  string // "source" or the parent's address
 	err   error  // nil: the piece is stored and verified
 	fatal bool   // err ends the download (disk full, source gave up, closed)
+	// done is set when the job stored the piece: the loop reports it to
+	// the scheduler with digest, in its next RequestPieces or a PieceDone.
+	done   bool
+	digest core.Digest
 }
 
 // askResult is the answer of one scheduler round trip.
@@ -78,6 +82,10 @@ type askResult struct {
 	sched *proto.Schedule
 	err   error
 	took  time.Duration // the round trip, parked time included (debug log)
+	// done are the pieces the request reported, for the task to report
+	// again when err is set (the scheduler may not have seen them).
+	done []proto.DonePiece
+	max  int // the download slots the request reserved (file tasks)
 }
 
 // Task loop modes.
@@ -150,12 +158,27 @@ func (t *task) loop() error {
 		queued     = map[core.PieceIndex]bool{}
 		rounds     = map[core.PieceIndex]int{}
 		srcRunning int
-		asking     bool
-		nextAsk    time.Time // scheduler mode: next RequestPieces; source mode: next reconnect
-		lastErr    error
-		stalled    bool         // the scheduler gave nothing for StallTimeout: take from the source
-		lastMove   = time.Now() // last time a piece completed or was handed out
+		// asking counts the RequestPieces out, which hold reserved of
+		// the download slots (their max). Another goes out while some
+		// are parked when a piece completes: it frees a slot, and the
+		// request that asks for that slot reports the piece.
+		asking, reserved int
+		nextAsk          time.Time // scheduler mode: next RequestPieces; source mode: next reconnect
+		lastErr          error
+		stalled          bool         // the scheduler gave nothing for StallTimeout: take from the source
+		lastMove         = time.Now() // last time a piece completed or was handed out
+		// done holds a piece stored since the last turn, to report with
+		// the RequestPieces its free slot sends, or on its own if none
+		// goes: one round trip per piece instead of two.
+		done []proto.DonePiece
 	)
+	defer func() {
+		// The last piece's report, or one left by an error: the reporter
+		// still runs (it stops after this function's earlier defer).
+		if len(done) > 0 {
+			t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: done})
+		}
+	}()
 	present := t.st.Bitmap()
 	missing := func(i core.PieceIndex) bool { return !present[i] && !inflight[i] && !queued[i] }
 	enqueue := func(j job) {
@@ -188,7 +211,7 @@ func (t *task) loop() error {
 			return err
 		}
 		now := time.Now()
-		free := conc - len(inflight) - len(queue)
+		free := conc - len(inflight) - len(queue) - reserved
 		if mode == modeScheduler && !stalled && len(inflight) == 0 && len(queue) == 0 &&
 			now.Sub(lastMove) > t.d.cfg.StallTimeout {
 			t.log.Warn("daemon: scheduler assigns nothing, fetching from the source", "for", now.Sub(lastMove).Round(time.Millisecond))
@@ -197,22 +220,35 @@ func (t *task) loop() error {
 		if mode == modeSource || stalled {
 			fillFromSource()
 		}
-		if !asking && t.d.sched.configured() && !now.Before(nextAsk) && (free > 0 || mode == modeSource) {
-			asking = true
+		// A reconnection probe (source mode), or a request before the task
+		// is joined, goes alone; otherwise one per free slot may be out.
+		canAsk := t.d.sched.configured() &&
+			(asking == 0 || (mode == modeScheduler && joined != 0 && free > 0)) &&
+			(free > 0 || mode == modeSource)
+		if canAsk && !now.Before(nextAsk) {
 			max := max(1, min(free, proto.MaxBatch))
+			asking++
+			reserved += max
+			done, joined := done, joined
 			asker.Add(1)
 			go func() {
 				defer asker.Done()
-				t.asks <- t.ask(joined, max)
+				a := t.ask(joined, max, done)
+				a.max = max
+				t.asks <- a
 			}()
+		} else if len(done) > 0 {
+			// No request goes now: report the pieces on their own, at once.
+			t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: done})
 		}
+		done = nil
 		var out chan job
 		var head job
 		if len(queue) > 0 {
 			out, head = jobs, queue[0]
 		}
 		var tc <-chan time.Time
-		if !asking && t.d.sched.configured() {
+		if canAsk && now.Before(nextAsk) {
 			timer.Reset(max(time.Until(nextAsk), time.Millisecond))
 			tc = timer.C
 		} else if mode == modeScheduler && !stalled && len(inflight) == 0 && len(queue) == 0 {
@@ -233,6 +269,9 @@ func (t *task) loop() error {
 				srcRunning--
 			}
 			if r.err == nil {
+				if r.done {
+					done = append(done, proto.DonePiece{Index: r.job.index, Digest: r.digest})
+				}
 				present[r.job.index] = true
 				lastMove = time.Now()
 				nextAsk = time.Time{} // a slot is free: ask at once
@@ -250,8 +289,12 @@ func (t *task) loop() error {
 				enqueue(job{index: r.job.index, source: true, digest: r.job.digest})
 			}
 		case a := <-t.asks:
-			asking = false
+			asking--
+			reserved -= a.max
 			if a.err != nil {
+				if len(a.done) > 0 {
+					t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: a.done})
+				}
 				joined, mode, nextAsk = t.d.askFailed(t.ctx, t.log, a, mode, nextAsk)
 				continue
 			}
@@ -346,36 +389,41 @@ func (t *task) storeErr() error {
 }
 
 // ask joins the task again if the registration changed since joined, then
-// asks the scheduler for up to max pieces. It runs on its own goroutine.
-func (t *task) ask(joined uint64, max int) askResult {
-	return t.d.askPieces(t.ctx, t.id, joined, max, func(addr string, gen uint64) error {
+// reports the pieces done and asks the scheduler for up to max pieces. It
+// runs on its own goroutine.
+func (t *task) ask(joined uint64, max int, done []proto.DonePiece) askResult {
+	return t.d.askPieces(t.ctx, t.id, joined, max, done, func(addr string, gen uint64) error {
 		return t.d.joinTask(t.ctx, addr, gen, t.id, t.layout, t.url, t.st)
 	})
 }
 
 // askPieces is one scheduler round trip of task id, for file and stream
 // tasks alike: if the registration changed since joined it joins the task
-// again with join, then asks for up to max pieces (RequestPieces).
-func (d *Daemon) askPieces(ctx context.Context, id core.TaskID, joined uint64, max int, join func(addr string, gen uint64) error) askResult {
+// again with join (which reports every piece held), then reports the
+// pieces done and asks for up to max pieces (RequestPieces). Done pieces
+// whose request fails are lost, as a failed PieceDone's are: the
+// scheduler takes their assignments back after its timeout, and the next
+// Join reports them.
+func (d *Daemon) askPieces(ctx context.Context, id core.TaskID, joined uint64, max int, done []proto.DonePiece, join func(addr string, gen uint64) error) askResult {
 	start := time.Now()
 	addr, gen, err := d.sched.ensure(ctx)
 	if err != nil {
-		return askResult{gen: joined, err: err}
+		return askResult{gen: joined, err: err, done: done}
 	}
 	if gen != joined {
 		if err := join(addr, gen); err != nil {
-			return askResult{gen: 0, err: err}
+			return askResult{gen: 0, err: err, done: done}
 		}
 		joined = gen
 	}
-	req := &proto.RequestPieces{Peer: d.peer, Task: id, Max: uint16(max), WaitMillis: waitMillis}
+	req := &proto.RequestPieces{Peer: d.peer, Task: id, Max: uint16(max), WaitMillis: waitMillis, Done: done}
 	reply, err := d.sched.call(ctx, addr, gen, req, waitMillis*time.Millisecond)
 	if err != nil {
-		return askResult{gen: joined, err: err}
+		return askResult{gen: joined, err: err, done: done}
 	}
 	sc, ok := reply.(*proto.Schedule)
 	if !ok {
-		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type())}
+		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type()), done: done}
 	}
 	return askResult{gen: joined, sched: sc, took: time.Since(start)}
 }

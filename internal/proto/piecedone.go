@@ -6,6 +6,7 @@ package proto
 import (
 	"fmt"
 
+	"github.com/pollen-dev/pollen/internal/codec"
 	"github.com/pollen-dev/pollen/internal/core"
 )
 
@@ -47,12 +48,32 @@ func (m *PieceDone) Append(b []byte) ([]byte, error) {
 	if err != nil {
 		return b, err
 	}
-	b = appendU16(b, uint16(len(m.Pieces)))
-	for _, p := range m.Pieces {
+	return appendDone(b, m.Pieces), nil
+}
+
+// appendDone appends a count u16 and the pieces, (index u32 | digest [32])
+// each; the caller has checked the count.
+func appendDone(b []byte, pieces []DonePiece) []byte {
+	b = appendU16(b, uint16(len(pieces)))
+	for _, p := range pieces {
 		b = appendU32(b, uint32(p.Index))
 		b = append(b, p.Digest[:]...)
 	}
-	return b, nil
+	return b
+}
+
+// parseDone reads what appendDone wrote: at least least and at most
+// MaxBatch pieces; nil for none.
+func parseDone(d *codec.Decoder, least int) []DonePiece {
+	k := d.Count(2, least, MaxBatch, 36, "pieces")
+	if k <= 0 {
+		return nil
+	}
+	pieces := make([]DonePiece, k)
+	for i := range pieces {
+		pieces[i] = DonePiece{Index: core.PieceIndex(d.U32()), Digest: d.Digest()}
+	}
+	return pieces
 }
 
 func parsePieceDone(b []byte) (PieceDone, int, error) {
@@ -60,12 +81,7 @@ func parsePieceDone(b []byte) (PieceDone, int, error) {
 	var m PieceDone
 	m.Peer = d.Peer()
 	m.Task = d.Task()
-	if k := d.Count(2, 1, MaxBatch, 36, "pieces"); k > 0 {
-		m.Pieces = make([]DonePiece, k)
-		for i := range m.Pieces {
-			m.Pieces[i] = DonePiece{Index: core.PieceIndex(d.U32()), Digest: d.Digest()}
-		}
-	}
+	m.Pieces = parseDone(&d, 1)
 	n, err := d.Done()
 	return m, n, err
 }

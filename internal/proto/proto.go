@@ -19,7 +19,14 @@ import (
 //	1: first version (Register, Join, RequestPieces, PieceDone, PieceFailed,
 //	   Evicted, Leave, Heartbeat; replies Registered, TaskInfo, Schedule,
 //	   Ack, Error; daemon to daemon GetPiece, Piece, Miss).
-const Version = 1
+//	2: fewer bytes from the scheduler per piece and peer. RequestPieces
+//	   carries the pieces done since the last report, so that a daemon
+//	   asking for work because a piece finished reports it in the same round
+//	   trip instead of a PieceDone and its Ack; Schedule no longer repeats
+//	   the task's id, and a parent's IP address travels in binary (7 bytes
+//	   for IPv4 instead of 17). A version-1 peer gets ErrVersion (a
+//	   BadRequest error), as with any other version.
+const Version = 2
 
 // HeaderLen is the length of the header in front of every message:
 //

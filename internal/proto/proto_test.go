@@ -22,6 +22,10 @@ import (
 var (
 	peerA = core.PeerID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	peerB = core.PeerID{0: 0xb0, 15: 0xbb}
+	peerC = core.PeerID{0: 0xc0}
+	peerD = core.PeerID{0: 0xd0}
+	peerE = core.PeerID{0: 0xe0}
+	peerF = core.PeerID{0: 0xf0}
 	taskT = core.TaskIDForURL("https://example.com/blob", core.MinPieceSize)
 	dig   = core.DigestOf([]byte("piece"))
 	// taskB is taskT's 32 binary bytes.
@@ -53,25 +57,30 @@ func samples() map[string]Message {
 		"join-empty":          &Join{Peer: peerB, Task: taskT, Layout: core.Layout{PieceSize: core.MaxPieceSize}},
 		"request":             &RequestPieces{Peer: peerA, Task: taskT, Max: 8, WaitMillis: 2000},
 		"request-max":         &RequestPieces{Peer: peerA, Task: taskT, Max: MaxBatch, WaitMillis: MaxRetryMilli},
-		"schedule-wait":       &Schedule{Task: taskT, State: StateWait, RetryMillis: 500},
-		"schedule-done":       &Schedule{Task: taskT, State: StateDone},
-		"schedule":            &Schedule{Task: taskT, Assignments: []Assignment{{Index: 3, Source: true}, {Index: 9, Digest: dig, Parents: []Parent{{Peer: peerB, Addr: "h:1"}, {Peer: peerA}}}}},
-		"schedule-maxparents": &Schedule{Task: taskT, Assignments: []Assignment{{Index: 1 << 21, Digest: dig, Parents: parents}}},
-		"piecedone":           &PieceDone{Peer: peerA, Task: taskT, Pieces: []DonePiece{{Index: 7, Digest: dig}}},
-		"piecedone-batch":     &PieceDone{Peer: peerA, Task: taskT, Pieces: many},
-		"piecefailed":         &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Parent: peerB, Reason: ReasonCorrupt},
-		"piecefailed-source":  &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Reason: ReasonUnreachable},
-		"evicted":             &Evicted{Peer: peerB, Task: taskT, Indices: []uint32{0, 1, 2, 1 << 31}},
-		"leave":               &Leave{Peer: peerA, Task: taskT},
-		"leave-all":           &Leave{Peer: peerA, All: true}, // empty task: 32 zero bytes,
-		"heartbeat":           &Heartbeat{Peer: peerA, Uploads: 3, Downloads: 4, UploadRate: 1e6, DownloadRate: 2e6},
-		"taskinfo":            &TaskInfo{Task: taskT, Size: 1 << 40, PieceSize: 4 << 20, Peers: 1000, Seeds: 3},
-		"ack":                 &Ack{},
-		"error":               &Error{Code: CodeUnknownPeer, Text: "scheduler: unknown peer"},
-		"error-empty":         &Error{Code: CodeInternal},
-		"getpiece":            &GetPiece{Task: taskT, Index: 12, Peer: peerB},
-		"piece":               &Piece{Task: taskT, Index: 12, Length: 4 << 20},
-		"miss":                &Miss{Task: taskT, Index: 12, Reason: MissEvicted},
+		"request-done":        &RequestPieces{Peer: peerA, Task: taskT, Max: 1, WaitMillis: 2000, Done: []DonePiece{{Index: 7, Digest: dig}}},
+		"request-done-batch":  &RequestPieces{Peer: peerA, Task: taskT, Max: 1, Done: many},
+		"schedule-wait":       &Schedule{State: StateWait, RetryMillis: 500},
+		"schedule-done":       &Schedule{State: StateDone},
+		"schedule":            &Schedule{Assignments: []Assignment{{Index: 3, Source: true}, {Index: 9, Digest: dig, Parents: []Parent{{Peer: peerB, Addr: "h:1"}, {Peer: peerA}}}}},
+		"schedule-maxparents": &Schedule{Assignments: []Assignment{{Index: 1 << 21, Digest: dig, Parents: parents}}},
+		"schedule-addrs": &Schedule{Assignments: []Assignment{{Index: 5, Digest: dig, Parents: []Parent{
+			{Peer: peerA, Addr: "198.18.0.12:7601"}, {Peer: peerB, Addr: "[2001:db8::1]:7601"}, {Peer: peerC, Addr: "[fe80::1%eth0]:7601"},
+			{Peer: peerD, Addr: "[::ffff:198.18.0.1]:7601"}, {Peer: peerE, Addr: "peer-7.example:7601"}, {Peer: peerF, Addr: "010.1.2.3:1"}}}}},
+		"piecedone":          &PieceDone{Peer: peerA, Task: taskT, Pieces: []DonePiece{{Index: 7, Digest: dig}}},
+		"piecedone-batch":    &PieceDone{Peer: peerA, Task: taskT, Pieces: many},
+		"piecefailed":        &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Parent: peerB, Reason: ReasonCorrupt},
+		"piecefailed-source": &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Reason: ReasonUnreachable},
+		"evicted":            &Evicted{Peer: peerB, Task: taskT, Indices: []uint32{0, 1, 2, 1 << 31}},
+		"leave":              &Leave{Peer: peerA, Task: taskT},
+		"leave-all":          &Leave{Peer: peerA, All: true}, // empty task: 32 zero bytes,
+		"heartbeat":          &Heartbeat{Peer: peerA, Uploads: 3, Downloads: 4, UploadRate: 1e6, DownloadRate: 2e6},
+		"taskinfo":           &TaskInfo{Task: taskT, Size: 1 << 40, PieceSize: 4 << 20, Peers: 1000, Seeds: 3},
+		"ack":                &Ack{},
+		"error":              &Error{Code: CodeUnknownPeer, Text: "scheduler: unknown peer"},
+		"error-empty":        &Error{Code: CodeInternal},
+		"getpiece":           &GetPiece{Task: taskT, Index: 12, Peer: peerB},
+		"piece":              &Piece{Task: taskT, Index: 12, Length: 4 << 20},
+		"miss":               &Miss{Task: taskT, Index: 12, Reason: MissEvicted},
 	}
 }
 
@@ -157,7 +166,8 @@ func TestRejects(t *testing.T) {
 		in   []byte
 		want error
 	}{
-		{"version", []byte{2, byte(TypeAck)}, ErrVersion},
+		{"version", []byte{Version + 1, byte(TypeAck)}, ErrVersion},
+		{"version 1", []byte{1, byte(TypeAck)}, ErrVersion},
 		{"type", []byte{Version, 0x7f}, ErrUnknownType},
 		{"register zero peer", cat(hdr(TypeRegister), z(16+16+2)), ErrMalformed},
 		{"join piece size 0", cat(hdr(TypeJoin), peerA[:], taskB, u64(1), u32(0), u16(0), u16(0), u32(0)), ErrLimit},
@@ -170,16 +180,23 @@ func TestRejects(t *testing.T) {
 		{"join bitmap over limit", cat(hdr(TypeJoin), peerA[:], taskB, u64(1), u32(1024), u16(0), u16(0), u32(core.MaxPieces/8+1)), ErrLimit},
 		{"join bitmap length", cat(hdr(TypeJoin), peerA[:], taskB, u64(9*1024), u32(1024), u16(0), u16(0), u32(1), []byte{0xff}), ErrMalformed},
 		{"join bitmap spare bits", cat(hdr(TypeJoin), peerA[:], taskB, u64(9*1024), u32(1024), u16(0), u16(0), u32(2), []byte{0xff, 0xc0}), ErrMalformed},
-		{"request max 0", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(0), u32(0)), ErrLimit},
-		{"schedule state", cat(hdr(TypeSchedule), taskB, []byte{3}, u32(0), u16(0)), ErrMalformed},
-		{"schedule count", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(MaxBatch+1)), ErrLimit},
-		{"schedule flags", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{4, 0}), ErrMalformed},
-		{"schedule parents", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{0, MaxParents + 1}), ErrLimit},
-		{"schedule source and parents", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{1, 1}, peerA[:], []byte{0}), ErrMalformed},
-		{"schedule no source no parents", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{0, 0}), ErrMalformed},
-		{"schedule zero digest", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{3}, z(32), []byte{0}), ErrMalformed},
-		{"schedule zero parent", cat(hdr(TypeSchedule), taskB, []byte{0}, u32(0), u16(1), u32(0), []byte{0, 1}, z(16), []byte{0}), ErrMalformed},
-		{"schedule wait with work", cat(hdr(TypeSchedule), taskB, []byte{1}, u32(0), u16(1), u32(0), []byte{1, 0}), ErrMalformed},
+		{"request max 0", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(0), u32(0), u16(0)), ErrLimit},
+		{"request version 1", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(1), u32(0)), io.ErrUnexpectedEOF},
+		{"request done count", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(1), u32(0), u16(MaxBatch+1)), ErrLimit},
+		{"request done short", cat(hdr(TypeRequestPieces), peerA[:], taskB, u16(1), u32(0), u16(2), u32(0), z(32)), io.ErrUnexpectedEOF},
+		{"schedule state", cat(hdr(TypeSchedule), []byte{3}, u32(0), u16(0)), ErrMalformed},
+		{"schedule count", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(MaxBatch+1)), ErrLimit},
+		{"schedule flags", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{4, 0}), ErrMalformed},
+		{"schedule parents", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{0, MaxParents + 1}), ErrLimit},
+		{"schedule source and parents", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{1, 1}, peerA[:], []byte{0, 0}), ErrMalformed},
+		{"schedule no source no parents", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{0, 0}), ErrMalformed},
+		{"schedule zero digest", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{3}, z(32), []byte{0}), ErrMalformed},
+		{"schedule zero parent", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{0, 1}, z(16), []byte{0, 0}), ErrMalformed},
+		{"schedule address kind", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{0, 1}, peerA[:], []byte{5}, z(6)), ErrMalformed},
+		{"schedule address in text form", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{0, 1}, peerA[:], []byte{0, 9}, []byte("1.2.3.4:5")), ErrMalformed},
+		{"schedule mapped address", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{0, 1}, peerA[:], []byte{6}, z(10), []byte{0xff, 0xff, 1, 2, 3, 4}, u16(5)), ErrMalformed},
+		{"schedule address short", cat(hdr(TypeSchedule), []byte{0}, u32(0), u16(1), u32(0), []byte{0, 1}, peerA[:], []byte{4, 1, 2, 3}), io.ErrUnexpectedEOF},
+		{"schedule wait with work", cat(hdr(TypeSchedule), []byte{1}, u32(0), u16(1), u32(0), []byte{1, 0}), ErrMalformed},
 		{"piecedone empty", cat(hdr(TypePieceDone), peerA[:], taskB, u16(0)), ErrMalformed},
 		{"piecedone count", cat(hdr(TypePieceDone), peerA[:], taskB, u16(MaxBatch+1)), ErrLimit},
 		{"piecefailed reason", cat(hdr(TypePieceFailed), peerA[:], taskB, u32(0), z(16), []byte{9}), ErrMalformed},
@@ -220,6 +237,7 @@ func TestAppendRejects(t *testing.T) {
 		&Join{Peer: peerA, Task: taskT, Layout: core.Layout{Size: 10, PieceSize: 1024}, Have: []byte{1, 2}},
 		&Join{Peer: peerA, Task: "not hex", Layout: core.Layout{Size: 10, PieceSize: 1024}},
 		&RequestPieces{Peer: peerA},
+		&RequestPieces{Peer: peerA, Max: 1, Done: make([]DonePiece, MaxBatch+1)},
 		&Schedule{Assignments: []Assignment{{Index: 1}}},
 		&Schedule{Assignments: []Assignment{{Index: 1, Parents: make([]Parent, MaxParents+1)}}},
 		&PieceDone{},
@@ -263,13 +281,31 @@ func TestWriteCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, m := range samples() {
-		if name == "piecedone-batch" {
-			continue // 36 KiB; the fuzzer finds long batches from the short one
+		if strings.HasSuffix(name, "-batch") {
+			continue // 36 KiB; the fuzzer finds long batches from the short ones
 		}
 		b := encode(t, m)
 		data := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestParentAddressForm checks which parent addresses travel in 7 or 19
+// bytes (an IP literal and port) and which as text.
+func TestParentAddressForm(t *testing.T) {
+	for addr, want := range map[string]int{
+		"198.18.0.12:7601":         7,
+		"[2001:db8::1]:7601":       19,
+		"peer-7.example:7601":      2 + len("peer-7.example:7601"),
+		"[fe80::1%eth0]:7601":      2 + len("[fe80::1%eth0]:7601"),
+		"[::ffff:198.18.0.1]:7601": 2 + len("[::ffff:198.18.0.1]:7601"),
+		"":                         2,
+	} {
+		m := &Schedule{Assignments: []Assignment{{Index: 1, Digest: dig, Parents: []Parent{{Peer: peerA, Addr: addr}}}}}
+		if got := len(encode(t, m)) - (HeaderLen + 7 + 6 + 32 + 16); got != want {
+			t.Errorf("%q: %d bytes, want %d", addr, got, want)
 		}
 	}
 }

@@ -16,12 +16,19 @@ import (
 // assigned (a long poll); WaitMillis 0 answers at once. Answered with
 // [Schedule].
 //
-//	RequestPieces: peer [16] | task [32] | max u16 | waitMillis u32
+// Done reports pieces completed since the peer's last report, exactly as a
+// [PieceDone] with the same pieces would, before the request is served: a
+// daemon that asks for work because a piece finished reports it in the same
+// round trip (protocol version 2).
+//
+//	RequestPieces: peer [16] | task [32] | max u16 | waitMillis u32 |
+//	               count u16 | (index u32 | digest [32])*count
 type RequestPieces struct {
 	Peer       core.PeerID
 	Task       core.TaskID
-	Max        uint16 // in [1, MaxBatch]
-	WaitMillis uint32 // at most MaxRetryMilli
+	Max        uint16      // in [1, MaxBatch]
+	WaitMillis uint32      // at most MaxRetryMilli
+	Done       []DonePiece // at most MaxBatch
 }
 
 func (*RequestPieces) message() {}
@@ -30,7 +37,7 @@ func (*RequestPieces) message() {}
 func (*RequestPieces) Type() Type { return TypeRequestPieces }
 
 // Len returns the encoded length.
-func (*RequestPieces) Len() int { return HeaderLen + 16 + 32 + 2 + 4 }
+func (m *RequestPieces) Len() int { return HeaderLen + 16 + 32 + 2 + 4 + 2 + 36*len(m.Done) }
 
 func (m *RequestPieces) validate() error {
 	if m.Max == 0 || m.Max > MaxBatch {
@@ -38,6 +45,9 @@ func (m *RequestPieces) validate() error {
 	}
 	if m.WaitMillis > MaxRetryMilli {
 		return fmt.Errorf("%w: wait %d ms, limit %d", ErrLimit, m.WaitMillis, MaxRetryMilli)
+	}
+	if len(m.Done) > MaxBatch {
+		return fmt.Errorf("%w: %d done pieces, limit %d", ErrLimit, len(m.Done), MaxBatch)
 	}
 	return nil
 }
@@ -54,12 +64,14 @@ func (m *RequestPieces) Append(b []byte) ([]byte, error) {
 		return b, err
 	}
 	b = appendU16(b, m.Max)
-	return appendU32(b, m.WaitMillis), nil
+	b = appendU32(b, m.WaitMillis)
+	return appendDone(b, m.Done), nil
 }
 
 func parseRequestPieces(b []byte) (RequestPieces, int, error) {
 	d := format.Decoder(b)
 	m := RequestPieces{Peer: d.Peer(), Task: d.Task(), Max: d.U16(), WaitMillis: d.U32()}
+	m.Done = parseDone(&d, 0)
 	if d.Err() == nil {
 		d.Fail(m.validate())
 	}

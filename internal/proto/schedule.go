@@ -24,22 +24,24 @@ const (
 	StateDone ScheduleState = 2
 )
 
-// Schedule answers [RequestPieces]. Each assignment names one piece and
-// where to fetch it: from the listed parents (try them in order), or from
-// the source. Digest is the piece's SHA-256 when the scheduler knows it (it
-// learns it from the first [PieceDone] of a source fetch); the requester
-// verifies the piece against it before keeping or serving it.
+// Schedule answers [RequestPieces], for the task the request named. Each
+// assignment names one piece and where to fetch it: from the listed parents
+// (try them in order), or from the source. Digest is the piece's SHA-256
+// when the scheduler knows it (it learns it from the first report of a
+// source fetch); the requester verifies the piece against it before keeping
+// or serving it.
 //
-//	Schedule:   task [32] | state u8 | retryMillis u32 | count u16 | assignment*count
+//	Schedule:   state u8 | retryMillis u32 | count u16 | assignment*count
 //	assignment: index u32 | flags u8 | digest [32] if flags&2 |
 //	            parentCount u8 | parent*parentCount
-//	parent:     peer [16] | addrLen u8 | addr [addrLen]
+//	parent:     peer [16] | address
 //
 // flags bit 0 (1): fetch from the source; then parentCount is 0, otherwise
 // it is in [1, MaxParents]. flags bit 1 (2): digest present. Other bits are
-// zero. Assignments are empty unless state is StateAssigned.
+// zero. Assignments are empty unless state is StateAssigned. A parent's
+// address is encoded as [appendAddr] says: 7 bytes for an IPv4 host:port.
+// (Version 1 began with the task's id, which the requester knows.)
 type Schedule struct {
-	Task        core.TaskID
 	State       ScheduleState
 	RetryMillis uint32 // at most MaxRetryMilli
 	Assignments []Assignment
@@ -71,7 +73,7 @@ func (*Schedule) Type() Type { return TypeSchedule }
 
 // Len returns the encoded length.
 func (m *Schedule) Len() int {
-	n := HeaderLen + 32 + 1 + 4 + 2
+	n := HeaderLen + 1 + 4 + 2
 	for i := range m.Assignments {
 		a := &m.Assignments[i]
 		n += 4 + 1 + 1
@@ -79,7 +81,7 @@ func (m *Schedule) Len() int {
 			n += 32
 		}
 		for _, p := range a.Parents {
-			n += 16 + 1 + len(p.Addr)
+			n += 16 + addrLen(p.Addr)
 		}
 	}
 	return n
@@ -121,10 +123,6 @@ func (m *Schedule) Append(b []byte) ([]byte, error) {
 		return b, fmt.Errorf("schedule: %w", err)
 	}
 	b = appendHeader(b, TypeSchedule)
-	b, err := format.AppendTask(b, m.Task)
-	if err != nil {
-		return b, err
-	}
 	b = append(b, byte(m.State))
 	b = appendU32(b, m.RetryMillis)
 	b = appendU16(b, uint16(len(m.Assignments)))
@@ -146,7 +144,7 @@ func (m *Schedule) Append(b []byte) ([]byte, error) {
 		for _, p := range a.Parents {
 			b = append(b, p.Peer[:]...)
 			var err error
-			if b, err = format.AppendStr(b, 1, p.Addr, MaxAddrLen, "parent addr"); err != nil {
+			if b, err = appendAddr(b, p.Addr); err != nil {
 				return b, err
 			}
 		}
@@ -157,7 +155,6 @@ func (m *Schedule) Append(b []byte) ([]byte, error) {
 func parseSchedule(b []byte) (Schedule, int, error) {
 	d := format.Decoder(b)
 	var m Schedule
-	m.Task = d.Task()
 	m.State = ScheduleState(d.U8())
 	m.RetryMillis = d.U32()
 	// The smallest assignment is a source fetch without digest: 6 bytes.
@@ -181,7 +178,7 @@ func parseSchedule(b []byte) (Schedule, int, error) {
 		if np > MaxParents {
 			d.Fail(fmt.Errorf("%w: %d parents, limit %d", ErrLimit, np, MaxParents))
 		}
-		if np*17 > d.Remaining() {
+		if np*(16+minAddrLen) > d.Remaining() {
 			d.Fail(io.ErrUnexpectedEOF)
 		}
 		if d.Err() != nil {
@@ -192,7 +189,7 @@ func parseSchedule(b []byte) (Schedule, int, error) {
 		}
 		for j := range a.Parents {
 			a.Parents[j].Peer = d.Peer()
-			a.Parents[j].Addr = d.Str(1, MaxAddrLen, "parent addr")
+			a.Parents[j].Addr = parseAddr(&d)
 		}
 	}
 	if d.Err() == nil {

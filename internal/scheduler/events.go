@@ -54,6 +54,8 @@ type requestEvent struct {
 }
 
 func (e requestEvent) apply(s *state) {
+	s.stats.requests.Add(1)
+	s.stats.doneInRequest.Add(uint64(len(e.m.Done)))
 	m, err := s.memberOf(e.m.Peer, e.m.Task)
 	if err != nil {
 		e.res <- result[*proto.Schedule]{nil, err}
@@ -62,6 +64,14 @@ func (e requestEvent) apply(s *state) {
 	if e.m.Max == 0 {
 		e.res <- result[*proto.Schedule]{nil, fmt.Errorf("%w: max 0", ErrBadRequest)}
 		return
+	}
+	if len(e.m.Done) > 0 {
+		// Reported first, as a PieceDone would be: the requester's own
+		// slots and its parents' free up before its schedule is made.
+		if err := s.pieceDone(&proto.PieceDone{Peer: e.m.Peer, Task: e.m.Task, Pieces: e.m.Done}); err != nil {
+			e.res <- result[*proto.Schedule]{nil, err}
+			return
+		}
 	}
 	now := time.Now()
 	sc := s.schedule(m, int(e.m.Max), now)
@@ -86,6 +96,7 @@ func (e reportEvent) apply(s *state) {
 	var err error
 	switch m := e.m.(type) {
 	case *proto.PieceDone:
+		s.stats.doneReports.Add(1)
 		err = s.pieceDone(m)
 	case *proto.PieceFailed:
 		err = s.pieceFailed(m)

@@ -62,7 +62,7 @@ const (
 // schedule hands m up to max pieces. It never returns nil.
 func (s *state) schedule(m *member, max int, now time.Time) *proto.Schedule {
 	t := m.task
-	sc := &proto.Schedule{Task: t.id}
+	sc := &proto.Schedule{}
 	if m.ndone == t.n {
 		sc.State = proto.StateDone
 		return sc

@@ -41,6 +41,7 @@ type counters struct {
 	fromSource, fromPeers, piecesDone    atomic.Uint64
 	failures, corrupt, timeouts, expired atomic.Uint64
 	evicted                              atomic.Uint64
+	requests, doneReports, doneInRequest atomic.Uint64
 }
 
 // Stats is a snapshot of the scheduler's gauges and counters, for metrics.
@@ -57,6 +58,9 @@ type Stats struct {
 	Timeouts           uint64 // assignments taken back after AssignTimeout
 	PeersExpired       uint64 // peers dropped for missing heartbeats
 	Evicted            uint64 // pieces peers reported evicted while counted as holders
+	PieceRequests      uint64 // RequestPieces received
+	DoneReports        uint64 // PieceDone messages received
+	DoneInRequests     uint64 // pieces reported done inside a RequestPieces
 }
 
 // New returns a scheduler. A nil logger discards logs.
@@ -142,6 +146,7 @@ func (s *Scheduler) Stats() Stats {
 		AssignedFromSource: c.fromSource.Load(), AssignedFromPeers: c.fromPeers.Load(),
 		PiecesDone: c.piecesDone.Load(), Failures: c.failures.Load(), Corrupt: c.corrupt.Load(),
 		Timeouts: c.timeouts.Load(), PeersExpired: c.expired.Load(), Evicted: c.evicted.Load(),
+		PieceRequests: c.requests.Load(), DoneReports: c.doneReports.Load(), DoneInRequests: c.doneInRequest.Load(),
 	}
 }
 
@@ -176,9 +181,11 @@ func (s *Scheduler) Join(ctx context.Context, m *proto.Join) (*proto.TaskInfo, e
 	return call(ctx, s, func(res chan<- result[*proto.TaskInfo]) event { return joinEvent{m, res} })
 }
 
-// RequestPieces returns the pieces the peer should fetch next and their
-// parents. With m.WaitMillis > 0 it waits (up to Config.MaxWait) until at
-// least one piece can be assigned; if ctx ends first, nothing is assigned.
+// RequestPieces records the pieces m reports done, as PieceDone does, then
+// returns the pieces the peer should fetch next and their parents. With
+// m.WaitMillis > 0 it waits (up to Config.MaxWait) until at least one piece
+// can be assigned; if ctx ends first, nothing is assigned (the done pieces
+// stay recorded).
 func (s *Scheduler) RequestPieces(ctx context.Context, m *proto.RequestPieces) (*proto.Schedule, error) {
 	return call(ctx, s, func(res chan<- result[*proto.Schedule]) event { return requestEvent{ctx, m, res} })
 }

@@ -143,6 +143,53 @@ func TestSourceOnceThenPeers(t *testing.T) {
 	})
 }
 
+// TestRequestReportsDone checks that pieces reported in a RequestPieces
+// count as a PieceDone would, before the request is served: the requester's
+// source slot is free again for the schedule it gets back, and the others
+// get the piece from it with its digest.
+func TestRequestReportsDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{OriginConcurrency: 1})
+		a := h.peer(0)
+		_, src := pieces(h.request(a, 1))
+		if len(src) != 1 {
+			t.Fatalf("first request: source %v, want one piece", src)
+		}
+		b := h.peer(1)
+		dg := core.Digest{0xd1}
+		sc, err := h.s.RequestPieces(h.ctx, &proto.RequestPieces{Peer: a, Task: h.task, Max: 1,
+			Done: []proto.DonePiece{{Index: core.PieceIndex(src[0]), Digest: dg}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, next := pieces(sc); len(next) != 1 || next[0] == src[0] {
+			t.Fatalf("request reporting piece %d: %+v, want another source piece (the only slot is free again)", src[0], sc)
+		}
+		sb := h.request(b, 8)
+		var got bool
+		for _, as := range sb.Assignments {
+			if int(as.Index) == src[0] {
+				got = true
+				if as.Source || as.Parents[0].Peer != a || as.Digest != dg {
+					t.Errorf("piece %d for b: %+v, want it from a with digest %v", as.Index, as, dg)
+				}
+			}
+		}
+		if !got {
+			t.Errorf("b's schedule %+v does not offer piece %d", sb.Assignments, src[0])
+		}
+		if st := h.s.Stats(); st.PiecesDone != 1 {
+			t.Errorf("stats %+v, want 1 piece done", st)
+		}
+		// A done piece outside the task fails the whole request.
+		_, err = h.s.RequestPieces(h.ctx, &proto.RequestPieces{Peer: a, Task: h.task, Max: 1,
+			Done: []proto.DonePiece{{Index: 99}}})
+		if !errors.Is(err, ErrBadRequest) {
+			t.Errorf("request reporting piece 99 of 8: %v, want ErrBadRequest", err)
+		}
+	})
+}
+
 func TestOriginConcurrencyBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, Config{OriginConcurrency: 2})

@@ -755,7 +755,7 @@ func (s *state) removeMember(m *member) {
 	s.updateFree(m)
 	for _, w := range t.waiters {
 		if w.m == m && !w.done {
-			s.answer(w, &proto.Schedule{Task: t.id, State: proto.StateWait, RetryMillis: s.retryMillis()}, nil)
+			s.answer(w, &proto.Schedule{State: proto.StateWait, RetryMillis: s.retryMillis()}, nil)
 		}
 	}
 	if len(t.members) == 0 {
@@ -814,7 +814,7 @@ func (s *state) expire(now time.Time) {
 		case d.wait != nil:
 			w := d.wait
 			if !w.done {
-				s.answer(w, &proto.Schedule{Task: w.m.task.id, State: proto.StateWait, RetryMillis: s.retryMillis()}, nil)
+				s.answer(w, &proto.Schedule{State: proto.StateWait, RetryMillis: s.retryMillis()}, nil)
 			}
 		}
 	}
