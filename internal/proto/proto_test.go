@@ -47,6 +47,14 @@ func samples() map[string]Message {
 	for i := range parents {
 		parents[i] = Parent{Peer: core.PeerID{0: byte(i + 1)}, Addr: fmt.Sprintf("10.0.0.%d:7601", i)}
 	}
+	addrs := []Parent{
+		{Peer: peerA, Addr: "198.18.0.12:7601"},
+		{Peer: peerB, Addr: "[2001:db8::1]:7601"},
+		{Peer: peerC, Addr: "[fe80::1%eth0]:7601"},
+		{Peer: peerD, Addr: "[::ffff:198.18.0.1]:7601"},
+		{Peer: peerE, Addr: "peer-7.example:7601"},
+		{Peer: peerF, Addr: "010.1.2.3:1"},
+	}
 	return map[string]Message{
 		"register":            &Register{Peer: peerA, Upload: 125e6, Download: 1e9, Addr: "10.1.2.3:7601", Token: "s3cret"},
 		"register-empty":      &Register{Peer: peerB},
@@ -63,24 +71,22 @@ func samples() map[string]Message {
 		"schedule-done":       &Schedule{State: StateDone},
 		"schedule":            &Schedule{Assignments: []Assignment{{Index: 3, Source: true}, {Index: 9, Digest: dig, Parents: []Parent{{Peer: peerB, Addr: "h:1"}, {Peer: peerA}}}}},
 		"schedule-maxparents": &Schedule{Assignments: []Assignment{{Index: 1 << 21, Digest: dig, Parents: parents}}},
-		"schedule-addrs": &Schedule{Assignments: []Assignment{{Index: 5, Digest: dig, Parents: []Parent{
-			{Peer: peerA, Addr: "198.18.0.12:7601"}, {Peer: peerB, Addr: "[2001:db8::1]:7601"}, {Peer: peerC, Addr: "[fe80::1%eth0]:7601"},
-			{Peer: peerD, Addr: "[::ffff:198.18.0.1]:7601"}, {Peer: peerE, Addr: "peer-7.example:7601"}, {Peer: peerF, Addr: "010.1.2.3:1"}}}}},
-		"piecedone":          &PieceDone{Peer: peerA, Task: taskT, Pieces: []DonePiece{{Index: 7, Digest: dig}}},
-		"piecedone-batch":    &PieceDone{Peer: peerA, Task: taskT, Pieces: many},
-		"piecefailed":        &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Parent: peerB, Reason: ReasonCorrupt},
-		"piecefailed-source": &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Reason: ReasonUnreachable},
-		"evicted":            &Evicted{Peer: peerB, Task: taskT, Indices: []uint32{0, 1, 2, 1 << 31}},
-		"leave":              &Leave{Peer: peerA, Task: taskT},
-		"leave-all":          &Leave{Peer: peerA, All: true}, // empty task: 32 zero bytes,
-		"heartbeat":          &Heartbeat{Peer: peerA, Uploads: 3, Downloads: 4, UploadRate: 1e6, DownloadRate: 2e6},
-		"taskinfo":           &TaskInfo{Task: taskT, Size: 1 << 40, PieceSize: 4 << 20, Peers: 1000, Seeds: 3},
-		"ack":                &Ack{},
-		"error":              &Error{Code: CodeUnknownPeer, Text: "scheduler: unknown peer"},
-		"error-empty":        &Error{Code: CodeInternal},
-		"getpiece":           &GetPiece{Task: taskT, Index: 12, Peer: peerB},
-		"piece":              &Piece{Task: taskT, Index: 12, Length: 4 << 20},
-		"miss":               &Miss{Task: taskT, Index: 12, Reason: MissEvicted},
+		"schedule-addrs":      &Schedule{Assignments: []Assignment{{Index: 5, Digest: dig, Parents: addrs}}},
+		"piecedone":           &PieceDone{Peer: peerA, Task: taskT, Pieces: []DonePiece{{Index: 7, Digest: dig}}},
+		"piecedone-batch":     &PieceDone{Peer: peerA, Task: taskT, Pieces: many},
+		"piecefailed":         &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Parent: peerB, Reason: ReasonCorrupt},
+		"piecefailed-source":  &PieceFailed{Peer: peerA, Task: taskT, Index: 4, Reason: ReasonUnreachable},
+		"evicted":             &Evicted{Peer: peerB, Task: taskT, Indices: []uint32{0, 1, 2, 1 << 31}},
+		"leave":               &Leave{Peer: peerA, Task: taskT},
+		"leave-all":           &Leave{Peer: peerA, All: true}, // empty task: 32 zero bytes,
+		"heartbeat":           &Heartbeat{Peer: peerA, Uploads: 3, Downloads: 4, UploadRate: 1e6, DownloadRate: 2e6},
+		"taskinfo":            &TaskInfo{Task: taskT, Size: 1 << 40, PieceSize: 4 << 20, Peers: 1000, Seeds: 3},
+		"ack":                 &Ack{},
+		"error":               &Error{Code: CodeUnknownPeer, Text: "scheduler: unknown peer"},
+		"error-empty":         &Error{Code: CodeInternal},
+		"getpiece":            &GetPiece{Task: taskT, Index: 12, Peer: peerB},
+		"piece":               &Piece{Task: taskT, Index: 12, Length: 4 << 20},
+		"miss":                &Miss{Task: taskT, Index: 12, Reason: MissEvicted},
 	}
 }
 

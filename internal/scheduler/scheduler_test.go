@@ -157,8 +157,8 @@ func TestRequestReportsDone(t *testing.T) {
 		}
 		b := h.peer(1)
 		dg := core.Digest{0xd1}
-		sc, err := h.s.RequestPieces(h.ctx, &proto.RequestPieces{Peer: a, Task: h.task, Max: 1,
-			Done: []proto.DonePiece{{Index: core.PieceIndex(src[0]), Digest: dg}}})
+		req := &proto.RequestPieces{Peer: a, Task: h.task, Max: 1, Done: []proto.DonePiece{{Index: core.PieceIndex(src[0]), Digest: dg}}}
+		sc, err := h.s.RequestPieces(h.ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,8 +182,7 @@ func TestRequestReportsDone(t *testing.T) {
 			t.Errorf("stats %+v, want 1 piece done", st)
 		}
 		// A done piece outside the task fails the whole request.
-		_, err = h.s.RequestPieces(h.ctx, &proto.RequestPieces{Peer: a, Task: h.task, Max: 1,
-			Done: []proto.DonePiece{{Index: 99}}})
+		_, err = h.s.RequestPieces(h.ctx, &proto.RequestPieces{Peer: a, Task: h.task, Max: 1, Done: []proto.DonePiece{{Index: 99}}})
 		if !errors.Is(err, ErrBadRequest) {
 			t.Errorf("request reporting piece 99 of 8: %v, want ErrBadRequest", err)
 		}
