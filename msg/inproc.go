@@ -172,8 +172,8 @@ var errDestClosed = fmt.Errorf("msg: send: destination %w", ErrClosed)
 // localWaits are the local Sends waiting for a node's reply: its Close
 // answers them with ErrClosed.
 type localWaits struct {
-	mu     sync.Mutex // guards the following and the txns' prev and next
-	head   *txn
+	mu     sync.Mutex // guards the following and the txns' waits links
+	list   txnList
 	closed bool
 }
 
@@ -184,27 +184,14 @@ func (w *localWaits) add(tx *txn) bool {
 	if w.closed {
 		return false
 	}
-	tx.prev, tx.next = nil, w.head
-	if w.head != nil {
-		w.head.prev = tx
-	}
-	w.head = tx
+	w.list.push(tx, waitLinks)
 	return true
 }
 
 // remove unregisters tx, if it is registered.
 func (w *localWaits) remove(tx *txn) {
 	w.mu.Lock()
-	switch {
-	case tx.prev != nil:
-		tx.prev.next = tx.next
-	case w.head == tx:
-		w.head = tx.next
-	}
-	if tx.next != nil {
-		tx.next.prev = tx.prev
-	}
-	tx.prev, tx.next = nil, nil
+	w.list.remove(tx, waitLinks)
 	w.mu.Unlock()
 }
 
@@ -214,7 +201,7 @@ func (w *localWaits) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
-	for tx := w.head; tx != nil; tx = tx.next {
+	for tx := w.list.head; tx != nil; tx = tx.waits.next {
 		tx.mu.Lock()
 		if tx.state != txnWaiting {
 			tx.mu.Unlock()

@@ -27,8 +27,8 @@ type localWatch struct {
 	done <-chan struct{}
 	stop func() bool
 
-	mu      sync.Mutex // guards the following and the txns' wprev and wnext
-	head    *txn
+	mu      sync.Mutex // guards the following and the txns' watch links
+	list    txnList
 	users   int  // Sends between enter and leave
 	current bool // the node's watch
 	fired   bool // the context ended
@@ -43,27 +43,14 @@ func (w *localWatch) enter(tx *txn) bool {
 		return false
 	}
 	w.users++
-	tx.wprev, tx.wnext = nil, w.head
-	if w.head != nil {
-		w.head.wprev = tx
-	}
-	w.head = tx
+	w.list.push(tx, watchLinks)
 	return true
 }
 
 // leave unregisters tx once its Send has been woken.
 func (w *localWatch) leave(tx *txn) {
 	w.mu.Lock()
-	switch {
-	case tx.wprev != nil:
-		tx.wprev.wnext = tx.wnext
-	case w.head == tx:
-		w.head = tx.wnext
-	}
-	if tx.wnext != nil {
-		tx.wnext.wprev = tx.wprev
-	}
-	tx.wprev, tx.wnext = nil, nil
+	w.list.remove(tx, watchLinks)
 	w.users--
 	idle := w.users == 0 && !w.current
 	w.mu.Unlock()
@@ -91,7 +78,7 @@ func (w *localWatch) fire() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.fired = true
-	for tx := w.head; tx != nil; tx = tx.wnext {
+	for tx := w.list.head; tx != nil; tx = tx.watch.next {
 		tx.mu.Lock()
 		if tx.state != txnWaiting {
 			tx.mu.Unlock()

@@ -206,7 +206,7 @@ func TestLocalSendQueuedAtClose(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		a.local.mu.Lock()
 		waiting = 0
-		for tx := a.local.head; tx != nil; tx = tx.next {
+		for tx := a.local.list.head; tx != nil; tx = tx.waits.next {
 			waiting++
 		}
 		a.local.mu.Unlock()

@@ -47,12 +47,10 @@ type txn struct {
 	closed bool   // the destination closed instead of replying
 	// cancelled: the Send's context ended before the reply (localWatch).
 	cancelled bool
-	// prev and next link the target's waiting local Sends (localWaits);
-	// guarded by its mutex.
-	prev, next *txn
-	// wprev and wnext link the local Sends waiting under one context
-	// (localWatch); guarded by its mutex.
-	wprev, wnext *txn
+	// waits links the target's waiting local Sends (localWaits), watch
+	// the local Sends waiting under one context (localWatch); each is
+	// guarded by its list owner's mutex.
+	waits, watch txnLinks
 	// remote origin
 	in    *inPeer
 	seq   uint64
@@ -244,4 +242,39 @@ func (tx *txn) copyCarry(gen uint64, buf []byte) (int, error) {
 		return 0, err
 	}
 	return int(k), nil
+}
+
+// txnLinks link a txn into one intrusive list of local Sends.
+type txnLinks struct{ prev, next *txn }
+
+// txnList is an intrusive doubly linked list of txns, through the links
+// that its functions' links argument picks in each txn. Its owner's mutex
+// guards it and those links.
+type txnList struct{ head *txn }
+
+func waitLinks(tx *txn) *txnLinks  { return &tx.waits }
+func watchLinks(tx *txn) *txnLinks { return &tx.watch }
+
+// push puts tx first.
+func (l *txnList) push(tx *txn, links func(*txn) *txnLinks) {
+	*links(tx) = txnLinks{next: l.head}
+	if l.head != nil {
+		links(l.head).prev = tx
+	}
+	l.head = tx
+}
+
+// remove unlinks tx, if it is in the list.
+func (l *txnList) remove(tx *txn, links func(*txn) *txnLinks) {
+	k := links(tx)
+	switch {
+	case k.prev != nil:
+		links(k.prev).next = k.next
+	case l.head == tx:
+		l.head = k.next
+	}
+	if k.next != nil {
+		links(k.next).prev = k.prev
+	}
+	*k = txnLinks{}
 }
