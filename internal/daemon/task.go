@@ -139,11 +139,35 @@ func (t *task) loop() error {
 	}()
 	var asker sync.WaitGroup
 	var joined uint64
+	// The requests still out when the loop ends are abandoned, not waited
+	// for: a parked one would hold the finished download up to its wait.
+	askCtx, cancelAsks := context.WithCancel(t.ctx)
 	defer func() {
 		t.joined = joined
 		close(jobs)
+		cancelAsks()
 		workers.Wait() // results is large enough for every outstanding job
 		asker.Wait()
+		// Pieces no request reported go by PieceDone: those of abandoned
+		// requests, and those whose results the loop did not take (it
+		// ends as soon as the store completes, which the last piece's
+		// commit may do before its worker hands the result over).
+		var left []proto.DonePiece
+		for len(t.asks) > 0 {
+			if a := <-t.asks; a.err != nil {
+				left = append(left, a.done...)
+			}
+		}
+		for len(t.results) > 0 {
+			if r := <-t.results; r.err == nil && r.done {
+				left = append(left, proto.DonePiece{Index: r.job.index, Digest: r.digest})
+			}
+		}
+		for len(left) > 0 {
+			k := min(len(left), proto.MaxBatch)
+			t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: left[:k]})
+			left = left[k:]
+		}
 		close(t.reports)
 		reporter.Wait()
 	}()
@@ -233,7 +257,7 @@ func (t *task) loop() error {
 			asker.Add(1)
 			go func() {
 				defer asker.Done()
-				a := t.ask(joined, max, done)
+				a := t.ask(askCtx, joined, max, done)
 				a.max = max
 				t.asks <- a
 			}()
@@ -391,9 +415,9 @@ func (t *task) storeErr() error {
 // ask joins the task again if the registration changed since joined, then
 // reports the pieces done and asks the scheduler for up to max pieces. It
 // runs on its own goroutine.
-func (t *task) ask(joined uint64, max int, done []proto.DonePiece) askResult {
-	return t.d.askPieces(t.ctx, t.id, joined, max, done, func(addr string, gen uint64) error {
-		return t.d.joinTask(t.ctx, addr, gen, t.id, t.layout, t.url, t.st)
+func (t *task) ask(ctx context.Context, joined uint64, max int, done []proto.DonePiece) askResult {
+	return t.d.askPieces(ctx, t.id, joined, max, done, func(addr string, gen uint64) error {
+		return t.d.joinTask(ctx, addr, gen, t.id, t.layout, t.url, t.st)
 	})
 }
 
