@@ -201,16 +201,7 @@ func (w *localWaits) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
-	for tx := w.list.head; tx != nil; tx = tx.waits.next {
-		tx.mu.Lock()
-		if tx.state != txnWaiting {
-			tx.mu.Unlock()
-			continue // replied: its sender has the reply
-		}
-		tx.state, tx.closed = txnDone, true
-		tx.mu.Unlock()
-		tx.done <- struct{}{} // cap 1, and nobody else signals a withdrawn txn
-	}
+	w.list.answer(waitLinks, func(tx *txn) { tx.closed = true })
 }
 
 // queueLocal puts a local request on target's receive queue, waiting while

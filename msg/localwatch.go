@@ -78,16 +78,7 @@ func (w *localWatch) fire() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.fired = true
-	for tx := w.list.head; tx != nil; tx = tx.watch.next {
-		tx.mu.Lock()
-		if tx.state != txnWaiting {
-			tx.mu.Unlock()
-			continue
-		}
-		tx.state, tx.cancelled = txnDone, true
-		tx.mu.Unlock()
-		tx.done <- struct{}{} // cap 1; the Send leaves only after this
-	}
+	w.list.answer(watchLinks, func(tx *txn) { tx.cancelled = true })
 }
 
 // watchFor returns the watch to register a local Send under, nil if it

@@ -278,3 +278,22 @@ func (l *txnList) remove(tx *txn, links func(*txn) *txnLinks) {
 	}
 	*k = txnLinks{}
 }
+
+// answer ends the wait of every txn in the list that still waits: it marks
+// it done, lets mark record why (with tx.mu held) and signals its done
+// channel. One already answered (by Reply, or by the other list) is left
+// alone: its done channel has its one signal (cap 1), and its Send leaves
+// the lists only after taking it.
+func (l *txnList) answer(links func(*txn) *txnLinks, mark func(tx *txn)) {
+	for tx := l.head; tx != nil; tx = links(tx).next {
+		tx.mu.Lock()
+		if tx.state != txnWaiting {
+			tx.mu.Unlock()
+			continue
+		}
+		tx.state = txnDone
+		mark(tx)
+		tx.mu.Unlock()
+		tx.done <- struct{}{}
+	}
+}
