@@ -20,7 +20,17 @@ type reporter struct {
 // reportDone queues a PieceDone for piece i. For a stream task it also
 // acknowledges the piece: the scheduler's una moves over it.
 func (r *reporter) reportDone(i core.PieceIndex, dg core.Digest) {
-	r.queueReport(&proto.PieceDone{Peer: r.d.peer, Task: r.id, Pieces: []proto.DonePiece{{Index: i, Digest: dg}}})
+	r.reportPieces([]proto.DonePiece{{Index: i, Digest: dg}})
+}
+
+// reportPieces queues PieceDone messages for pieces (none for none), at
+// most proto.MaxBatch pieces each.
+func (r *reporter) reportPieces(pieces []proto.DonePiece) {
+	for len(pieces) > 0 {
+		k := min(len(pieces), proto.MaxBatch)
+		r.queueReport(&proto.PieceDone{Peer: r.d.peer, Task: r.id, Pieces: pieces[:k]})
+		pieces = pieces[k:]
+	}
 }
 
 // reportFailed queues a PieceFailed for piece i fetched from parent.

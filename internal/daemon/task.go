@@ -82,10 +82,10 @@ type askResult struct {
 	sched *proto.Schedule
 	err   error
 	took  time.Duration // the round trip, parked time included (debug log)
-	// done are the pieces the request reported, for the task to report
-	// again when err is set (the scheduler may not have seen them).
+	// The request's download slots and the pieces it reported (file
+	// tasks), which the task reports again when err is set.
+	max  int
 	done []proto.DonePiece
-	max  int // the download slots the request reserved (file tasks)
 }
 
 // Task loop modes.
@@ -142,32 +142,32 @@ func (t *task) loop() error {
 	// The requests still out when the loop ends are abandoned, not waited
 	// for: a parked one would hold the finished download up to its wait.
 	askCtx, cancelAsks := context.WithCancel(t.ctx)
+	// done holds a piece stored since the last turn, to report with the
+	// RequestPieces its free slot sends, or on its own if none goes: one
+	// round trip per piece instead of two.
+	var done []proto.DonePiece
 	defer func() {
 		t.joined = joined
 		close(jobs)
 		cancelAsks()
 		workers.Wait() // results is large enough for every outstanding job
 		asker.Wait()
-		// Pieces no request reported go by PieceDone: those of abandoned
-		// requests, and those whose results the loop did not take (it
-		// ends as soon as the store completes, which the last piece's
-		// commit may do before its worker hands the result over).
-		var left []proto.DonePiece
+		// Pieces no request reported go by PieceDone: the last one taken,
+		// those of abandoned requests, and those whose results the loop
+		// did not take (it ends as soon as the store completes, which
+		// the last piece's commit may do before its worker hands the
+		// result over).
 		for len(t.asks) > 0 {
 			if a := <-t.asks; a.err != nil {
-				left = append(left, a.done...)
+				done = append(done, a.done...)
 			}
 		}
 		for len(t.results) > 0 {
 			if r := <-t.results; r.err == nil && r.done {
-				left = append(left, proto.DonePiece{Index: r.job.index, Digest: r.digest})
+				done = append(done, proto.DonePiece{Index: r.job.index, Digest: r.digest})
 			}
 		}
-		for len(left) > 0 {
-			k := min(len(left), proto.MaxBatch)
-			t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: left[:k]})
-			left = left[k:]
-		}
+		t.reportPieces(done)
 		close(t.reports)
 		reporter.Wait()
 	}()
@@ -191,18 +191,7 @@ func (t *task) loop() error {
 		lastErr          error
 		stalled          bool         // the scheduler gave nothing for StallTimeout: take from the source
 		lastMove         = time.Now() // last time a piece completed or was handed out
-		// done holds a piece stored since the last turn, to report with
-		// the RequestPieces its free slot sends, or on its own if none
-		// goes: one round trip per piece instead of two.
-		done []proto.DonePiece
 	)
-	defer func() {
-		// The last piece's report, or one left by an error: the reporter
-		// still runs (it stops after this function's earlier defer).
-		if len(done) > 0 {
-			t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: done})
-		}
-	}()
 	present := t.st.Bitmap()
 	missing := func(i core.PieceIndex) bool { return !present[i] && !inflight[i] && !queued[i] }
 	enqueue := func(j job) {
@@ -258,12 +247,12 @@ func (t *task) loop() error {
 			go func() {
 				defer asker.Done()
 				a := t.ask(askCtx, joined, max, done)
-				a.max = max
+				a.max, a.done = max, done
 				t.asks <- a
 			}()
-		} else if len(done) > 0 {
+		} else {
 			// No request goes now: report the pieces on their own, at once.
-			t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: done})
+			t.reportPieces(done)
 		}
 		done = nil
 		var out chan job
@@ -316,9 +305,7 @@ func (t *task) loop() error {
 			asking--
 			reserved -= a.max
 			if a.err != nil {
-				if len(a.done) > 0 {
-					t.queueReport(&proto.PieceDone{Peer: t.d.peer, Task: t.id, Pieces: a.done})
-				}
+				t.reportPieces(a.done) // the scheduler may not have seen them
 				joined, mode, nextAsk = t.d.askFailed(t.ctx, t.log, a, mode, nextAsk)
 				continue
 			}
@@ -424,30 +411,27 @@ func (t *task) ask(ctx context.Context, joined uint64, max int, done []proto.Don
 // askPieces is one scheduler round trip of task id, for file and stream
 // tasks alike: if the registration changed since joined it joins the task
 // again with join (which reports every piece held), then reports the
-// pieces done and asks for up to max pieces (RequestPieces). Done pieces
-// whose request fails are lost, as a failed PieceDone's are: the
-// scheduler takes their assignments back after its timeout, and the next
-// Join reports them.
+// pieces done and asks for up to max pieces (RequestPieces).
 func (d *Daemon) askPieces(ctx context.Context, id core.TaskID, joined uint64, max int, done []proto.DonePiece, join func(addr string, gen uint64) error) askResult {
 	start := time.Now()
 	addr, gen, err := d.sched.ensure(ctx)
 	if err != nil {
-		return askResult{gen: joined, err: err, done: done}
+		return askResult{gen: joined, err: err}
 	}
 	if gen != joined {
 		if err := join(addr, gen); err != nil {
-			return askResult{gen: 0, err: err, done: done}
+			return askResult{gen: 0, err: err}
 		}
 		joined = gen
 	}
 	req := &proto.RequestPieces{Peer: d.peer, Task: id, Max: uint16(max), WaitMillis: waitMillis, Done: done}
 	reply, err := d.sched.call(ctx, addr, gen, req, waitMillis*time.Millisecond)
 	if err != nil {
-		return askResult{gen: joined, err: err, done: done}
+		return askResult{gen: joined, err: err}
 	}
 	sc, ok := reply.(*proto.Schedule)
 	if !ok {
-		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type()), done: done}
+		return askResult{gen: joined, err: fmt.Errorf("daemon: request pieces: unexpected %v reply", reply.Type())}
 	}
 	return askResult{gen: joined, sched: sc, took: time.Since(start)}
 }
