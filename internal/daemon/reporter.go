@@ -4,6 +4,8 @@
 package daemon
 
 import (
+	"sync"
+
 	"github.com/pollen-dev/pollen/internal/core"
 	"github.com/pollen-dev/pollen/internal/proto"
 )
@@ -14,7 +16,10 @@ import (
 type reporter struct {
 	d       *Daemon
 	id      core.TaskID
-	reports chan proto.Message // closed by the task when its workers have ended
+	reports chan proto.Message // closed by closeReports
+
+	mu     sync.Mutex // orders queueReport with closeReports
+	closed bool
 }
 
 // reportDone queues a PieceDone for piece i. For a stream task it also
@@ -40,13 +45,29 @@ func (r *reporter) reportFailed(i core.PieceIndex, parent core.PeerID, reason pr
 
 // queueReport hands m to the sender without blocking; with no scheduler,
 // or a backlog, the report is dropped (the scheduler takes the assignment
-// back after its timeout, and a rejoin reports every held piece).
+// back after its timeout, and a rejoin reports every held piece). After
+// closeReports it is dropped too: the task has left, and a report may still
+// come from outside its goroutines (a stream consumer's Close evicting).
 func (r *reporter) queueReport(m proto.Message) {
 	if !r.d.sched.configured() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
 		return
 	}
 	select {
 	case r.reports <- m:
 	default:
 	}
+}
+
+// closeReports closes the reports queue, once the task's own goroutines
+// have queued their last reports; the sender stops after sending them.
+func (r *reporter) closeReports() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	close(r.reports)
 }

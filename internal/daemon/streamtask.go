@@ -52,11 +52,6 @@ type streamTask struct {
 	goneOnce sync.Once
 	linger   atomic.Bool // every piece was fetched and the consumer let go: only serving peers
 
-	// evictMu orders evicted, which a Close on the consumer's side
-	// (abandon) calls from outside the loop, with closeReports.
-	evictMu       sync.Mutex
-	reportsClosed bool // guarded by evictMu
-
 	prog progress
 
 	exclusions // parents that served a corrupt piece
@@ -112,11 +107,6 @@ func (d *Daemon) newStreamTask(id core.TaskID, req Request, layout core.Layout, 
 // their parent. It never blocks. After closeReports it reports nothing:
 // the task has left.
 func (t *streamTask) evicted(ev []core.PieceIndex) {
-	t.evictMu.Lock()
-	defer t.evictMu.Unlock()
-	if t.reportsClosed {
-		return
-	}
 	for len(ev) > 0 {
 		k := min(len(ev), proto.MaxBatch)
 		m := &proto.Evicted{Peer: t.d.peer, Task: t.id, Indices: make([]uint32, k)}
@@ -154,18 +144,6 @@ func (t *streamTask) run() {
 	reporter.Wait()
 	_ = t.src.Close()
 	t.d.forgetStream(t)
-}
-
-// closeReports closes the reports queue once the loop, the workers and the
-// asker are done. A consumer's Close may still be reporting evictions: it
-// closed the cache, which ended the loop (a worker's Commit failed) before
-// it got to report. Those reports are dropped instead of sent on the closed
-// channel.
-func (t *streamTask) closeReports() {
-	t.evictMu.Lock()
-	defer t.evictMu.Unlock()
-	t.reportsClosed = true
-	close(t.reports)
 }
 
 // lingerThenClose keeps the window served to peers after the last piece

@@ -168,7 +168,7 @@ func (t *task) loop() error {
 			}
 		}
 		t.reportPieces(done)
-		close(t.reports)
+		t.closeReports()
 		reporter.Wait()
 	}()
 
