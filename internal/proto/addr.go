@@ -32,7 +32,11 @@ const (
 // binaryAddr returns addr parsed if it travels in binary form.
 func binaryAddr(addr string) (netip.AddrPort, bool) {
 	ap, err := netip.ParseAddrPort(addr)
-	if err != nil || ap.Addr().Zone() != "" || ap.Addr().Is4In6() || ap.String() != addr {
+	if err != nil || ap.Addr().Zone() != "" || ap.Addr().Is4In6() {
+		return netip.AddrPort{}, false
+	}
+	var buf [64]byte // the longest form, [IPv6]:port, is 47 bytes
+	if string(ap.AppendTo(buf[:0])) != addr {
 		return netip.AddrPort{}, false
 	}
 	return ap, true
